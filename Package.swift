@@ -1,0 +1,72 @@
+// swift-tools-version:6.0
+// Corral: namespace and cgroup-migration supervision through BPF LSM.
+//
+// Targets by concept (see docs/architecture.md):
+//   CorralPolicy     policy model, YAML parser, validation          (no kernel)
+//   CorralEvaluator  reference evaluator: the kernel's semantics   (no kernel)
+//   CorralCompiler   policy -> BPF map images                       (no kernel)
+//   CorralABI        bpf/abi/include/corral_abi.h, shared with the BPF C code
+//   CLibBPF          Debian libbpf-dev, wrapped by a shim header
+//   CorralKernel     libbpf/syscall layer: probe, load, maps, ring buffer, links
+//   CorralDaemon     long-running services
+//   CorralCLI        one command struct per verb; `corral` is its entry point
+//   CorralTestSupport  fixtures and helpers shared by tests
+//   corral-ktest     in-guest kernel test runner (real syscalls, real kernel)
+import PackageDescription
+
+let package = Package(
+    name: "Corral",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "corral", targets: ["corral"]),
+        .executable(name: "corral-ktest", targets: ["corral-ktest"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+    ],
+    targets: [
+        .target(
+            name: "CorralPolicy",
+            dependencies: [.product(name: "Yams", package: "Yams")]
+        ),
+        .target(name: "CorralEvaluator", dependencies: ["CorralPolicy"]),
+        .target(name: "CorralABI", path: "bpf/abi"),
+        .target(name: "CorralCompiler", dependencies: ["CorralPolicy", "CorralABI"]),
+        .systemLibrary(name: "CLibBPF", path: "Sources/CLibBPF"),
+        .target(
+            name: "CorralKernel",
+            dependencies: [
+                "CLibBPF", "CorralABI", "CorralCompiler", "CorralPolicy",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
+        .target(
+            name: "CorralDaemon",
+            dependencies: [
+                "CorralKernel", "CorralEvaluator",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "CorralCLI",
+            dependencies: [
+                "CorralPolicy", "CorralEvaluator", "CorralCompiler", "CorralKernel", "CorralDaemon",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(name: "corral", dependencies: ["CorralCLI"]),
+        .target(name: "CorralTestSupport", dependencies: ["CorralPolicy", "CorralEvaluator"]),
+        .executableTarget(
+            name: "corral-ktest",
+            dependencies: ["CorralKernel", "CorralEvaluator", "CorralCLI", "CorralTestSupport"]
+        ),
+        .testTarget(name: "CorralPolicyTests", dependencies: ["CorralPolicy", "CorralTestSupport"]),
+        .testTarget(name: "CorralEvaluatorTests", dependencies: ["CorralEvaluator", "CorralTestSupport"]),
+        .testTarget(name: "CorralCompilerTests", dependencies: ["CorralCompiler", "CorralTestSupport"]),
+        .testTarget(name: "CorralCLITests", dependencies: ["CorralCLI", "CorralTestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

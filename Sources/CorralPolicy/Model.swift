@@ -1,0 +1,263 @@
+// The policy model: what a parsed, validated policy file means.
+// The YAML syntax is in docs/policy.md; the decision procedure is in docs/semantics.md.
+
+/// Where something came from in a policy or scenario file (1-based line and column).
+public struct SourceLocation: Hashable, Sendable, CustomStringConvertible {
+    public var file: String
+    public var line: Int
+    public var column: Int
+
+    public init(file: String, line: Int, column: Int) {
+        self.file = file
+        self.line = line
+        self.column = column
+    }
+
+    public var description: String { "\(file):\(line):\(column)" }
+}
+
+/// The eight namespace types. The raw value is the YAML spelling; `cloneFlag` is the
+/// kernel's CLONE_NEW* flag, which is also `ns->ops->type` and the ABI's type mask bit.
+public enum NamespaceType: String, CaseIterable, Hashable, Sendable, Codable, Comparable {
+    case mnt, uts, ipc, user, pid, net, cgroup, time
+
+    public var cloneFlag: UInt32 {
+        switch self {
+        case .mnt: 0x0002_0000      // CLONE_NEWNS
+        case .cgroup: 0x0200_0000   // CLONE_NEWCGROUP
+        case .uts: 0x0400_0000      // CLONE_NEWUTS
+        case .ipc: 0x0800_0000      // CLONE_NEWIPC
+        case .user: 0x1000_0000     // CLONE_NEWUSER
+        case .pid: 0x2000_0000      // CLONE_NEWPID
+        case .net: 0x4000_0000      // CLONE_NEWNET
+        case .time: 0x0000_0080     // CLONE_NEWTIME
+        }
+    }
+
+    public init?(cloneFlag: UInt32) {
+        guard let type = NamespaceType.allCases.first(where: { $0.cloneFlag == cloneFlag }) else { return nil }
+        self = type
+    }
+
+    /// The name under /proc/PID/ns/ for this type.
+    public var procName: String { self == .mnt ? "mnt" : rawValue }
+
+    public static func mask(_ types: some Sequence<NamespaceType>) -> UInt32 {
+        types.reduce(0) { $0 | $1.cloneFlag }
+    }
+
+    public static func < (a: NamespaceType, b: NamespaceType) -> Bool {
+        allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
+    }
+}
+
+/// `enforce` denies; `audit` allows but reports "would deny".
+public enum RuleMode: String, Hashable, Sendable, Codable {
+    case enforce, audit
+}
+
+/// An absolute path under the cgroup2 root, normalised: "/" or "/a/b" (no trailing slash,
+/// no "." or ".." components, no empty components).
+public struct CgroupPath: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public let components: [String]
+
+    public init(components: [String]) { self.components = components }
+
+    /// Parses and normalises a path. Returns nil when it is not absolute, or contains
+    /// "..", or a component that cgroupfs would reject (NUL or "/" inside a name).
+    public init?(_ path: String) {
+        guard path.hasPrefix("/") else { return nil }
+        var parts: [String] = []
+        for part in path.split(separator: "/", omittingEmptySubsequences: true) {
+            if part == "." { continue }
+            if part == ".." || part.contains("\0") { return nil }
+            parts.append(String(part))
+        }
+        components = parts
+    }
+
+    public static let root = CgroupPath(components: [])
+
+    /// Depth below the root: "/" is 0, "/a" is 1.
+    public var depth: Int { components.count }
+    public var description: String { "/" + components.joined(separator: "/") }
+
+    /// True when `self` is `other` or lies below it.
+    public func isWithin(_ other: CgroupPath) -> Bool {
+        components.count >= other.components.count
+            && Array(components.prefix(other.components.count)) == other.components
+    }
+
+    /// `self` and every ancestor up to the root, deepest first.
+    public var selfAndAncestors: [CgroupPath] {
+        (0...components.count).reversed().map { CgroupPath(components: Array(components.prefix($0))) }
+    }
+
+    public static func < (a: CgroupPath, b: CgroupPath) -> Bool { a.description < b.description }
+}
+
+/// How a subject picks the acting task. Exactly one matcher per subject.
+public enum SubjectMatcher: Hashable, Sendable {
+    /// Every task.
+    case any
+    /// The init process (tgid 1 in the initial pid namespace).
+    case pid1
+    /// Tasks whose executable is this path (resolved to device and inode when loaded).
+    case exe(String)
+    /// Tasks whose executable file carries this extended attribute.
+    case xattr(String)
+    /// Tasks whose cgroup is this one or lies below it.
+    case cgroup(CgroupPath)
+
+    /// Specificity class used by the conflict order (docs/semantics.md): higher wins.
+    public var specificityClass: Int {
+        switch self {
+        case .any: 0
+        case .cgroup: 1
+        case .xattr: 2
+        case .exe: 3
+        case .pid1: 4
+        }
+    }
+
+    /// Specificity within the total order: class * 256 + cgroup depth.
+    public var specificity: Int {
+        if case .cgroup(let path) = self { return specificityClass * 256 + min(path.depth, 255) }
+        return specificityClass * 256
+    }
+}
+
+/// A subject: a named or inline matcher.
+public struct Subject: Hashable, Sendable {
+    /// Name under `subjects:`; nil for an inline subject.
+    public var name: String?
+    public var matcher: SubjectMatcher
+    public var location: SourceLocation?
+
+    public init(name: String? = nil, matcher: SubjectMatcher, location: SourceLocation? = nil) {
+        self.name = name
+        self.matcher = matcher
+        self.location = location
+    }
+
+    public static let any = Subject(name: "any", matcher: .any)
+
+    public var displayName: String {
+        if let name { return name }
+        switch matcher {
+        case .any: return "any"
+        case .pid1: return "pid1"
+        case .exe(let path): return "exe:\(path)"
+        case .xattr(let name): return "xattr:\(name)"
+        case .cgroup(let path): return "cgroup:\(path)"
+        }
+    }
+}
+
+/// The ten rule kinds of policy language v1.
+public enum RuleKind: String, CaseIterable, Hashable, Sendable, Codable {
+    // Namespace rules
+    case track
+    case lockOnEntry = "lock-on-entry"
+    case denyCreate = "deny-create"
+    case denyEnter = "deny-enter"
+    case allowEnterOnly = "allow-enter-only"
+    // Cgroup rules
+    case managers
+    case delegated
+    case stay
+    case locked
+    case denyInto = "deny-into"
+
+    public var isNamespaceRule: Bool {
+        switch self {
+        case .track, .lockOnEntry, .denyCreate, .denyEnter, .allowEnterOnly: true
+        default: false
+        }
+    }
+
+    /// Lock-tier rules outrank every non-lock rule unless `overrides` says otherwise.
+    public var isLockTier: Bool { self == .locked || self == .lockOnEntry }
+}
+
+/// One rule of a policy. Fields that do not apply to a kind are empty.
+public struct Rule: Hashable, Sendable {
+    public var id: String
+    public var kind: RuleKind
+    /// The effective mode (the rule's own `mode:`, or the policy default).
+    public var mode: RuleMode
+    public var description: String?
+    /// Who the rule applies to (OR). `[Subject.any]` when the rule names none.
+    /// For `delegated` these are the subtree's managers.
+    public var subjects: [Subject]
+    /// Namespace types (track, deny-create, deny-enter, allow-enter-only scope). Empty means all
+    /// for allow-enter-only; track and deny-create require at least one.
+    public var namespaceTypes: Set<NamespaceType>
+    /// Tracked labels (lock-on-entry, deny-enter, allow-enter-only).
+    public var labels: [String]
+    /// The label a `track` rule gives the namespaces it tracks.
+    public var trackLabel: String?
+    /// lock-on-entry: a locked task may not create namespaces either.
+    public var denyUnshare: Bool
+    /// Cgroup scopes: the subtree(s) of delegated/stay/locked, the destinations of deny-into.
+    public var cgroups: [CgroupPath]
+    /// The errno a denial returns where the kernel lets Corral choose it (native hooks, task_alloc,
+    /// cgroup writes in compat mode). Positive, e.g. 1 for EPERM.
+    public var errno: Int32
+    /// Ids of rules this rule outranks when both apply.
+    public var overrides: [String]
+    /// Position in the file (0-based), the last tie-break of the total order.
+    public var index: Int
+    public var location: SourceLocation?
+
+    public init(
+        id: String, kind: RuleKind, mode: RuleMode = .enforce, description: String? = nil,
+        subjects: [Subject] = [.any], namespaceTypes: Set<NamespaceType> = [], labels: [String] = [],
+        trackLabel: String? = nil, denyUnshare: Bool = false, cgroups: [CgroupPath] = [],
+        errno: Int32 = 1, overrides: [String] = [], index: Int = 0, location: SourceLocation? = nil
+    ) {
+        self.id = id
+        self.kind = kind
+        self.mode = mode
+        self.description = description
+        self.subjects = subjects
+        self.namespaceTypes = namespaceTypes
+        self.labels = labels
+        self.trackLabel = trackLabel
+        self.denyUnshare = denyUnshare
+        self.cgroups = cgroups
+        self.errno = errno
+        self.overrides = overrides
+        self.index = index
+        self.location = location
+    }
+}
+
+/// A validated policy.
+public struct Policy: Hashable, Sendable {
+    public var version: Int
+    /// Policy-wide default mode for rules that do not set `mode:`.
+    public var defaultMode: RuleMode
+    /// Where cgroup2 is mounted; cgroup paths in the policy are relative to it.
+    public var cgroupRoot: String
+    /// Named subjects, in file order.
+    public var subjects: [Subject]
+    /// Rules, in file order (`rule.index` is the position).
+    public var rules: [Rule]
+    /// The file the policy came from, for messages.
+    public var source: String
+
+    public init(
+        version: Int = 1, defaultMode: RuleMode = .enforce, cgroupRoot: String = "/sys/fs/cgroup",
+        subjects: [Subject] = [], rules: [Rule] = [], source: String = "<memory>"
+    ) {
+        self.version = version
+        self.defaultMode = defaultMode
+        self.cgroupRoot = cgroupRoot
+        self.subjects = subjects
+        self.rules = rules
+        self.source = source
+    }
+
+    public func rule(id: String) -> Rule? { rules.first { $0.id == id } }
+}

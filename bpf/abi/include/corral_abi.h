@@ -1,0 +1,271 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * corral_abi.h: the one contract between Corral's BPF programs (bpf/) and its Swift code
+ * (CorralCompiler writes these maps, CorralKernel reads events). Every map key, value and
+ * event is defined here, with a worked example. Semantics: docs/semantics.md.
+ *
+ * Layout rules: fixed-width fields only, explicit padding, natural alignment, so the
+ * same struct has the same layout in BPF (clang -target bpf) and in Swift (x86_64/aarch64).
+ *
+ * Generations: policy maps carry a `gen` (0 or 1) in their key or index. The compiler writes
+ * a new policy into the inactive generation, then flips corral_control.active_gen. A
+ * decision reads active_gen once and uses only that generation's entries.
+ */
+#ifndef CORRAL_ABI_H
+#define CORRAL_ABI_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define CORRAL_ABI_VERSION 1
+
+/* ---- capacities (the compiler refuses policies that exceed them) ---- */
+#define CORRAL_MAX_RULE_SLOTS     16384 /* rule slots per generation (a rule with N scopes uses N) */
+#define CORRAL_MAX_SUBJECTS       64    /* distinct subjects per policy: bits of a subject mask */
+#define CORRAL_MAX_LABELS         8     /* labels named by one rule */
+#define CORRAL_MAX_HOOK_RULES     64    /* subject-driven rule slots per hook list */
+#define CORRAL_MAX_ANCHOR_RULES   16    /* rule slots anchored at one cgroup */
+#define CORRAL_MAX_ANCHORS        32768 /* (gen, cgroup) anchor entries, both generations */
+#define CORRAL_MAX_SUBJECT_CGROUPS 4096 /* (gen, cgroup) subject entries, both generations */
+#define CORRAL_MAX_SUBJECT_EXES   4096  /* (gen, dev, ino) subject entries, both generations */
+#define CORRAL_MAX_TRACKED_NS     65536 /* tracked namespaces */
+#define CORRAL_MAX_CGROUP_DEPTH   32    /* ancestors walked per cgroup; deeper levels are not matched */
+#define CORRAL_RINGBUF_BYTES      (1 << 20)
+
+/* ---- enums ---- */
+enum corral_hook {
+	CORRAL_HOOK_NS_ALLOC = 1,
+	CORRAL_HOOK_NS_INSTALL = 2,
+	CORRAL_HOOK_NS_FREE = 3,
+	CORRAL_HOOK_CGROUP_ATTACH = 4,
+};
+
+enum corral_rule_kind {
+	CORRAL_RULE_TRACK = 1,
+	CORRAL_RULE_LOCK_ON_ENTRY = 2,
+	CORRAL_RULE_DENY_CREATE = 3,
+	CORRAL_RULE_DENY_ENTER = 4,
+	CORRAL_RULE_ALLOW_ENTER_ONLY = 5,
+	CORRAL_RULE_MANAGERS = 6,
+	CORRAL_RULE_DELEGATED = 7,
+	CORRAL_RULE_STAY = 8,
+	CORRAL_RULE_LOCKED = 9,
+	CORRAL_RULE_DENY_INTO = 10,
+};
+
+enum corral_mode {
+	CORRAL_MODE_ENFORCE = 0,
+	CORRAL_MODE_AUDIT = 1,
+};
+
+/* Reported verdict of a decision (see the table in docs/semantics.md). */
+enum corral_verdict {
+	CORRAL_VERDICT_ALLOW = 0,
+	CORRAL_VERDICT_DENY = 1,
+	CORRAL_VERDICT_AUDIT = 2, /* allowed, but an audit-mode rule would deny */
+};
+
+/* Hook lists: which subject-driven rule slots each decision scans. */
+enum corral_hook_list {
+	CORRAL_LIST_NS_ALLOC = 0,   /* track, deny-create */
+	CORRAL_LIST_NS_INSTALL = 1, /* deny-enter, allow-enter-only, lock-on-entry */
+	CORRAL_LIST_CGROUP = 2,     /* managers, delegated */
+	CORRAL_LIST_COUNT = 3,
+};
+
+/* Rank layout, identical to Sources/CorralPolicy/RuleOrder.swift. */
+#define CORRAL_RANK_DENY (1ULL << 27)
+
+/* corral_rule.flags */
+#define CORRAL_RULE_F_DENY_UNSHARE (1u << 0) /* lock-on-entry: a locked task may not create namespaces */
+
+/* corral_control.flags and corral_generation.flags */
+#define CORRAL_F_AUDIT_ALL (1u << 0) /* treat every rule as audit */
+#define CORRAL_F_TRACE_ALL (1u << 1) /* emit an event for every decision, even with no rule */
+
+/* corral_task_state.flags */
+#define CORRAL_TASK_LOCKED (1u << 0)
+#define CORRAL_TASK_TRACED (1u << 1) /* emit events for every decision this task makes (inherited) */
+
+/* corral_event.flags */
+#define CORRAL_EVENT_F_COMPAT (1u << 0)   /* decided by the compat hook set */
+#define CORRAL_EVENT_F_LOCKED (1u << 1)   /* this decision locked the actor */
+#define CORRAL_EVENT_F_TRACKED (1u << 2)  /* this decision tracked the namespace */
+
+/*
+ * Map "corral_control": BPF_MAP_TYPE_ARRAY, 1 entry, key __u32 0.
+ * Example: {active_gen = 1, flags = 0} — decisions use generation 1's maps.
+ */
+struct corral_control {
+	__u32 active_gen; /* 0 or 1 */
+	__u32 flags;      /* CORRAL_F_* applied on top of the generation's flags */
+};
+
+/*
+ * Map "corral_generations": BPF_MAP_TYPE_ARRAY, 2 entries, key = gen.
+ * Example: {generation = 7, any_mask = 0x1, pid1_mask = 0x2, rule_slots = 3, flags = 0}:
+ * policy generation 7; subject bit 0 is "any", bit 1 is "pid1".
+ */
+struct corral_generation {
+	__u64 generation; /* monotonically increasing policy generation, reported in events */
+	__u64 any_mask;   /* subject bits every task matches */
+	__u64 pid1_mask;  /* subject bits tgid 1 matches */
+	__u32 rule_slots; /* slots used in corral_rules for this gen */
+	__u32 flags;      /* CORRAL_F_* */
+};
+
+/*
+ * Map "corral_rules": BPF_MAP_TYPE_ARRAY, 2 * CORRAL_MAX_RULE_SLOTS entries,
+ * key = gen * CORRAL_MAX_RULE_SLOTS + slot.
+ *
+ * Example: stay rule "stay-services" on /system.slice (cgroup id 42), enforce, file position 0,
+ * subject any (bit 0):
+ *   {rank = RuleOrder.rank(allow), subject_mask = 0x1, cgroup_id = 42, rule_uid = fnv1a("stay-services"),
+ *    kind = CORRAL_RULE_STAY, mode = CORRAL_MODE_ENFORCE, flags = 0, ns_types = 0, err = 1 (EPERM),
+ *    labels = {0}, track_label = 0}
+ * The same rule is also listed in corral_anchors under (gen, 42).
+ */
+struct corral_rule {
+	__u64 rank;         /* rank of this rule's allow; a deny ranks rank | CORRAL_RANK_DENY */
+	__u64 subject_mask; /* applies when (actor subject bits & subject_mask) != 0 */
+	__u64 cgroup_id;    /* scope: delegated/stay/locked subtree, deny-into destination; else 0 */
+	__u32 rule_uid;     /* FNV-1a 32 of the rule id: stable across generations */
+	__u16 kind;         /* enum corral_rule_kind */
+	__u8 mode;          /* enum corral_mode; `corral mode` rewrites it in place */
+	__u8 flags;         /* CORRAL_RULE_F_* */
+	__u32 ns_types;     /* CLONE_NEW* mask (track, deny-create, deny-enter, allow-enter-only) */
+	__s32 err;          /* errno for denials (positive) */
+	__u32 labels[CORRAL_MAX_LABELS]; /* label ids, 0-terminated */
+	__u32 track_label;  /* track: label id given to tracked namespaces */
+	__u32 _pad;
+};
+
+/*
+ * Map "corral_hook_rules": BPF_MAP_TYPE_ARRAY, 2 * CORRAL_LIST_COUNT entries,
+ * key = gen * CORRAL_LIST_COUNT + list (enum corral_hook_list).
+ * Example: list CGROUP of gen 0 = {count = 2, slots = {1, 4}}: slots 1 and 4 are
+ * managers/delegated rules scanned for every cgroup_attach decision.
+ */
+struct corral_slot_list {
+	__u32 count;
+	__u32 _pad;
+	__u16 slots[CORRAL_MAX_HOOK_RULES];
+};
+
+/*
+ * Map "corral_anchors": BPF_MAP_TYPE_HASH, CORRAL_MAX_ANCHORS entries.
+ * Rule slots whose scope is a cgroup (delegated, stay, locked, deny-into), found by walking the
+ * ancestors of src and dst. Example: key {cgroup_id = 42, gen = 0} ->
+ * {count = 1, slots = {0}}: rule slot 0 is anchored at cgroup 42.
+ */
+struct corral_anchor_key {
+	__u64 cgroup_id; /* cgroup2 id: kernfs node id, equal to the cgroup directory's inode number */
+	__u32 gen;
+	__u32 _pad;
+};
+
+struct corral_anchor {
+	__u32 count;
+	__u32 _pad;
+	__u16 slots[CORRAL_MAX_ANCHOR_RULES];
+};
+
+/*
+ * Map "corral_subject_cgroups": BPF_MAP_TYPE_HASH, CORRAL_MAX_SUBJECT_CGROUPS entries,
+ * key struct corral_anchor_key, value __u64 subject bits.
+ * Example: {cgroup_id = 42, gen = 0} -> 0x4: tasks in cgroup 42 or below match subject bit 2.
+ *
+ * Map "corral_subject_exes": BPF_MAP_TYPE_HASH, CORRAL_MAX_SUBJECT_EXES entries,
+ * key struct corral_exe_key, value __u64 subject bits.
+ * Example: {ino = 1234, dev = 0x00800001 (kernel dev_t of 8:1), gen = 0} -> 0x8.
+ */
+struct corral_exe_key {
+	__u64 ino;
+	__u32 dev; /* kernel-internal dev_t: major << 20 | minor (not the stat(2) encoding) */
+	__u32 gen;
+};
+
+/*
+ * Map "corral_rule_uids": BPF_MAP_TYPE_HASH, 2 * CORRAL_MAX_RULE_SLOTS entries,
+ * key struct corral_uid_key, value __u32 slot (the rule's first slot in that generation).
+ * Used to find a task lock's rule in the active generation.
+ */
+struct corral_uid_key {
+	__u32 rule_uid;
+	__u32 gen;
+};
+
+/*
+ * Map "corral_tracked_ns": BPF_MAP_TYPE_HASH, CORRAL_MAX_TRACKED_NS entries, key __u32 inum.
+ * Not generational: tracked namespaces survive policy swaps. Deleted at namespace_free.
+ * Example: 4026532290 -> {label = fnv1a("sandbox"), ns_type = CLONE_NEWUTS, rule_uid = fnv1a("track-sandbox"),
+ *                         creator_tgid = 311}
+ */
+struct corral_tracked_ns {
+	__u32 label;
+	__u32 ns_type;
+	__u32 rule_uid;
+	__u32 creator_tgid;
+};
+
+/*
+ * Map "corral_task_state": BPF_MAP_TYPE_TASK_STORAGE, value struct corral_task_state.
+ * Copied from parent to child in task_alloc (fork, clone, threads); survives execve.
+ * Example: {flags = CORRAL_TASK_LOCKED, lock_rule_uid = fnv1a("lock-sandbox"), lock_label = fnv1a("sandbox"),
+ *           lock_inum = 4026532290}
+ */
+struct corral_task_state {
+	__u32 flags;         /* CORRAL_TASK_* */
+	__u32 lock_rule_uid; /* lock-on-entry rule that locked the task */
+	__u32 lock_label;    /* label of the namespace whose entry locked it */
+	__u32 lock_inum;     /* that namespace's inum */
+};
+
+/*
+ * Ring buffer "corral_events": BPF_MAP_TYPE_RINGBUF, CORRAL_RINGBUF_BYTES.
+ * One record per decision that a rule applied to, or made by a traced task, or with TRACE_ALL.
+ * Example (a denied cgroup.procs write):
+ *   {timestamp_ns = 91234, generation = 7, seq = 12, src_cgroup = 40, dst_cgroup = 42,
+ *    hook = CORRAL_HOOK_CGROUP_ATTACH, verdict = CORRAL_VERDICT_DENY, mode = CORRAL_MODE_ENFORCE,
+ *    rule_uid = fnv1a("stay-services"), pid = 311, tgid = 311, target_pid = 312, ns_type = 0,
+ *    ns_inum = 0, ns_label = 0, err = 1, threadgroup = 1, flags = CORRAL_EVENT_F_COMPAT, comm = "sh"}
+ */
+struct corral_event {
+	__u64 timestamp_ns; /* bpf_ktime_get_ns() */
+	__u64 generation;   /* policy generation that decided */
+	__u64 seq;          /* per-boot event sequence number */
+	__u64 src_cgroup;   /* cgroup_attach: source cgroup id */
+	__u64 dst_cgroup;   /* cgroup_attach: destination cgroup id */
+	__u32 hook;         /* enum corral_hook */
+	__u32 verdict;      /* enum corral_verdict */
+	__u32 mode;         /* enum corral_mode of the reported rule */
+	__u32 rule_uid;     /* reported rule (0: none, default allow) */
+	__u32 pid;          /* actor thread id */
+	__u32 tgid;         /* actor process id */
+	__u32 target_pid;   /* cgroup_attach: migrating task or new child (thread id); else 0 */
+	__u32 ns_type;      /* namespace hooks: CLONE_NEW* flag */
+	__u32 ns_inum;      /* namespace hooks: inode number (0 in compat alloc: not yet known) */
+	__u32 ns_label;     /* namespace hooks: tracked label id, 0 if untracked */
+	__s32 err;          /* errno returned to the caller when denied, else 0 */
+	__u8 threadgroup;   /* cgroup_attach: 1 for cgroup.procs / clone3, 0 for cgroup.threads */
+	__u8 flags;         /* CORRAL_EVENT_F_* */
+	__u16 _pad;
+	char comm[16];      /* actor comm */
+};
+
+/*
+ * Map "corral_stats": BPF_MAP_TYPE_PERCPU_ARRAY, CORRAL_STAT_COUNT entries of __u64.
+ */
+enum corral_stat {
+	CORRAL_STAT_HOOK_NS_ALLOC = 0,       /* hook invocations, by hook */
+	CORRAL_STAT_HOOK_NS_INSTALL = 1,
+	CORRAL_STAT_HOOK_NS_FREE = 2,
+	CORRAL_STAT_HOOK_CGROUP_ATTACH = 3,
+	CORRAL_STAT_DENIED = 4,              /* enforced denials */
+	CORRAL_STAT_AUDITED = 5,             /* would-deny decisions */
+	CORRAL_STAT_RINGBUF_DROPS = 6,       /* events lost because the ring buffer was full */
+	CORRAL_STAT_COUNT = 7,
+};
+
+#endif /* CORRAL_ABI_H */

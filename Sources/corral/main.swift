@@ -1,1 +1,3 @@
-print("corral")
+import CorralCLI
+
+await CorralCommand.main()

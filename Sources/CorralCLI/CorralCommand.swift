@@ -1,0 +1,20 @@
+// The `corral` command: one struct per verb, each in its own file.
+import ArgumentParser
+
+@available(macOS 10.15, *)
+public struct CorralCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "corral",
+        abstract: "Supervise namespaces and cgroup migration with BPF LSM.",
+        subcommands: [
+            CheckCommand.self,
+            SimulateCommand.self,
+            ExplainCommand.self,
+            ProbeCommand.self,
+            RunCommand.self,
+            DaemonCommand.self,
+        ]
+    )
+
+    public init() {}
+}

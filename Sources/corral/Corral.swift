@@ -1,0 +1,4 @@
+import CorralCLI
+
+@main
+extension CorralCommand {}

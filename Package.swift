@@ -6,6 +6,7 @@
 //   CorralEvaluator  reference evaluator: the kernel's semantics   (no kernel)
 //   CorralCompiler   policy -> BPF map images                       (no kernel)
 //   CorralABI        bpf/abi/include/corral_abi.h, shared with the BPF C code
+//   CorralSystem     the one funnel for libc calls: typed wrappers and Errno
 //   CLibBPF          Debian libbpf-dev, wrapped by a shim header
 //   CorralKernel     libbpf/syscall layer: probe, load, maps, ring buffer, links
 //   CorralDaemon     long-running services
@@ -34,12 +35,13 @@ let package = Package(
         ),
         .target(name: "CorralEvaluator", dependencies: ["CorralPolicy"]),
         .target(name: "CorralABI", path: "bpf/abi"),
-        .target(name: "CorralCompiler", dependencies: ["CorralPolicy", "CorralABI"]),
+        .target(name: "CorralSystem"),
+        .target(name: "CorralCompiler", dependencies: ["CorralPolicy", "CorralABI", "CorralSystem"]),
         .systemLibrary(name: "CLibBPF", path: "Sources/CLibBPF"),
         .target(
             name: "CorralKernel",
             dependencies: [
-                "CLibBPF", "CorralABI", "CorralCompiler", "CorralPolicy",
+                "CLibBPF", "CorralABI", "CorralCompiler", "CorralPolicy", "CorralSystem",
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
@@ -65,7 +67,7 @@ let package = Package(
         ),
         .testTarget(name: "CorralPolicyTests", dependencies: ["CorralPolicy", "CorralTestSupport"]),
         .testTarget(name: "CorralEvaluatorTests", dependencies: ["CorralEvaluator", "CorralTestSupport"]),
-        .testTarget(name: "CorralCompilerTests", dependencies: ["CorralCompiler", "CorralTestSupport"]),
+        .testTarget(name: "CorralCompilerTests", dependencies: ["CorralCompiler", "CorralSystem", "CorralTestSupport"]),
         .testTarget(name: "CorralCLITests", dependencies: ["CorralCLI", "CorralTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,3 +1,6 @@
+// CorralSystem: every libc call Corral makes goes through this target, as typed wrappers that
+// return Swift values or throw `Errno`. libbpf calls go through CorralKernel/System/LibBPF.swift.
+//
 // A typed errno, in the style of swift-system's `Errno`.
 #if canImport(Glibc)
 import Glibc

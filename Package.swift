@@ -33,7 +33,10 @@ let package = Package(
             name: "CorralPolicy",
             dependencies: [.product(name: "Yams", package: "Yams")]
         ),
-        .target(name: "CorralEvaluator", dependencies: ["CorralPolicy"]),
+        .target(
+            name: "CorralEvaluator",
+            dependencies: ["CorralPolicy", .product(name: "Yams", package: "Yams")]
+        ),
         .target(name: "CorralABI", path: "bpf/abi"),
         .target(name: "CorralSystem"),
         .target(name: "CorralCompiler", dependencies: ["CorralPolicy", "CorralABI", "CorralSystem"]),

@@ -1,0 +1,507 @@
+// The reference evaluator: a pure-Swift state machine implementing docs/semantics.md.
+// The BPF programs implement the same procedure; differential tests compare the two.
+import CorralPolicy
+
+/// Tasks, tracked namespaces, hook counters and the active policy, plus the four hook decisions.
+///
+/// Unknown pids are never an error: a decision or transition naming a pid the evaluator has not
+/// seen registers a default task for it (tgid = pid, no executable, cgroup "/").
+public struct Evaluator: Sendable {
+    public private(set) var policy: Policy?
+    /// The global audit switch (`corral run --audit`): every rule is treated as audit.
+    public var auditAll: Bool
+    public private(set) var tasks: [Int32: TaskState] = [:]
+    /// Tracked namespaces by inum. Not tied to a policy: they survive policy swaps.
+    public private(set) var trackedNamespaces: [UInt32: TrackedNamespace] = [:]
+    /// Hook invocations so far.
+    public private(set) var hookCounts: [Hook: UInt64] = [:]
+    /// Cgroup ids for records. Paths without a configured id get synthetic ids from 1000 up.
+    public private(set) var cgroupIDs: [CgroupPath: UInt64]
+    private var precedence: [String: Int] = [:]
+
+    public init(policy: Policy? = nil, auditAll: Bool = false, cgroupIDs: [CgroupPath: UInt64] = [:]) {
+        self.auditAll = auditAll
+        self.cgroupIDs = cgroupIDs
+        if self.cgroupIDs[.root] == nil, !cgroupIDs.values.contains(1) { self.cgroupIDs[.root] = 1 }
+        replacePolicy(policy)
+    }
+
+    // MARK: - State
+
+    /// Replaces the active policy (nil: no policy, everything allowed, nothing tracked).
+    /// Tracked namespaces and task locks stay; a lock is enforced only while its rule is in the policy.
+    public mutating func replacePolicy(_ policy: Policy?) {
+        self.policy = policy
+        precedence = policy.map { RuleOrder.precedence(of: $0.rules) } ?? [:]
+    }
+
+    public func task(_ pid: Int32) -> TaskState? { tasks[pid] }
+
+    /// Adds or replaces a task.
+    public mutating func addTask(_ task: TaskState) { tasks[task.pid] = task }
+
+    /// The id reported for a cgroup; assigns a synthetic one on first use.
+    public mutating func cgroupID(for path: CgroupPath) -> UInt64 {
+        if let id = cgroupIDs[path] { return id }
+        let id = max(1000, (cgroupIDs.values.max() ?? 0) + 1)
+        cgroupIDs[path] = id
+        return id
+    }
+
+    public mutating func setCgroupID(_ id: UInt64, for path: CgroupPath) { cgroupIDs[path] = id }
+
+    /// Reverse lookup, for kernel events that carry only ids.
+    public func cgroupPath(forID id: UInt64) -> CgroupPath? {
+        cgroupIDs.first { $0.value == id }?.key
+    }
+
+    public func hookCount(_ hook: Hook) -> UInt64 { hookCounts[hook] ?? 0 }
+
+    /// Marks a task traced (inherited by its children, like the lock).
+    public mutating func setTraced(_ pid: Int32, _ traced: Bool = true) {
+        ensureTask(pid)
+        tasks[pid]?.traced = traced
+    }
+
+    @discardableResult
+    private mutating func ensureTask(_ pid: Int32) -> TaskState {
+        if let task = tasks[pid] { return task }
+        let task = TaskState(pid: pid)
+        tasks[pid] = task
+        return task
+    }
+
+    // MARK: - Transitions
+
+    /// fork/clone: the child inherits executable, cgroup, lock and traced flag.
+    /// A thread joins the parent's thread group; a process starts its own.
+    public mutating func fork(parent: Int32, child: Int32, thread: Bool = false) {
+        var task = ensureTask(parent)
+        task.pid = child
+        if !thread { task.tgid = child }
+        tasks[child] = task
+    }
+
+    /// execve: new executable; the lock survives. Other threads of the group die.
+    public mutating func exec(task pid: Int32, exe: String, xattrs: Set<String> = []) {
+        let task = ensureTask(pid)
+        for (other, state) in tasks where state.tgid == task.tgid && other != pid { tasks[other] = nil }
+        tasks[pid]?.exe = exe
+        tasks[pid]?.exeXattrs = xattrs
+        tasks[pid]?.comm = TaskState.comm(forExe: exe)
+    }
+
+    /// The task exits; its lock goes with it.
+    public mutating func exit(task pid: Int32) { tasks[pid] = nil }
+
+    // MARK: - Hooks
+
+    /// namespace_alloc: `actor` creates a namespace of `type` with inode `inum`.
+    public mutating func namespaceAlloc(actor pid: Int32, type: NamespaceType, inum: UInt32) -> Decision {
+        let count = bump(.namespaceAlloc)
+        let actor = ensureTask(pid)
+        var record = nsRecord(actor, type: type, inum: inum, label: nil, count: count)
+        if type == .mnt && inum == 0 {
+            return Decision(hook: .namespaceAlloc, verdict: .allow, rule: nil, mode: nil, err: 0,
+                            reason: "anonymous mount namespace (inum 0): not decided, not tracked",
+                            effects: SideEffects(), record: record, wouldBe: nil, effective: nil, considered: [])
+        }
+        guard let policy else { return noPolicy(.namespaceAlloc, record) }
+
+        var trace = Trace()
+        if let lock = actor.lock { considerLock(lock, actor: actor, forAlloc: true, policy: policy, into: &trace) }
+        for rule in policy.rules where rule.kind == .denyCreate {
+            let holds = rule.namespaceTypes.contains(type)
+            let cond = holds ? "may not create \(type.rawValue) namespaces"
+                : "\(type.rawValue) is not among its types \(typeList(rule.namespaceTypes))"
+            consider(rule, role: .verdict, effect: holds ? .deny : nil, condition: cond, actor: actor, into: &trace)
+        }
+        var decision = finish(.namespaceAlloc, trace: trace, record: record)
+
+        // Tracking: the highest-ranked matching track rule labels the new namespace.
+        var trackTrace = Trace()
+        for rule in policy.rules where rule.kind == .track {
+            let holds = rule.namespaceTypes.contains(type)
+            let cond = holds ? "tracks \(type.rawValue) namespaces as '\(rule.trackLabel ?? "")'"
+                : "\(type.rawValue) is not among its types \(typeList(rule.namespaceTypes))"
+            consider(rule, role: .track, effect: holds ? .allow : nil, condition: cond, actor: actor, into: &trackTrace)
+        }
+        decision.considered += trackTrace.entries
+        if decision.permitted, inum != 0, let best = trackTrace.best(), let label = best.rule.trackLabel {
+            let tracked = TrackedNamespace(inum: inum, label: label, type: type, ruleID: best.rule.id,
+                                           creatorTgid: actor.tgid)
+            trackedNamespaces[inum] = tracked
+            decision.effects.tracked = tracked
+            record.nsLabel = label
+            decision.record = record
+            decision.reason += "; namespace tracked as '\(label)' by rule '\(best.rule.id)'"
+        } else if !decision.permitted, let best = trackTrace.best() {
+            decision.reason += "; not tracked by '\(best.rule.id)' because creation is denied"
+        }
+        return decision
+    }
+
+    /// namespace_install: `actor` enters the namespace `inum` of `type` with setns(2).
+    public mutating func namespaceInstall(actor pid: Int32, type: NamespaceType, inum: UInt32) -> Decision {
+        let count = bump(.namespaceInstall)
+        let actor = ensureTask(pid)
+        let label = trackedNamespaces[inum]?.label
+        let record = nsRecord(actor, type: type, inum: inum, label: label, count: count)
+        guard let policy else { return noPolicy(.namespaceInstall, record) }
+        let nsText = describeNamespace(type: type, inum: inum, label: label)
+
+        var trace = Trace()
+        var enforcedLock = false
+        if let lock = actor.lock {
+            enforcedLock = considerLock(lock, actor: actor, forAlloc: false, policy: policy, into: &trace)
+        }
+        for rule in policy.rules {
+            switch rule.kind {
+            case .denyEnter:
+                let byType = rule.namespaceTypes.contains(type)
+                let byLabel = label.map { rule.labels.contains($0) } ?? false
+                let cond: String
+                if byType { cond = "may not enter \(type.rawValue) namespaces (\(nsText))" }
+                else if byLabel { cond = "may not enter namespaces labelled '\(label!)' (\(nsText))" }
+                else { cond = "\(nsText) matches neither its types \(typeList(rule.namespaceTypes)) nor its labels \(labelList(rule.labels))" }
+                consider(rule, role: .verdict, effect: byType || byLabel ? .deny : nil, condition: cond,
+                         actor: actor, into: &trace)
+            case .allowEnterOnly:
+                let inScope = rule.namespaceTypes.isEmpty || rule.namespaceTypes.contains(type)
+                if !inScope {
+                    consider(rule, role: .verdict, effect: nil,
+                             condition: "\(type.rawValue) is outside its scope \(typeList(rule.namespaceTypes))",
+                             actor: actor, into: &trace)
+                } else if let label, rule.labels.contains(label) {
+                    consider(rule, role: .verdict, effect: .allow,
+                             condition: "may enter \(nsText): '\(label)' is among \(labelList(rule.labels))",
+                             actor: actor, into: &trace)
+                } else {
+                    consider(rule, role: .verdict, effect: .deny,
+                             condition: "may enter only namespaces labelled \(labelList(rule.labels)), not \(nsText)",
+                             actor: actor, into: &trace)
+                }
+            default:
+                continue
+            }
+        }
+        var decision = finish(.namespaceInstall, trace: trace, record: record)
+
+        // Locking: entering a labelled namespace locks an unlocked actor.
+        var lockTrace = Trace()
+        for rule in policy.rules where rule.kind == .lockOnEntry {
+            let holds = label.map { rule.labels.contains($0) } ?? false
+            let cond = holds ? "locks tasks that enter namespaces labelled '\(label!)'"
+                : (label == nil ? "\(type.rawValue) namespace \(inum) is untracked" : "'\(label!)' is not among its labels \(labelList(rule.labels))")
+            consider(rule, role: .lockOnEntry, effect: holds ? .allow : nil, condition: cond, actor: actor,
+                     into: &lockTrace)
+        }
+        decision.considered += lockTrace.entries
+        if decision.permitted, let label, let best = lockTrace.best() {
+            if enforcedLock {
+                decision.reason += "; already locked, lock unchanged"
+            } else {
+                let lock = TaskLock(ruleID: best.rule.id, label: label, inum: inum)
+                tasks[pid]?.lock = lock
+                decision.effects.locked = lock
+                decision.reason += "; task \(pid) is now locked by rule '\(best.rule.id)'"
+            }
+        }
+        return decision
+    }
+
+    /// namespace_free: the namespace's tracked state is deleted (no verdict).
+    public mutating func namespaceFree(inum: UInt32) -> Decision {
+        let count = bump(.namespaceFree)
+        let removed = trackedNamespaces.removeValue(forKey: inum)
+        var record = EventRecord(nsType: removed?.type, nsInum: inum, nsLabel: removed?.label, hookCount: count)
+        record.comm = ""
+        let reason = removed.map { "namespace \($0.type.rawValue) \(inum) freed; label '\($0.label)' forgotten" }
+            ?? "untracked namespace \(inum) freed"
+        return Decision(hook: .namespaceFree, verdict: .allow, rule: nil, mode: nil, err: 0, reason: reason,
+                        effects: SideEffects(untracked: removed), record: record, wouldBe: nil, effective: nil,
+                        considered: [])
+    }
+
+    /// cgroup_attach: `actor` moves `target` from `src` (default: the target's cgroup) to `dst`.
+    /// `threadgroup` defaults to true for procs and clone3, false for threads.
+    /// When permitted, the target (its whole thread group for procs) moves to `dst`.
+    public mutating func cgroupAttach(
+        actor pid: Int32, target: Int32, src: CgroupPath? = nil, dst: CgroupPath,
+        threadgroup: Bool? = nil, via: AttachVia
+    ) -> Decision {
+        let count = bump(.cgroupAttach)
+        let actor = ensureTask(pid)
+        let targetTask = ensureTask(target)
+        let src = src ?? targetTask.cgroup
+        let group = threadgroup ?? (via != .threads)
+        let record = EventRecord(
+            pid: actor.pid, tgid: actor.tgid, comm: actor.comm, targetPID: target,
+            srcCgroup: cgroupID(for: src), dstCgroup: cgroupID(for: dst),
+            srcCgroupPath: src.description, dstCgroupPath: dst.description,
+            threadgroup: group ? 1 : 0, hookCount: count)
+        var decision: Decision
+        if let policy {
+            var trace = Trace()
+            for rule in policy.rules {
+                let effect: Effect?
+                let cond: String
+                switch rule.kind {
+                case .managers:
+                    effect = .allow
+                    cond = "may move tasks between any cgroups"
+                case .delegated:
+                    guard let subtree = rule.cgroups.first else { continue }
+                    let inside = src.isWithin(subtree) && dst.isWithin(subtree)
+                    effect = inside ? .allow : .deny
+                    cond = inside ? "manages \(subtree), and \(src) and \(dst) lie within it"
+                        : "manages \(subtree) only, and \(src.isWithin(subtree) ? "\(dst)" : "\(src)") lies outside it"
+                case .stay:
+                    if let s = rule.cgroups.first(where: { src.isWithin($0) && !dst.isWithin($0) }) {
+                        effect = .deny
+                        cond = "must stay in \(s): \(src) -> \(dst) leaves it"
+                    } else {
+                        effect = nil
+                        cond = "\(src) -> \(dst) does not leave \(pathList(rule.cgroups))"
+                    }
+                case .locked:
+                    if let c = rule.cgroups.first(where: { src.isWithin($0) || dst.isWithin($0) }) {
+                        effect = .deny
+                        cond = "\(c) is locked (\(src.isWithin(c) ? "source \(src)" : "destination \(dst)") lies within it)"
+                    } else {
+                        effect = nil
+                        cond = "neither \(src) nor \(dst) lies within \(pathList(rule.cgroups))"
+                    }
+                case .denyInto:
+                    if let d = rule.cgroups.first(where: { dst.isWithin($0) }) {
+                        effect = .deny
+                        cond = "may not move tasks into \(d) (destination \(dst))"
+                    } else {
+                        effect = nil
+                        cond = "destination \(dst) is outside \(pathList(rule.cgroups))"
+                    }
+                default:
+                    continue
+                }
+                consider(rule, role: .verdict, effect: effect, condition: cond, actor: actor, into: &trace)
+            }
+            decision = finish(.cgroupAttach, trace: trace, record: record)
+        } else {
+            decision = noPolicy(.cgroupAttach, record)
+        }
+        if decision.permitted {
+            let movers = via == .procs
+                ? tasks.values.filter { $0.tgid == targetTask.tgid }.map(\.pid).sorted()
+                : [target]
+            for mover in movers { tasks[mover]?.cgroup = dst }
+            decision.effects.moved = movers
+        }
+        return decision
+    }
+
+    /// clone3(CLONE_INTO_CGROUP): forks `child` from `parent`, decides its attach to `into`,
+    /// and removes the child again when denied (the clone fails).
+    public mutating func clone3(parent: Int32, child: Int32, into dst: CgroupPath, thread: Bool = false) -> Decision {
+        fork(parent: parent, child: child, thread: thread)
+        let src = tasks[parent]?.cgroup ?? .root
+        let decision = cgroupAttach(actor: parent, target: child, src: src, dst: dst, threadgroup: !thread, via: .clone3)
+        if !decision.permitted { tasks[child] = nil }
+        return decision
+    }
+
+    // MARK: - Subjects
+
+    /// Whether `subject` matches `task`, and why (or why not).
+    public static func match(_ subject: Subject, _ task: TaskState) -> (matches: Bool, why: String) {
+        switch subject.matcher {
+        case .any:
+            return (true, "every task matches")
+        case .pid1:
+            return task.tgid == 1 ? (true, "tgid is 1") : (false, "tgid \(task.tgid) is not 1")
+        case .exe(let path):
+            return task.exe == path ? (true, "executable is \(path)")
+                : (false, "executable \(task.exe.isEmpty ? "(unknown)" : task.exe) is not \(path)")
+        case .xattr(let name):
+            return task.exeXattrs.contains(name) ? (true, "executable carries xattr \(name)")
+                : (false, "executable \(task.exe.isEmpty ? "(unknown)" : task.exe) lacks xattr \(name)")
+        case .cgroup(let path):
+            return task.cgroup.isWithin(path) ? (true, "cgroup \(task.cgroup) lies within \(path)")
+                : (false, "cgroup \(task.cgroup) is outside \(path)")
+        }
+    }
+
+    /// A rule's mode at decision time.
+    public func mode(of rule: Rule) -> RuleMode { auditAll ? .audit : rule.mode }
+
+    public func rank(_ rule: Rule, _ subject: Subject, _ effect: Effect) -> UInt64 {
+        RuleOrder.rank(rule: rule, subject: subject, effect: effect, precedence: precedence[rule.id] ?? 0)
+    }
+
+    // MARK: - Internals
+
+    struct Result {
+        var rule: Rule
+        var subject: Subject
+        var effect: Effect
+        var rank: UInt64
+        var mode: RuleMode
+        var why: String
+    }
+
+    struct Trace {
+        var entries: [Consideration] = []
+        var results: [Result] = []
+
+        func best() -> Result? { Trace.top(results) }
+
+        static func top(_ results: [Result]) -> Result? {
+            var best: Result?
+            for result in results where best == nil || result.rank > best!.rank { best = result }
+            return best
+        }
+    }
+
+    private mutating func bump(_ hook: Hook) -> UInt64 {
+        let value = (hookCounts[hook] ?? 0) &+ 1
+        hookCounts[hook] = value
+        return value
+    }
+
+    /// Adds the trace entries and results of one rule. `effect` nil means the rule's own condition
+    /// does not hold (`condition` says why); otherwise each matching subject yields one result.
+    private func consider(_ rule: Rule, role: ConsiderationRole, effect: Effect?, condition: String,
+                          actor: TaskState, into trace: inout Trace) {
+        let mode = mode(of: rule)
+        let subjects = rule.subjects.isEmpty ? [Subject.any] : rule.subjects
+        let allNames = subjects.map(\.displayName).joined(separator: ", ")
+        guard let effect else {
+            trace.entries.append(Consideration(rule: rule.id, kind: rule.kind, mode: mode, role: role,
+                                               subject: allNames, applicable: false, note: condition))
+            return
+        }
+        var misses: [String] = []
+        var matched = false
+        for subject in subjects {
+            let (ok, why) = Evaluator.match(subject, actor)
+            guard ok else {
+                misses.append("\(subject.displayName): \(why)")
+                continue
+            }
+            matched = true
+            let rank = rank(rule, subject, effect)
+            let dropped = effect == .deny && mode == .audit && role == .verdict
+            let text = "\(describe(actor)) matches subject '\(subject.displayName)' and \(condition)"
+            trace.entries.append(Consideration(rule: rule.id, kind: rule.kind, mode: mode, role: role,
+                                               subject: subject.displayName, applicable: true, effect: effect,
+                                               rank: rank, note: text, droppedAsAudit: dropped))
+            trace.results.append(Result(rule: rule, subject: subject, effect: effect, rank: rank, mode: mode, why: text))
+        }
+        if !matched {
+            trace.entries.append(Consideration(rule: rule.id, kind: rule.kind, mode: mode, role: role,
+                                               subject: allNames, applicable: false,
+                                               note: "no subject matches (\(misses.joined(separator: "; ")))"))
+        }
+    }
+
+    /// Adds the actor's task lock to the trace. Returns whether the lock is enforced (its rule is a
+    /// lock-on-entry rule of the active policy).
+    @discardableResult
+    private func considerLock(_ lock: TaskLock, actor: TaskState, forAlloc: Bool, policy: Policy,
+                              into trace: inout Trace) -> Bool {
+        let nsText = lockedNamespaceText(lock)
+        guard let rule = policy.rule(id: lock.ruleID), rule.kind == .lockOnEntry else {
+            trace.entries.append(Consideration(
+                rule: lock.ruleID, kind: .lockOnEntry, mode: auditAll ? .audit : .enforce, role: .taskLock,
+                subject: "-", applicable: false,
+                note: "task \(actor.pid) holds a lock by '\(lock.ruleID)', which is not a lock-on-entry rule of the active policy: not enforced"))
+            return false
+        }
+        let mode = mode(of: rule)
+        let subject = rule.subjects.first ?? .any
+        if forAlloc && !rule.denyUnshare {
+            trace.entries.append(Consideration(
+                rule: rule.id, kind: rule.kind, mode: mode, role: .taskLock, subject: subject.displayName,
+                applicable: false, note: "\(describe(actor)) is locked, but the rule does not set deny-unshare"))
+            return true
+        }
+        let why = forAlloc
+            ? "\(describe(actor)) is locked since it entered \(nsText) and may not create namespaces (deny-unshare)"
+            : "\(describe(actor)) is locked since it entered \(nsText)"
+        let rank = rank(rule, subject, .deny)
+        trace.entries.append(Consideration(rule: rule.id, kind: rule.kind, mode: mode, role: .taskLock,
+                                           subject: subject.displayName, applicable: true, effect: .deny,
+                                           rank: rank, note: why, droppedAsAudit: mode == .audit))
+        trace.results.append(Result(rule: rule, subject: subject, effect: .deny, rank: rank, mode: mode, why: why))
+        return true
+    }
+
+    /// Picks would-be and effective winners and builds the reported decision (semantics.md table).
+    private func finish(_ hook: Hook, trace: Trace, record: EventRecord) -> Decision {
+        let wouldBe = Trace.top(trace.results)
+        let effective = Trace.top(trace.results.filter { !($0.effect == .deny && $0.mode == .audit) })
+        func winner(_ r: Result?) -> Winner? {
+            r.map { Winner(rule: $0.rule.id, subject: $0.subject.displayName, effect: $0.effect, rank: $0.rank, mode: $0.mode) }
+        }
+        let verdict: Verdict
+        let reported: Result?
+        let reason: String
+        if let e = effective, e.effect == .deny {
+            verdict = .deny
+            reported = e
+            reason = "denied by rule '\(e.rule.id)' (\(e.mode.rawValue)): \(e.why)"
+        } else if let w = wouldBe, w.effect == .deny {
+            verdict = .audit
+            reported = w
+            var text = "allowed, but rule '\(w.rule.id)' (audit) would deny: \(w.why)"
+            if let e = effective { text += "; effective: allowed by rule '\(e.rule.id)'" }
+            reason = text
+        } else if let e = effective {
+            verdict = .allow
+            reported = e
+            reason = "allowed by rule '\(e.rule.id)' (\(e.mode.rawValue)): \(e.why)"
+        } else {
+            verdict = .allow
+            reported = nil
+            reason = "allowed: no rule applies"
+        }
+        return Decision(hook: hook, verdict: verdict, rule: reported?.rule.id, mode: reported?.mode,
+                        err: verdict == .deny ? (reported?.rule.errno ?? 1) : 0, reason: reason,
+                        effects: SideEffects(), record: record, wouldBe: winner(wouldBe),
+                        effective: winner(effective), considered: trace.entries)
+    }
+
+    private func noPolicy(_ hook: Hook, _ record: EventRecord) -> Decision {
+        Decision(hook: hook, verdict: .allow, rule: nil, mode: nil, err: 0, reason: "allowed: no policy loaded",
+                 effects: SideEffects(), record: record, wouldBe: nil, effective: nil, considered: [])
+    }
+
+    private func nsRecord(_ actor: TaskState, type: NamespaceType, inum: UInt32, label: String?, count: UInt64) -> EventRecord {
+        EventRecord(pid: actor.pid, tgid: actor.tgid, comm: actor.comm, nsType: type, nsInum: inum, nsLabel: label,
+                    hookCount: count)
+    }
+
+    private func describe(_ task: TaskState) -> String {
+        task.comm.isEmpty ? "task \(task.pid)" : "task \(task.pid) (\(task.comm))"
+    }
+
+    private func lockedNamespaceText(_ lock: TaskLock) -> String {
+        if let ns = trackedNamespaces[lock.inum], ns.label == lock.label {
+            return "namespace '\(lock.label)' (\(ns.type.rawValue) \(lock.inum))"
+        }
+        return "namespace '\(lock.label)' (inum \(lock.inum))"
+    }
+
+    private func describeNamespace(type: NamespaceType, inum: UInt32, label: String?) -> String {
+        label.map { "\(type.rawValue) namespace \(inum) labelled '\($0)'" } ?? "untracked \(type.rawValue) namespace \(inum)"
+    }
+
+    private func typeList(_ types: Set<NamespaceType>) -> String {
+        "[" + types.sorted().map(\.rawValue).joined(separator: ", ") + "]"
+    }
+
+    private func labelList(_ labels: [String]) -> String { "[" + labels.joined(separator: ", ") + "]" }
+
+    private func pathList(_ paths: [CgroupPath]) -> String {
+        "[" + paths.map(\.description).joined(separator: ", ") + "]"
+    }
+}

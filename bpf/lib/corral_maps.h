@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* The maps of corral_abi.h (names exactly as documented there) plus Corral-internal state. */
+#ifndef CORRAL_MAPS_H
+#define CORRAL_MAPS_H
+
+#include "corral_common.h"
+
+/* ---- ABI maps (written by CorralCompiler / read by CorralKernel) ---- */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct corral_control);
+} corral_control SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, struct corral_generation);
+} corral_generations SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * CORRAL_MAX_RULE_SLOTS);
+	__type(key, __u32);
+	__type(value, struct corral_rule);
+} corral_rules SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * CORRAL_LIST_COUNT);
+	__type(key, __u32);
+	__type(value, struct corral_slot_list);
+} corral_hook_rules SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CORRAL_MAX_ANCHORS);
+	__type(key, struct corral_anchor_key);
+	__type(value, struct corral_anchor);
+} corral_anchors SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CORRAL_MAX_SUBJECT_CGROUPS);
+	__type(key, struct corral_anchor_key);
+	__type(value, __u64);
+} corral_subject_cgroups SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CORRAL_MAX_SUBJECT_EXES);
+	__type(key, struct corral_exe_key);
+	__type(value, __u64);
+} corral_subject_exes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 2 * CORRAL_MAX_RULE_SLOTS);
+	__type(key, struct corral_uid_key);
+	__type(value, __u32);
+} corral_rule_uids SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CORRAL_MAX_TRACKED_NS);
+	__type(key, __u32);
+	__type(value, struct corral_tracked_ns);
+} corral_tracked_ns SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct corral_task_state);
+} corral_task_state SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, CORRAL_RINGBUF_BYTES);
+} corral_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, CORRAL_STAT_COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} corral_stats SEC(".maps");
+
+/* ---- internal: one decision's working set (kept off the 512-byte BPF stack) ---- */
+struct corral_decision {
+	/* inputs, set by the entry point */
+	__u32 hook;        /* enum corral_hook */
+	__u32 ns_type;     /* CLONE_NEW* */
+	__u32 ns_inum;     /* 0 when not yet known (compat alloc) */
+	__u32 ns_label;    /* install: tracked label of the namespace, 0 if untracked */
+	__u64 src_id;      /* cgroup_attach: src/dst cgroup ids and their ancestors (root first) */
+	__u64 dst_id;
+	__u32 target_pid;
+	__u8 threadgroup;
+	__u8 compat;       /* decided by the compat set (CORRAL_EVENT_F_COMPAT) */
+	__u8 eperm_only;   /* compat capable path: the caller can only see EPERM */
+	__u8 _pad0;
+	__u32 n_src;
+	__u32 n_dst;
+	__u64 src_anc[CORRAL_MAX_CGROUP_DEPTH];
+	__u64 dst_anc[CORRAL_MAX_CGROUP_DEPTH];
+	/* read once per decision */
+	__u32 gen;
+	__u32 gflags;      /* corral_control.flags | corral_generation.flags */
+	__u32 rule_slots;
+	__u32 traced;
+	__u64 generation;
+	__u64 bits;        /* actor subject bits */
+	/* results: keys are corral_rules keys + 1 (0 = none) */
+	__u64 wb_rank;     /* would-be winner */
+	__u64 ef_rank;     /* effective winner (audit denies dropped) */
+	__u64 side_rank;   /* best track (alloc) / lock-on-entry (install) rule */
+	__u32 wb_key;
+	__u32 ef_key;
+	__u32 side_key;
+	__u8 wb_deny;
+	__u8 ef_deny;
+	__u8 applied;      /* some rule produced a result */
+	__u8 locked;       /* the actor's task lock is enforced in this generation */
+	/* outcome */
+	__u32 verdict;     /* enum corral_verdict */
+	__s32 err;         /* errno returned (positive), 0 when allowed */
+	__u32 rule_uid;    /* reported rule */
+	__u32 mode;        /* its effective mode */
+	__u32 side_label;  /* label tracked (alloc) / lock label (install) */
+	__u32 side_uid;    /* rule uid of the track / lock-on-entry rule applied */
+	__u32 ev_flags;    /* CORRAL_EVENT_F_* */
+};
+
+/* Compat pending namespace operations (corral_task_ctx.ns_pend). */
+enum {
+	CORRAL_PEND_NONE = 0,
+	CORRAL_PEND_UNSHARE = 1, /* inside unshare_nsproxy_namespaces */
+	CORRAL_PEND_SETNS = 2,   /* inside one <type>ns_install */
+};
+
+/* Compat pending cgroup migration (corral_task_ctx.cg_pend). */
+enum {
+	CORRAL_CG_NONE = 0,
+	CORRAL_CG_TARGET = 1, /* target task known (cgroup_procs_write_start / cgroup_can_fork) */
+	CORRAL_CG_READY = 2,  /* inside cgroup_attach_permissions: src/dst known, decide */
+};
+
+/* Per-task scratch and compat context. Not part of the ABI. */
+struct corral_task_ctx {
+	__u32 ns_pend;
+	__u32 ns_flags;     /* unshare: CLONE_NEW* flags still to decide */
+	__u32 ns_type;      /* setns: the namespace being installed */
+	__u32 ns_inum;
+	__s32 ns_err;       /* cached verdict of the pending operation */
+	__u32 ns_decided;
+	__u32 cg_pend;
+	__u32 cg_decided;
+	__s32 cg_err;
+	__u32 cg_target;
+	/* compat alloc: namespaces to track once their inum is known, by enum corral_ns_index */
+	__u32 track_mask;
+	__u32 track_label[CORRAL_NSI_COUNT];
+	__u32 track_uid[CORRAL_NSI_COUNT];
+	struct corral_decision d;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct corral_task_ctx);
+} corral_task_ctx SEC(".maps");
+
+/* Per-boot event sequence number (corral_event.seq). */
+__u64 corral_event_seq = 0;
+
+static __always_inline void corral_stat_inc(__u32 stat)
+{
+	__u64 *v = bpf_map_lookup_elem(&corral_stats, &stat);
+
+	if (v)
+		__sync_fetch_and_add(v, 1);
+}
+
+static __always_inline struct corral_task_ctx *corral_ctx(int create)
+{
+	return bpf_task_storage_get(&corral_task_ctx, bpf_get_current_task_btf(), 0,
+				    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+}
+
+#endif /* CORRAL_MAPS_H */

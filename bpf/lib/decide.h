@@ -1,0 +1,498 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The one implementation of docs/semantics.md in BPF. Both entry-point sets (native_*, compat_*)
+ * fill a struct corral_decision and call corral_decide_ns() or corral_decide_cgroup(); these read
+ * corral_control.active_gen once, compute the actor's subject bits, collect the applicable
+ * results, pick the would-be and effective winners by rank, apply the side effect (track / lock)
+ * and emit the event. They return the errno to deny with (positive), 0 to allow.
+ */
+#ifndef CORRAL_DECIDE_H
+#define CORRAL_DECIDE_H
+
+#include "corral_maps.h"
+
+/* ---- actor ---- */
+
+static __always_inline __u64 corral_exe_bits(__u32 gen)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct corral_exe_key k = {};
+	struct inode *ino;
+	__u64 *bits;
+
+	ino = BPF_CORE_READ(t, mm, exe_file, f_inode);
+	if (!ino)
+		return 0;
+	k.ino = BPF_CORE_READ(ino, i_ino);
+	k.dev = BPF_CORE_READ(ino, i_sb, s_dev);
+	k.gen = gen;
+	bits = bpf_map_lookup_elem(&corral_subject_exes, &k);
+	return bits ? *bits : 0;
+}
+
+/* OR of corral_subject_cgroups over the actor's default-hierarchy cgroup and its ancestors. */
+static __always_inline __u64 corral_cgroup_bits(__u32 gen)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct corral_anchor_key k = {.gen = gen};
+	struct cgroup *cg;
+	__u64 bits = 0, *v;
+	int level, i;
+
+	cg = BPF_CORE_READ(t, cgroups, dfl_cgrp);
+	if (!cg)
+		return 0;
+	level = BPF_CORE_READ(cg, level);
+	bpf_for(i, 0, CORRAL_MAX_CGROUP_DEPTH) {
+		if (i > level)
+			break;
+		k.cgroup_id = corral_cgroup_ancestor_id(cg, i);
+		v = bpf_map_lookup_elem(&corral_subject_cgroups, &k);
+		if (v)
+			bits |= *v;
+	}
+	return bits;
+}
+
+/* Fills src_anc/dst_anc-style arrays: ids of cg's ancestors, root first, at most MAX_DEPTH. */
+static __always_inline __u32 corral_read_ancestors(struct cgroup *cg, __u64 *anc)
+{
+	int level, i;
+	__u32 n = 0;
+
+	if (!cg)
+		return 0;
+	level = BPF_CORE_READ(cg, level);
+	bpf_for(i, 0, CORRAL_MAX_CGROUP_DEPTH) {
+		if (i > level)
+			break;
+		anc[i] = corral_cgroup_ancestor_id(cg, i);
+		n = i + 1;
+	}
+	return n;
+}
+
+static __always_inline void corral_begin(struct corral_decision *d)
+{
+	struct corral_generation *g;
+	struct corral_control *ctl;
+	struct corral_task_state *st;
+	__u32 zero = 0, gen, cflags = 0;
+	__u64 bits = 0;
+
+	ctl = bpf_map_lookup_elem(&corral_control, &zero);
+	gen = ctl ? (ctl->active_gen & 1) : 0; /* the one read of active_gen */
+	if (ctl)
+		cflags = ctl->flags;
+	d->gen = gen;
+	d->gflags = cflags;
+	d->generation = 0;
+	d->rule_slots = 0;
+	g = bpf_map_lookup_elem(&corral_generations, &gen);
+	if (g) {
+		d->gflags |= g->flags;
+		d->generation = g->generation;
+		d->rule_slots = g->rule_slots < CORRAL_MAX_RULE_SLOTS ? g->rule_slots
+								       : CORRAL_MAX_RULE_SLOTS;
+		bits = g->any_mask;
+		if ((bpf_get_current_pid_tgid() >> 32) == 1)
+			bits |= g->pid1_mask;
+	}
+	bits |= corral_exe_bits(gen);
+	bits |= corral_cgroup_bits(gen);
+	d->bits = bits;
+
+	st = bpf_task_storage_get(&corral_task_state, bpf_get_current_task_btf(), 0, 0);
+	d->traced = st && (st->flags & CORRAL_TASK_TRACED);
+
+	d->wb_rank = d->ef_rank = d->side_rank = 0;
+	d->wb_key = d->ef_key = d->side_key = 0;
+	d->wb_deny = d->ef_deny = d->applied = d->locked = 0;
+	d->verdict = CORRAL_VERDICT_ALLOW;
+	d->err = 0;
+	d->rule_uid = 0;
+	d->mode = 0;
+	d->side_label = 0;
+	d->side_uid = 0;
+	d->ev_flags = d->compat ? CORRAL_EVENT_F_COMPAT : 0;
+}
+
+/* ---- results ---- */
+
+static __always_inline int corral_rule_audit(struct corral_decision *d, const struct corral_rule *r)
+{
+	return r->mode == CORRAL_MODE_AUDIT || (d->gflags & CORRAL_F_AUDIT_ALL);
+}
+
+/* One applicable result: rank = rule rank, | CORRAL_RANK_DENY for a deny. */
+static __always_inline void corral_result(struct corral_decision *d, const struct corral_rule *r,
+					  __u32 key, int deny)
+{
+	__u64 rank = r->rank | (deny ? CORRAL_RANK_DENY : 0);
+
+	d->applied = 1;
+	if (!d->wb_key || rank > d->wb_rank) {
+		d->wb_rank = rank;
+		d->wb_key = key + 1;
+		d->wb_deny = deny;
+	}
+	if (deny && corral_rule_audit(d, r))
+		return; /* audit never tightens */
+	if (!d->ef_key || rank > d->ef_rank) {
+		d->ef_rank = rank;
+		d->ef_key = key + 1;
+		d->ef_deny = deny;
+	}
+}
+
+/* Side-effect candidate (track rule at alloc, lock-on-entry at install): highest rank wins. */
+static __always_inline void corral_side(struct corral_decision *d, const struct corral_rule *r,
+					__u32 key)
+{
+	if (!d->side_key || r->rank > d->side_rank) {
+		d->side_rank = r->rank;
+		d->side_key = key + 1;
+	}
+}
+
+static __always_inline int corral_has_label(const struct corral_rule *r, __u32 label)
+{
+	int i;
+
+	if (!label)
+		return 0;
+#pragma unroll
+	for (i = 0; i < CORRAL_MAX_LABELS; i++) {
+		if (!r->labels[i])
+			return 0;
+		if (r->labels[i] == label)
+			return 1;
+	}
+	return 0;
+}
+
+/* "X ∈ P": P is X or an ancestor of X (within CORRAL_MAX_CGROUP_DEPTH levels). */
+static __always_inline int corral_within(const __u64 *anc, __u32 n, __u64 id)
+{
+	int i;
+
+	bpf_for(i, 0, CORRAL_MAX_CGROUP_DEPTH) {
+		if (i >= n)
+			break;
+		if (anc[i] == id)
+			return 1;
+	}
+	return 0;
+}
+
+static __always_inline const struct corral_rule *corral_rule_at(struct corral_decision *d,
+								__u32 slot, __u32 *key)
+{
+	if (slot >= d->rule_slots || slot >= CORRAL_MAX_RULE_SLOTS)
+		return NULL;
+	*key = d->gen * CORRAL_MAX_RULE_SLOTS + slot;
+	return bpf_map_lookup_elem(&corral_rules, key);
+}
+
+/* Evaluates one candidate rule slot for the decision's hook. */
+static __noinline int corral_eval_slot(struct corral_decision *d, __u32 slot)
+{
+	const struct corral_rule *r;
+	__u32 key = 0;
+	int in_src, in_dst;
+
+	r = corral_rule_at(d, slot, &key);
+	if (!r || !(r->subject_mask & d->bits))
+		return 0;
+
+	switch (d->hook) {
+	case CORRAL_HOOK_NS_ALLOC:
+		if (!(r->ns_types & d->ns_type))
+			return 0;
+		if (r->kind == CORRAL_RULE_DENY_CREATE)
+			corral_result(d, r, key, 1);
+		else if (r->kind == CORRAL_RULE_TRACK)
+			corral_side(d, r, key);
+		return 0;
+	case CORRAL_HOOK_NS_INSTALL:
+		if (r->kind == CORRAL_RULE_DENY_ENTER) {
+			if ((r->ns_types & d->ns_type) || corral_has_label(r, d->ns_label))
+				corral_result(d, r, key, 1);
+		} else if (r->kind == CORRAL_RULE_ALLOW_ENTER_ONLY) {
+			if (!r->ns_types || (r->ns_types & d->ns_type))
+				corral_result(d, r, key, !corral_has_label(r, d->ns_label));
+		} else if (r->kind == CORRAL_RULE_LOCK_ON_ENTRY) {
+			if (corral_has_label(r, d->ns_label))
+				corral_side(d, r, key);
+		}
+		return 0;
+	case CORRAL_HOOK_CGROUP_ATTACH:
+		if (r->kind == CORRAL_RULE_MANAGERS) {
+			corral_result(d, r, key, 0);
+			return 0;
+		}
+		in_src = corral_within(d->src_anc, d->n_src, r->cgroup_id);
+		in_dst = corral_within(d->dst_anc, d->n_dst, r->cgroup_id);
+		switch (r->kind) {
+		case CORRAL_RULE_DELEGATED:
+			corral_result(d, r, key, !(in_src && in_dst));
+			break;
+		case CORRAL_RULE_STAY:
+			if (in_src && !in_dst)
+				corral_result(d, r, key, 1);
+			break;
+		case CORRAL_RULE_LOCKED:
+			if (in_src || in_dst)
+				corral_result(d, r, key, 1);
+			break;
+		case CORRAL_RULE_DENY_INTO:
+			if (in_dst)
+				corral_result(d, r, key, 1);
+			break;
+		}
+		return 0;
+	}
+	return 0;
+}
+
+static __always_inline void corral_scan_list(struct corral_decision *d, __u32 list)
+{
+	struct corral_slot_list *l;
+	__u32 key = d->gen * CORRAL_LIST_COUNT + list, n;
+	int i;
+
+	l = bpf_map_lookup_elem(&corral_hook_rules, &key);
+	if (!l)
+		return;
+	n = l->count < CORRAL_MAX_HOOK_RULES ? l->count : CORRAL_MAX_HOOK_RULES;
+	bpf_for(i, 0, CORRAL_MAX_HOOK_RULES) {
+		if (i >= n)
+			break;
+		corral_eval_slot(d, l->slots[i]);
+	}
+}
+
+/* Rule slots anchored at one cgroup. */
+static __noinline int corral_scan_anchor(struct corral_decision *d, __u64 cgroup_id)
+{
+	struct corral_anchor_key k = {.cgroup_id = cgroup_id, .gen = d->gen};
+	struct corral_anchor *a;
+	__u32 n;
+	int i;
+
+	a = bpf_map_lookup_elem(&corral_anchors, &k);
+	if (!a)
+		return 0;
+	n = a->count < CORRAL_MAX_ANCHOR_RULES ? a->count : CORRAL_MAX_ANCHOR_RULES;
+	bpf_for(i, 0, CORRAL_MAX_ANCHOR_RULES) {
+		if (i >= n)
+			break;
+		corral_eval_slot(d, a->slots[i]);
+	}
+	return 0;
+}
+
+/* Task lock result: the actor is locked by L (found by uid in the active generation). */
+static __always_inline void corral_lock_result(struct corral_decision *d)
+{
+	struct corral_task_state *st;
+	struct corral_uid_key uk = {.gen = d->gen};
+	const struct corral_rule *r;
+	__u32 *slot, key = 0;
+
+	st = bpf_task_storage_get(&corral_task_state, bpf_get_current_task_btf(), 0, 0);
+	if (!st || !(st->flags & CORRAL_TASK_LOCKED))
+		return;
+	uk.rule_uid = st->lock_rule_uid;
+	slot = bpf_map_lookup_elem(&corral_rule_uids, &uk);
+	if (!slot)
+		return; /* L is not in the active policy: the lock is lifted */
+	r = corral_rule_at(d, *slot, &key);
+	if (!r || r->kind != CORRAL_RULE_LOCK_ON_ENTRY)
+		return;
+	d->locked = 1;
+	if (d->hook == CORRAL_HOOK_NS_ALLOC && !(r->flags & CORRAL_RULE_F_DENY_UNSHARE))
+		return;
+	corral_result(d, r, key, 1);
+}
+
+/* ---- outcome and event ---- */
+
+static __always_inline void corral_finish(struct corral_decision *d)
+{
+	const struct corral_rule *r = NULL;
+	__u32 key;
+
+	if (d->ef_key && d->ef_deny) {
+		d->verdict = CORRAL_VERDICT_DENY;
+		key = d->ef_key - 1;
+	} else if (d->wb_key && d->wb_deny) {
+		d->verdict = CORRAL_VERDICT_AUDIT; /* allowed; an audit-mode rule would deny */
+		key = d->wb_key - 1;
+	} else if (d->ef_key) {
+		d->verdict = CORRAL_VERDICT_ALLOW;
+		key = d->ef_key - 1;
+	} else {
+		d->verdict = CORRAL_VERDICT_ALLOW;
+		return;
+	}
+	r = bpf_map_lookup_elem(&corral_rules, &key);
+	if (!r)
+		return;
+	d->rule_uid = r->rule_uid;
+	d->mode = corral_rule_audit(d, r) ? CORRAL_MODE_AUDIT : CORRAL_MODE_ENFORCE;
+	if (d->verdict == CORRAL_VERDICT_DENY) {
+		d->err = (r->err > 0 && r->err <= MAX_ERRNO) ? r->err : EPERM;
+		if (d->eperm_only)
+			d->err = EPERM;
+		corral_stat_inc(CORRAL_STAT_DENIED);
+	} else if (d->verdict == CORRAL_VERDICT_AUDIT) {
+		corral_stat_inc(CORRAL_STAT_AUDITED);
+	}
+}
+
+static __noinline int corral_emit(struct corral_decision *d)
+{
+	struct corral_event *e;
+
+	if (!d->applied && !d->side_uid && !d->traced && !(d->gflags & CORRAL_F_TRACE_ALL))
+		return 0;
+	e = bpf_ringbuf_reserve(&corral_events, sizeof(*e), 0);
+	if (!e) {
+		corral_stat_inc(CORRAL_STAT_RINGBUF_DROPS);
+		return 0;
+	}
+	e->timestamp_ns = bpf_ktime_get_ns();
+	e->generation = d->generation;
+	e->seq = __sync_fetch_and_add(&corral_event_seq, 1);
+	e->hook = d->hook;
+	e->verdict = d->verdict;
+	e->mode = d->mode;
+	e->rule_uid = d->rule_uid;
+	e->pid = (__u32)bpf_get_current_pid_tgid();
+	e->tgid = bpf_get_current_pid_tgid() >> 32;
+	e->err = d->err;
+	e->flags = d->ev_flags;
+	e->_pad = 0;
+	if (d->hook == CORRAL_HOOK_CGROUP_ATTACH) {
+		e->src_cgroup = d->src_id;
+		e->dst_cgroup = d->dst_id;
+		e->target_pid = d->target_pid;
+		e->threadgroup = d->threadgroup;
+		e->ns_type = e->ns_inum = e->ns_label = 0;
+	} else {
+		e->src_cgroup = e->dst_cgroup = 0;
+		e->target_pid = 0;
+		e->threadgroup = 0;
+		e->ns_type = d->ns_type;
+		e->ns_inum = d->ns_inum;
+		e->ns_label = d->hook == CORRAL_HOOK_NS_ALLOC ? d->side_label : d->ns_label;
+	}
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+/* ---- decisions ----
+ * Global (non-static) functions: the verifier checks each once per program, independent of
+ * the caller's state, so calling them in a loop (compat unshare/clone, one call per type)
+ * stays cheap to verify.
+ */
+
+/*
+ * namespace_alloc / namespace_install. Inputs: hook, ns_type, ns_inum (alloc: 0 if unknown),
+ * compat, eperm_only. Install looks the label up itself.
+ * Side effects: alloc tracks ns_inum (or, when 0, leaves side_label/side_uid for the caller);
+ * install locks the actor.
+ */
+__noinline int corral_decide_ns(struct corral_decision *d)
+{
+	const struct corral_rule *r;
+	struct corral_tracked_ns *tn;
+	__u32 key, inum;
+
+	if (!d)
+		return 0;
+	inum = d->ns_inum;
+	if (d->hook == CORRAL_HOOK_NS_ALLOC) {
+		corral_stat_inc(CORRAL_STAT_HOOK_NS_ALLOC);
+		d->ns_label = 0;
+	} else {
+		corral_stat_inc(CORRAL_STAT_HOOK_NS_INSTALL);
+		tn = bpf_map_lookup_elem(&corral_tracked_ns, &inum);
+		d->ns_label = tn ? tn->label : 0;
+	}
+	corral_begin(d);
+	corral_lock_result(d);
+	corral_scan_list(d, d->hook == CORRAL_HOOK_NS_ALLOC ? CORRAL_LIST_NS_ALLOC
+							   : CORRAL_LIST_NS_INSTALL);
+	corral_finish(d);
+
+	if (d->verdict != CORRAL_VERDICT_DENY && d->side_key) {
+		key = d->side_key - 1;
+		r = bpf_map_lookup_elem(&corral_rules, &key);
+		if (r && d->hook == CORRAL_HOOK_NS_ALLOC && r->track_label) {
+			d->side_label = r->track_label;
+			d->side_uid = r->rule_uid;
+			d->ev_flags |= CORRAL_EVENT_F_TRACKED;
+			if (inum) {
+				struct corral_tracked_ns v = {
+					.label = r->track_label,
+					.ns_type = d->ns_type,
+					.rule_uid = r->rule_uid,
+					.creator_tgid = bpf_get_current_pid_tgid() >> 32,
+				};
+				bpf_map_update_elem(&corral_tracked_ns, &inum, &v, BPF_ANY);
+			}
+		} else if (r && d->hook == CORRAL_HOOK_NS_INSTALL && !d->locked && d->ns_label) {
+			struct corral_task_state *st;
+
+			st = bpf_task_storage_get(&corral_task_state, bpf_get_current_task_btf(), 0,
+						  BPF_LOCAL_STORAGE_GET_F_CREATE);
+			if (st) {
+				st->flags |= CORRAL_TASK_LOCKED;
+				st->lock_rule_uid = r->rule_uid;
+				st->lock_label = d->ns_label;
+				st->lock_inum = inum;
+				d->side_label = d->ns_label;
+				d->side_uid = r->rule_uid;
+				d->ev_flags |= CORRAL_EVENT_F_LOCKED;
+			}
+		}
+	}
+	corral_emit(d);
+	return d->err;
+}
+
+/* cgroup_attach. Inputs: src/dst ids and ancestors, target_pid, threadgroup, compat. */
+__noinline int corral_decide_cgroup(struct corral_decision *d)
+{
+	__u32 n;
+	int i;
+
+	if (!d)
+		return 0;
+	corral_stat_inc(CORRAL_STAT_HOOK_CGROUP_ATTACH);
+	corral_begin(d);
+	corral_scan_list(d, CORRAL_LIST_CGROUP);
+	/* Anchored rules: walk src's ancestors, then dst's below the common part. */
+	n = d->n_src;
+	bpf_for(i, 0, CORRAL_MAX_CGROUP_DEPTH) {
+		if (i >= n)
+			break;
+		corral_scan_anchor(d, d->src_anc[i]);
+	}
+	n = d->n_dst;
+	bpf_for(i, 0, CORRAL_MAX_CGROUP_DEPTH) {
+		if (i >= n)
+			break;
+		if (i < d->n_src && d->src_anc[i] == d->dst_anc[i])
+			continue;
+		corral_scan_anchor(d, d->dst_anc[i]);
+	}
+	corral_finish(d);
+	corral_emit(d);
+	return d->err;
+}
+
+#endif /* CORRAL_DECIDE_H */

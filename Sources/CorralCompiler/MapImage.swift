@@ -1,0 +1,184 @@
+// The compiler's output: the entries one policy generation writes into each BPF map
+// (bpf/abi/include/corral_abi.h), plus the tables needed to decode events and explain slots.
+import CorralABI
+import CorralPolicy
+import CorralSystem
+
+/// One map entry. Array maps use the absolute array index as key.
+public struct MapEntry<Key, Value> {
+    public var key: Key
+    public var value: Value
+
+    public init(key: Key, value: Value) {
+        self.key = key
+        self.value = value
+    }
+}
+
+extension MapEntry: Sendable where Key: Sendable, Value: Sendable {}
+
+/// Names of the policy maps, as in the BPF object.
+public enum PolicyMap: String, CaseIterable, Sendable {
+    case generations = "corral_generations"
+    case rules = "corral_rules"
+    case hookRules = "corral_hook_rules"
+    case anchors = "corral_anchors"
+    case subjectCgroups = "corral_subject_cgroups"
+    case subjectExes = "corral_subject_exes"
+    case ruleUIDs = "corral_rule_uids"
+
+    /// Hash maps hold entries of both generations side by side: before writing an image into a
+    /// generation slot, the installer deletes that slot's old entries (see `generation(ofKey:)`).
+    public var isHash: Bool {
+        switch self {
+        case .generations, .rules, .hookRules: false
+        case .anchors, .subjectCgroups, .subjectExes, .ruleUIDs: true
+        }
+    }
+
+    /// The generation slot a raw key of this map belongs to (nil for a malformed key).
+    public func generation(ofKey key: [UInt8]) -> UInt32? {
+        func u32(at offset: Int) -> UInt32? {
+            guard key.count >= offset + 4 else { return nil }
+            return key[offset..<offset + 4].withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }
+        }
+        switch self {
+        case .generations: return u32(at: 0)
+        case .rules: return u32(at: 0).map { $0 / UInt32(CORRAL_MAX_RULE_SLOTS) }
+        case .hookRules: return u32(at: 0).map { $0 / CORRAL_LIST_COUNT.rawValue }
+        case .anchors, .subjectCgroups: return key.count == 16 ? u32(at: 8) : nil
+        case .subjectExes: return key.count == 16 ? u32(at: 12) : nil
+        case .ruleUIDs: return key.count == 8 ? u32(at: 4) : nil
+        }
+    }
+}
+
+/// One subject bit: which matcher it stands for.
+public struct SubjectBit: Hashable, Sendable {
+    public var bit: Int
+    public var matcher: SubjectMatcher
+    public var displayName: String
+}
+
+/// Where a rule slot came from: one (rule, subject, cgroup scope) expansion.
+public struct SlotOrigin: Hashable, Sendable {
+    public var slot: Int
+    public var ruleID: String
+    public var ruleIndex: Int
+    public var subject: SubjectMatcher
+    /// The cgroup scope (delegated/stay/locked subtree, deny-into destination), nil for other kinds.
+    public var scope: CgroupPath?
+    /// The scope's cgroup id, nil when there is no scope or it is unresolved.
+    public var scopeID: UInt64?
+}
+
+/// A policy path that does not resolve on this host (yet). Not an error: see docs/compiler.md.
+public struct UnresolvedReference: Hashable, Sendable, CustomStringConvertible {
+    public enum Kind: String, Sendable, Hashable {
+        /// A delegated/stay/locked subtree or deny-into destination.
+        case cgroupScope = "cgroup scope"
+        /// A `cgroup:` subject.
+        case cgroupSubject = "cgroup subject"
+        /// An `exe:` subject.
+        case executable
+        /// An `xattr:` subject with no marked file in the search paths.
+        case xattr
+    }
+
+    public var kind: Kind
+    public var ruleID: String
+    /// e.g. `rules[3].cgroups[0]`, `rules[1].subjects[0]`.
+    public var fieldPath: String
+    /// The host path (cgroup directory, executable), or the attribute name for `.xattr`.
+    public var path: String
+    public var location: SourceLocation?
+    /// Why it did not resolve (ENOENT for "does not exist"); nil for an xattr with no marked file.
+    public var error: Errno?
+
+    public var description: String {
+        let place = location.map { "\($0): " } ?? ""
+        let why = error.map { $0.description } ?? "no file in the search paths carries it"
+        return "\(place)warning: rule \(ruleID): \(kind.rawValue) \(path) unresolved: \(why) (\(fieldPath))"
+    }
+}
+
+/// Entries per map, for `corral check` and logs.
+public struct MapSummary: Hashable, Sendable, CustomStringConvertible {
+    public var map: String
+    public var entries: Int
+    public var description: String { "\(map): \(entries)" }
+}
+
+/// Everything one compiled policy writes into one generation slot.
+public struct MapImage: Sendable {
+    /// The generation slot (0 or 1).
+    public var gen: UInt32
+    /// `corral_generations[gen]`.
+    public var generation: MapEntry<UInt32, corral_generation>
+    /// `corral_rules`: key gen * CORRAL_MAX_RULE_SLOTS + slot, slots 0..<rule_slots.
+    public var rules: [MapEntry<UInt32, corral_rule>]
+    /// `corral_hook_rules`: key gen * CORRAL_LIST_COUNT + list, all CORRAL_LIST_COUNT lists.
+    public var hookRules: [MapEntry<UInt32, corral_slot_list>]
+    public var anchors: [MapEntry<corral_anchor_key, corral_anchor>]
+    public var subjectCgroups: [MapEntry<corral_anchor_key, UInt64>]
+    public var subjectExes: [MapEntry<corral_exe_key, UInt64>]
+    public var ruleUIDs: [MapEntry<corral_uid_key, UInt32>]
+
+    /// References that did not resolve; enforcement for them is described in docs/compiler.md.
+    public var unresolved: [UnresolvedReference]
+
+    // Decoding tables.
+    public var ruleIDByUID: [UInt32: String]
+    public var labelByID: [UInt32: String]
+    public var cgroupPathByID: [UInt64: CgroupPath]
+    /// Subject bits in bit order.
+    public var subjects: [SubjectBit]
+    /// Rule slots in slot order.
+    public var slotOrigins: [SlotOrigin]
+    /// Which paths each resolved executable (exe or xattr subject) came from.
+    public var executablePaths: [ExecutableID: [String]]
+
+    /// Raw (key, value) bytes for bpf_map_update_elem, in native byte order.
+    public func entries(map: String) -> [(key: [UInt8], value: [UInt8])] {
+        guard let map = PolicyMap(rawValue: map) else { return [] }
+        return entries(map: map)
+    }
+
+    public func entries(map: PolicyMap) -> [(key: [UInt8], value: [UInt8])] {
+        switch map {
+        case .generations: [raw(generation)]
+        case .rules: rules.map(raw)
+        case .hookRules: hookRules.map(raw)
+        case .anchors: anchors.map(raw)
+        case .subjectCgroups: subjectCgroups.map(raw)
+        case .subjectExes: subjectExes.map(raw)
+        case .ruleUIDs: ruleUIDs.map(raw)
+        }
+    }
+
+    public func count(map: PolicyMap) -> Int {
+        switch map {
+        case .generations: 1
+        case .rules: rules.count
+        case .hookRules: hookRules.count
+        case .anchors: anchors.count
+        case .subjectCgroups: subjectCgroups.count
+        case .subjectExes: subjectExes.count
+        case .ruleUIDs: ruleUIDs.count
+        }
+    }
+
+    public var summary: [MapSummary] {
+        PolicyMap.allCases.map { MapSummary(map: $0.rawValue, entries: count(map: $0)) }
+    }
+}
+
+/// The bytes of a trivial value (C structs: their C layout, padding included; the compiler
+/// zero-initialises every struct, so padding is zero).
+func bytes<T>(of value: T) -> [UInt8] {
+    withUnsafeBytes(of: value) { Array($0) }
+}
+
+private func raw<K, V>(_ entry: MapEntry<K, V>) -> (key: [UInt8], value: [UInt8]) {
+    (bytes(of: entry.key), bytes(of: entry.value))
+}

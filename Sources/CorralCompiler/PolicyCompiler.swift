@@ -1,0 +1,505 @@
+// Policy -> BPF map image for one generation slot. Layout: bpf/abi/include/corral_abi.h;
+// what each map holds and what unresolved references mean: docs/compiler.md.
+import CorralABI
+import CorralPolicy
+import CorralSystem
+
+public struct CompileOptions: Sendable {
+    /// Directories scanned (not recursively) for files carrying an `xattr:` subject's attribute.
+    public static let defaultXattrSearchPaths = [
+        "/usr/bin", "/usr/sbin", "/usr/lib/systemd", "/usr/libexec", "/usr/local/bin", "/usr/local/sbin",
+    ]
+
+    /// Sets CORRAL_F_AUDIT_ALL in the generation: every rule behaves as `audit`.
+    public var auditAll: Bool
+    public var xattrSearchPaths: [String]
+
+    public init(auditAll: Bool = false, xattrSearchPaths: [String] = CompileOptions.defaultXattrSearchPaths) {
+        self.auditAll = auditAll
+        self.xattrSearchPaths = xattrSearchPaths
+    }
+}
+
+/// Every reason a policy cannot be compiled (capacities, id collisions), not only the first.
+public struct CompileErrors: Error, Sendable, CustomStringConvertible {
+    public var diagnostics: [PolicyDiagnostic]
+    public init(_ diagnostics: [PolicyDiagnostic]) { self.diagnostics = diagnostics }
+    public var description: String { diagnostics.map(\.description).joined(separator: "\n") }
+}
+
+/// What one compiled image may use. Hash maps shared by both generations (anchors, subject
+/// entries) hold the old and the new image at once during a switch, so one image gets half.
+public enum Capacity {
+    public static let ruleSlots = Int(CORRAL_MAX_RULE_SLOTS)
+    public static let subjects = Int(CORRAL_MAX_SUBJECTS)
+    public static let labels = Int(CORRAL_MAX_LABELS)
+    public static let hookRules = Int(CORRAL_MAX_HOOK_RULES)
+    public static let anchorRules = Int(CORRAL_MAX_ANCHOR_RULES)
+    public static let anchors = Int(CORRAL_MAX_ANCHORS) / 2
+    public static let subjectCgroups = Int(CORRAL_MAX_SUBJECT_CGROUPS) / 2
+    public static let subjectExes = Int(CORRAL_MAX_SUBJECT_EXES) / 2
+}
+
+public enum PolicyCompiler {
+    /// Compiles `policy` into the entries of generation slot `gen` (0 or 1), tagged with the
+    /// policy generation number `generation`. Unresolved host paths are listed in
+    /// `MapImage.unresolved`, not thrown.
+    public static func compile(
+        _ policy: Policy, gen: UInt32, generation: UInt64, resolver: some HostResolver,
+        options: CompileOptions = CompileOptions()
+    ) throws(CompileErrors) -> MapImage {
+        var compiler = Compilation(policy: policy, gen: gen, options: options)
+        guard gen <= 1 else {
+            throw CompileErrors([PolicyDiagnostic(location: compiler.fileLocation,
+                                                  message: "generation slot \(gen) is not 0 or 1", fieldPath: "")])
+        }
+        compiler.assignSubjectBits()
+        compiler.resolveSubjects(resolver)
+        compiler.expandRules(resolver)
+        let diagnostics = compiler.finishDiagnostics()
+        guard diagnostics.isEmpty else { throw CompileErrors(diagnostics) }
+        return compiler.image(generation: generation)
+    }
+}
+
+/// The state of one compilation.
+private struct Compilation {
+    let policy: Policy
+    let gen: UInt32
+    let options: CompileOptions
+
+    // Subjects.
+    var bitOf: [SubjectMatcher: Int] = [:]
+    var subjectBits: [SubjectBit] = []
+    /// Every (rule, subject) position naming a matcher, for unresolved reports.
+    var uses: [SubjectMatcher: [(rule: Int, subject: Int)]] = [:]
+    var anyMask: UInt64 = 0
+    var pid1Mask: UInt64 = 0
+    var exeBits: [ExecutableID: UInt64] = [:]
+    var exeOrder: [ExecutableID] = []
+    var executablePaths: [ExecutableID: [String]] = [:]
+    var cgroupBits: [UInt64: UInt64] = [:]
+    var cgroupOrder: [UInt64] = []
+
+    // Slots.
+    var slots: [corral_rule] = []
+    var origins: [SlotOrigin] = []
+    var lists: [[Int]] = Array(repeating: [], count: Int(CORRAL_LIST_COUNT.rawValue))
+    var anchorSlots: [UInt64: [Int]] = [:]
+    var anchorOrder: [UInt64] = []
+    var firstSlotOfUID: [UInt32: Int] = [:]
+    var uidOrder: [UInt32] = []
+
+    // Decoding tables and reports.
+    var ruleIDByUID: [UInt32: String] = [:]
+    var labelByID: [UInt32: String] = [:]
+    var cgroupPathByID: [UInt64: CgroupPath] = [:]
+    var cgroupMemo: [CgroupPath: Result<UInt64, Errno>] = [:]
+    var unresolved: [UnresolvedReference] = []
+    var diagnostics: [PolicyDiagnostic] = []
+    var overflows: [CapacityKey: Overflow] = [:]
+    var overflowOrder: [CapacityKey] = []
+
+    /// A capacity exceeded: where it first overflowed, and how many entries the policy needs.
+    struct Overflow {
+        var capacityName: String
+        var limit: Int
+        var what: String
+        var needed: Int
+        var location: SourceLocation
+        var fieldPath: String
+    }
+
+    init(policy: Policy, gen: UInt32, options: CompileOptions) {
+        self.policy = policy
+        self.gen = gen
+        self.options = options
+    }
+
+    var fileLocation: SourceLocation { SourceLocation(file: policy.source, line: 1, column: 1) }
+
+    func location(rule: Int) -> SourceLocation { policy.rules[rule].location ?? fileLocation }
+
+    func location(rule: Int, subject: Int) -> SourceLocation {
+        policy.rules[rule].subjects[subject].location ?? location(rule: rule)
+    }
+
+    static func mask(_ bit: Int) -> UInt64 { bit < 64 ? 1 << UInt64(bit) : 0 }
+
+    /// Independent limits: one per hook list, per anchor cgroup, per rule's labels.
+    enum CapacityKey: Hashable {
+        case slots, subjects, exes, subjectCgroups, anchors
+        case list(Int), anchor(UInt64), labels(Int)
+    }
+
+    /// Records that a capacity needs `needed` entries; the first overflow's position is reported.
+    /// Hot call sites check `needed > limit` first, so messages are only built on overflow.
+    mutating func noteCapacity(_ key: CapacityKey, capacityName: String, limit: Int, what: String,
+                               needed: Int, location: SourceLocation, fieldPath: String) {
+        guard needed > limit else { return }
+        if overflows[key] == nil {
+            overflows[key] = Overflow(capacityName: capacityName, limit: limit, what: what, needed: needed,
+                                      location: location, fieldPath: fieldPath)
+            overflowOrder.append(key)
+        } else {
+            overflows[key]!.needed = max(overflows[key]!.needed, needed)
+        }
+    }
+
+    mutating func finishDiagnostics() -> [PolicyDiagnostic] {
+        diagnostics + overflowOrder.map { key in
+            let o = overflows[key]!
+            return PolicyDiagnostic(
+                location: o.location,
+                message: "\(o.what) needs \(o.needed), more than \(o.capacityName) = \(o.limit)",
+                fieldPath: o.fieldPath)
+        }
+    }
+
+    // MARK: Subjects
+
+    /// One bit per distinct matcher, in order of first use.
+    mutating func assignSubjectBits() {
+        for (ri, rule) in policy.rules.enumerated() {
+            for (si, subject) in rule.subjects.enumerated() {
+                uses[subject.matcher, default: []].append((ri, si))
+                guard bitOf[subject.matcher] == nil else { continue }
+                let bit = subjectBits.count
+                bitOf[subject.matcher] = bit
+                subjectBits.append(SubjectBit(bit: bit, matcher: subject.matcher, displayName: subject.displayName))
+                noteCapacity(.subjects, capacityName: "CORRAL_MAX_SUBJECTS", limit: Capacity.subjects,
+                             what: "the policy's distinct subjects", needed: subjectBits.count,
+                             location: location(rule: ri, subject: si), fieldPath: "rules[\(ri)].subjects[\(si)]")
+            }
+        }
+    }
+
+    mutating func resolveCgroup(_ path: CgroupPath, _ resolver: some HostResolver) -> Result<UInt64, Errno> {
+        if let known = cgroupMemo[path] { return known }
+        let result: Result<UInt64, Errno>
+        do throws(Errno) {
+            result = .success(try resolver.cgroupID(of: path))
+        } catch {
+            result = .failure(error)
+        }
+        cgroupMemo[path] = result
+        if case .success(let id) = result, cgroupPathByID[id] == nil { cgroupPathByID[id] = path }
+        return result
+    }
+
+    mutating func reportUnresolvedSubject(_ matcher: SubjectMatcher, kind: UnresolvedReference.Kind,
+                                          path: String, error: Errno?) {
+        for use in uses[matcher] ?? [] {
+            unresolved.append(UnresolvedReference(
+                kind: kind, ruleID: policy.rules[use.rule].id,
+                fieldPath: "rules[\(use.rule)].subjects[\(use.subject)]", path: path,
+                location: location(rule: use.rule, subject: use.subject), error: error))
+        }
+    }
+
+    mutating func addExecutable(_ id: ExecutableID, path: String, bits: UInt64, firstUse: (rule: Int, subject: Int)) {
+        if exeBits[id] == nil {
+            exeOrder.append(id)
+            noteCapacity(.exes, capacityName: "CORRAL_MAX_SUBJECT_EXES / 2 (per generation)",
+                         limit: Capacity.subjectExes, what: "executable subject entries", needed: exeOrder.count,
+                         location: location(rule: firstUse.rule, subject: firstUse.subject),
+                         fieldPath: "rules[\(firstUse.rule)].subjects[\(firstUse.subject)]")
+        }
+        exeBits[id, default: 0] |= bits
+        if !(executablePaths[id]?.contains(path) ?? false) { executablePaths[id, default: []].append(path) }
+    }
+
+    mutating func resolveSubjects(_ resolver: some HostResolver) {
+        var xattrNames: Set<String> = []
+        for subject in subjectBits {
+            if case .xattr(let name) = subject.matcher { xattrNames.insert(name) }
+        }
+        let marked = resolver.executables(withAttributes: xattrNames, in: options.xattrSearchPaths)
+        for subject in subjectBits {
+            let bits = Self.mask(subject.bit)
+            let firstUse = uses[subject.matcher]![0]
+            switch subject.matcher {
+            case .any:
+                anyMask |= bits
+            case .pid1:
+                pid1Mask |= bits
+            case .exe(let path):
+                do throws(Errno) {
+                    let id = try resolver.executable(at: path)
+                    addExecutable(id, path: path, bits: bits, firstUse: firstUse)
+                } catch {
+                    reportUnresolvedSubject(subject.matcher, kind: .executable, path: path, error: error)
+                }
+            case .xattr(let name):
+                let files = marked[name] ?? []
+                if files.isEmpty {
+                    reportUnresolvedSubject(subject.matcher, kind: .xattr, path: name, error: nil)
+                }
+                for file in files { addExecutable(file.id, path: file.path, bits: bits, firstUse: firstUse) }
+            case .cgroup(let path):
+                switch resolveCgroup(path, resolver) {
+                case .success(let id):
+                    if cgroupBits[id] == nil {
+                        cgroupOrder.append(id)
+                        noteCapacity(.subjectCgroups, capacityName: "CORRAL_MAX_SUBJECT_CGROUPS / 2 (per generation)",
+                                     limit: Capacity.subjectCgroups, what: "cgroup subject entries",
+                                     needed: cgroupOrder.count,
+                                     location: location(rule: firstUse.rule, subject: firstUse.subject),
+                                     fieldPath: "rules[\(firstUse.rule)].subjects[\(firstUse.subject)]")
+                    }
+                    cgroupBits[id, default: 0] |= bits
+                case .failure(let error):
+                    reportUnresolvedSubject(subject.matcher, kind: .cgroupSubject,
+                                            path: resolver.hostPath(of: path), error: error)
+                }
+            }
+        }
+    }
+
+    // MARK: Rule slots
+
+    static func list(for kind: RuleKind) -> corral_hook_list? {
+        switch kind {
+        case .track, .denyCreate: CORRAL_LIST_NS_ALLOC
+        case .denyEnter, .allowEnterOnly, .lockOnEntry: CORRAL_LIST_NS_INSTALL
+        case .managers, .delegated: CORRAL_LIST_CGROUP
+        case .stay, .locked, .denyInto: nil
+        }
+    }
+
+    static func kindValue(_ kind: RuleKind) -> corral_rule_kind {
+        switch kind {
+        case .track: CORRAL_RULE_TRACK
+        case .lockOnEntry: CORRAL_RULE_LOCK_ON_ENTRY
+        case .denyCreate: CORRAL_RULE_DENY_CREATE
+        case .denyEnter: CORRAL_RULE_DENY_ENTER
+        case .allowEnterOnly: CORRAL_RULE_ALLOW_ENTER_ONLY
+        case .managers: CORRAL_RULE_MANAGERS
+        case .delegated: CORRAL_RULE_DELEGATED
+        case .stay: CORRAL_RULE_STAY
+        case .locked: CORRAL_RULE_LOCKED
+        case .denyInto: CORRAL_RULE_DENY_INTO
+        }
+    }
+
+    static func hasScope(_ kind: RuleKind) -> Bool {
+        switch kind {
+        case .delegated, .stay, .locked, .denyInto: true
+        default: false
+        }
+    }
+
+    /// Kinds found by walking the ancestors of src/dst; delegated is found via the CGROUP list.
+    static func isAnchored(_ kind: RuleKind) -> Bool {
+        switch kind {
+        case .stay, .locked, .denyInto: true
+        default: false
+        }
+    }
+
+    mutating func stableID(label: String, rule ri: Int, field: () -> String) -> UInt32 {
+        let id = StableID.of(label)
+        if let other = labelByID[id], other != label {
+            diagnostics.append(PolicyDiagnostic(
+                location: location(rule: ri),
+                message: "label \"\(label)\" has the same 32-bit id (\(id)) as label \"\(other)\"; rename one",
+                fieldPath: field()))
+        } else {
+            labelByID[id] = label
+        }
+        return id
+    }
+
+    mutating func expandRules(_ resolver: some HostResolver) {
+        let precedence = RuleOrder.precedence(of: policy.rules)
+        for (ri, rule) in policy.rules.enumerated() {
+            let uid = StableID.of(rule.id)
+            if let other = ruleIDByUID[uid], other != rule.id {
+                diagnostics.append(PolicyDiagnostic(
+                    location: location(rule: ri),
+                    message: "rule id \"\(rule.id)\" has the same 32-bit id (\(uid)) as rule \"\(other)\"; rename one",
+                    fieldPath: "rules[\(ri)].id"))
+            } else {
+                ruleIDByUID[uid] = rule.id
+            }
+
+            var template = corral_rule()
+            template.rule_uid = uid
+            template.kind = UInt16(Self.kindValue(rule.kind).rawValue)
+            template.mode = UInt8((rule.mode == .audit ? CORRAL_MODE_AUDIT : CORRAL_MODE_ENFORCE).rawValue)
+            template.flags = rule.kind == .lockOnEntry && rule.denyUnshare ? UInt8(CORRAL_RULE_F_DENY_UNSHARE) : 0
+            template.ns_types = NamespaceType.mask(rule.namespaceTypes)
+            template.err = rule.errno
+            if rule.labels.count > Capacity.labels {
+                noteCapacity(.labels(ri), capacityName: "CORRAL_MAX_LABELS", limit: Capacity.labels,
+                             what: "rule \(rule.id)'s labels", needed: rule.labels.count,
+                             location: location(rule: ri), fieldPath: "rules[\(ri)].labels")
+            }
+            withUnsafeMutableBytes(of: &template.labels) { raw in
+                for (li, label) in rule.labels.enumerated() {
+                    let id = stableID(label: label, rule: ri) { "rules[\(ri)].labels[\(li)]" }
+                    if li < Capacity.labels { raw.storeBytes(of: id, toByteOffset: li * 4, as: UInt32.self) }
+                }
+            }
+            if let label = rule.trackLabel {
+                template.track_label = stableID(label: label, rule: ri) { "rules[\(ri)].trackLabel" }
+            }
+
+            // Scopes: resolved once per rule, reported once per cgroups[j].
+            var scopes: [(index: Int, path: CgroupPath, id: UInt64?)?] = [nil]
+            if Self.hasScope(rule.kind), !rule.cgroups.isEmpty {
+                scopes = rule.cgroups.enumerated().map { j, path in
+                    switch resolveCgroup(path, resolver) {
+                    case .success(let id):
+                        return (j, path, id)
+                    case .failure(let error):
+                        unresolved.append(UnresolvedReference(
+                            kind: .cgroupScope, ruleID: rule.id, fieldPath: "rules[\(ri)].cgroups[\(j)]",
+                            path: resolver.hostPath(of: path), location: location(rule: ri), error: error))
+                        return (j, path, nil)
+                    }
+                }
+            }
+
+            var seen: Set<SubjectMatcher> = []
+            for subject in rule.subjects where seen.insert(subject.matcher).inserted {
+                var value = template
+                value.rank = RuleOrder.rank(rule: rule, subject: subject, effect: .allow,
+                                            precedence: precedence[rule.id] ?? 0)
+                value.subject_mask = Self.mask(bitOf[subject.matcher]!)
+                for scope in scopes {
+                    let slot = slots.count
+                    value.cgroup_id = scope?.id ?? 0
+                    slots.append(value)
+                    origins.append(SlotOrigin(slot: slot, ruleID: rule.id, ruleIndex: ri, subject: subject.matcher,
+                                              scope: scope?.path, scopeID: scope?.id))
+                    func field() -> String { scope.map { "rules[\(ri)].cgroups[\($0.index)]" } ?? "rules[\(ri)]" }
+                    if slots.count > Capacity.ruleSlots {
+                        noteCapacity(.slots, capacityName: "CORRAL_MAX_RULE_SLOTS", limit: Capacity.ruleSlots,
+                                     what: "rule slots (one per rule, subject and cgroup)", needed: slots.count,
+                                     location: location(rule: ri), fieldPath: field())
+                    }
+                    if firstSlotOfUID[uid] == nil {
+                        firstSlotOfUID[uid] = slot
+                        uidOrder.append(uid)
+                    }
+                    if let list = Self.list(for: rule.kind) {
+                        let l = Int(list.rawValue)
+                        lists[l].append(slot)
+                        if lists[l].count > Capacity.hookRules {
+                            noteCapacity(.list(l), capacityName: "CORRAL_MAX_HOOK_RULES", limit: Capacity.hookRules,
+                                         what: "hook list \(Self.listName(list)) (\(Self.listKinds(list)))",
+                                         needed: lists[l].count, location: location(rule: ri), fieldPath: "rules[\(ri)]")
+                        }
+                    }
+                    if Self.isAnchored(rule.kind), let scope, let id = scope.id {
+                        if anchorSlots[id] == nil {
+                            anchorOrder.append(id)
+                            if anchorOrder.count > Capacity.anchors {
+                                noteCapacity(.anchors, capacityName: "CORRAL_MAX_ANCHORS / 2 (per generation)",
+                                             limit: Capacity.anchors, what: "cgroups with anchored rules",
+                                             needed: anchorOrder.count, location: location(rule: ri), fieldPath: field())
+                            }
+                        }
+                        anchorSlots[id, default: []].append(slot)
+                        let anchored = anchorSlots[id]!.count
+                        if anchored > Capacity.anchorRules {
+                            noteCapacity(.anchor(id), capacityName: "CORRAL_MAX_ANCHOR_RULES",
+                                         limit: Capacity.anchorRules,
+                                         what: "rule slots anchored at cgroup \(scope.path) (id \(id))",
+                                         needed: anchored, location: location(rule: ri), fieldPath: field())
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    static func listName(_ list: corral_hook_list) -> String {
+        switch list {
+        case CORRAL_LIST_NS_ALLOC: "NS_ALLOC"
+        case CORRAL_LIST_NS_INSTALL: "NS_INSTALL"
+        default: "CGROUP"
+        }
+    }
+
+    static func listKinds(_ list: corral_hook_list) -> String {
+        switch list {
+        case CORRAL_LIST_NS_ALLOC: "track, deny-create"
+        case CORRAL_LIST_NS_INSTALL: "deny-enter, allow-enter-only, lock-on-entry"
+        default: "managers, delegated"
+        }
+    }
+
+    // MARK: Image
+
+    func image(generation: UInt64) -> MapImage {
+        var header = corral_generation()
+        header.generation = generation
+        header.any_mask = anyMask
+        header.pid1_mask = pid1Mask
+        header.rule_slots = UInt32(slots.count)
+        header.flags = options.auditAll ? UInt32(CORRAL_F_AUDIT_ALL) : 0
+
+        let slotBase = gen * UInt32(CORRAL_MAX_RULE_SLOTS)
+        let listBase = gen * CORRAL_LIST_COUNT.rawValue
+
+        let hookRules = lists.enumerated().map { l, members in
+            var list = corral_slot_list()
+            list.count = UInt32(members.count)
+            withUnsafeMutableBytes(of: &list.slots) { raw in
+                for (i, slot) in members.enumerated() {
+                    raw.storeBytes(of: UInt16(slot), toByteOffset: i * 2, as: UInt16.self)
+                }
+            }
+            return MapEntry(key: listBase + UInt32(l), value: list)
+        }
+
+        let anchors = anchorOrder.map { id in
+            var anchor = corral_anchor()
+            let members = anchorSlots[id]!
+            anchor.count = UInt32(members.count)
+            withUnsafeMutableBytes(of: &anchor.slots) { raw in
+                for (i, slot) in members.enumerated() {
+                    raw.storeBytes(of: UInt16(slot), toByteOffset: i * 2, as: UInt16.self)
+                }
+            }
+            return MapEntry(key: cgroupKey(id), value: anchor)
+        }
+
+        return MapImage(
+            gen: gen,
+            generation: MapEntry(key: gen, value: header),
+            rules: slots.enumerated().map { MapEntry(key: slotBase + UInt32($0.offset), value: $0.element) },
+            hookRules: hookRules,
+            anchors: anchors,
+            subjectCgroups: cgroupOrder.map { MapEntry(key: cgroupKey($0), value: cgroupBits[$0]!) },
+            subjectExes: exeOrder.map { id in
+                var key = corral_exe_key()
+                key.ino = id.ino
+                key.dev = id.dev
+                key.gen = gen
+                return MapEntry(key: key, value: exeBits[id]!)
+            },
+            ruleUIDs: uidOrder.map { uid in
+                var key = corral_uid_key()
+                key.rule_uid = uid
+                key.gen = gen
+                return MapEntry(key: key, value: UInt32(firstSlotOfUID[uid]!))
+            },
+            unresolved: unresolved,
+            ruleIDByUID: ruleIDByUID,
+            labelByID: labelByID,
+            cgroupPathByID: cgroupPathByID,
+            subjects: subjectBits,
+            slotOrigins: origins,
+            executablePaths: executablePaths)
+    }
+
+    func cgroupKey(_ id: UInt64) -> corral_anchor_key {
+        var key = corral_anchor_key()
+        key.cgroup_id = id
+        key.gen = gen
+        return key
+    }
+}

@@ -1,6 +1,44 @@
 import ArgumentParser
+import CorralKernel
+import Foundation
 
+/// `corral probe`: which hook set this kernel supports, and what is missing.
+/// Exit codes: 0 native or compat (Corral can enforce), 2 unsupported.
 struct ProbeCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "probe", abstract: "(not implemented yet)")
-    func run() async throws { throw ExitCode.failure }
+    static let configuration = CommandConfiguration(
+        commandName: "probe",
+        abstract: "Report whether this kernel runs Corral natively, in compat mode, or not at all.",
+        discussion: "Exit status: 0 when the mode is native or compat, 2 when unsupported.")
+
+    @Flag(name: .long, help: "Print the report as JSON.")
+    var json = false
+
+    func run() async throws {
+        let objectPath = try? CorralObject.locate()
+        let targets = objectPath.flatMap { CorralObject.attachTargets(objectPath: $0, prefix: "compat_") }
+        let report = KernelProbe.run(compatTargets: targets?.isEmpty == false ? targets : nil)
+        if json {
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.sortedKeys, .prettyPrinted]
+            print(String(decoding: try enc.encode(report), as: UTF8.self))
+        } else {
+            print(Self.render(report))
+        }
+        if report.mode == .unsupported { throw ExitCode(2) }
+    }
+
+    static func render(_ r: ProbeReport) -> String {
+        var lines = ["mode: \(r.mode.rawValue)", "kernel: \(r.kernelRelease)"]
+        lines.append("lsm: " + (r.activeLSMs?.joined(separator: ",") ?? "(unreadable)"))
+        lines.append("btf: \(r.btf ? "yes" : "no")")
+        lines.append("native hooks: \(r.nativeHooksFound.count)/4" + (r.nativeHooksFound.isEmpty ? "" : " (" + r.nativeHooksFound.joined(separator: ", ") + ")"))
+        switch r.mode {
+        case .native: break
+        case .compat:
+            for m in r.nativeMissing { lines.append("native unavailable: \(m)") }
+        case .unsupported:
+            for m in r.missing(for: .unsupported) { lines.append("missing: \(m)") }
+        }
+        return lines.joined(separator: "\n")
+    }
 }

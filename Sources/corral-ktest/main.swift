@@ -1,1 +1,36 @@
-print("corral-ktest")
+// corral-ktest: in-guest integration tests against a real kernel, run as root.
+// Each test prints exactly one line: `ok - NAME`, `not ok - NAME # REASON`, or `ok - NAME # SKIP REASON`.
+// Tests run serially in one single-threaded process (tests fork). Exit 0 when nothing failed.
+// Usage: corral-ktest [--list] [NAME-PREFIX...]
+//        corral-ktest --helper-setns PATH   (exec'd by the inheritance test: exit 0 if setns is EPERM)
+import CorralSystem
+import CorralKernel
+import Glibc
+
+let args = Array(CommandLine.arguments.dropFirst())
+if args.first == "--helper-setns", args.count == 2 {
+    exit(Helper.setnsExpectingEPERM(args[1]))
+}
+
+let tests = KTests.all
+if args.first == "--list" {
+    for t in tests { print(t.name) }
+    exit(0)
+}
+let filters = args
+var failed = 0
+var ran = 0
+LibBPF.quiet()
+for t in tests where filters.isEmpty || filters.contains(where: { t.name.hasPrefix($0) }) {
+    ran += 1
+    let outcome = KTests.run(t)
+    switch outcome {
+    case .ok: print("ok - \(t.name)")
+    case .skip(let why): print("ok - \(t.name) # SKIP \(why)")
+    case .fail(let why):
+        failed += 1
+        print("not ok - \(t.name) # \(why.replacingNewlines)")
+    }
+}
+print("# \(ran) tests, \(failed) failed")
+exit(failed == 0 ? 0 : 1)

@@ -1,0 +1,177 @@
+// One decision from the kernel (`struct corral_event`), decoded with names resolved.
+import CorralABI
+import CorralPolicy
+import CorralSystem
+import Foundation
+
+public struct DecisionEvent: Codable, Sendable, Hashable {
+    public var seq: UInt64
+    public var timestampNs: UInt64
+    public var generation: UInt64
+    /// namespace_alloc, namespace_install, namespace_free, cgroup_attach.
+    public var hook: String
+    /// allow, deny, audit.
+    public var verdict: String
+    /// enforce or audit: the reported rule's mode.
+    public var mode: String
+    /// Reported rule id (nil: no rule, default allow).
+    public var rule: String?
+    public var ruleUID: UInt32
+    public var pid: UInt32
+    public var tgid: UInt32
+    public var comm: String
+    public var targetPID: UInt32
+    public var srcCgroup: UInt64
+    public var dstCgroup: UInt64
+    public var srcCgroupPath: String?
+    public var dstCgroupPath: String?
+    public var threadgroup: UInt8
+    /// uts, mnt, … (nil for cgroup_attach).
+    public var nsType: String?
+    public var nsInum: UInt32
+    public var nsLabel: String?
+    /// errno returned when denied, e.g. "EPERM"; nil otherwise.
+    public var errno: String?
+    public var err: Int32
+    public var compat: Bool
+    public var locked: Bool
+    public var tracked: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case seq, generation, hook, verdict, mode, rule, pid, tgid, comm, threadgroup, errno, err, compat, locked, tracked
+        case timestampNs = "timestamp_ns"
+        case ruleUID = "rule_uid"
+        case targetPID = "target_pid"
+        case srcCgroup = "src_cgroup"
+        case dstCgroup = "dst_cgroup"
+        case srcCgroupPath = "src_cgroup_path"
+        case dstCgroupPath = "dst_cgroup_path"
+        case nsType = "ns_type"
+        case nsInum = "ns_inum"
+        case nsLabel = "ns_label"
+    }
+
+    /// One JSON object on one line.
+    public var jsonLine: String {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        guard let data = try? enc.encode(self) else { return "{}" }
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// Names for the ids in events: rule uids and labels from the policy, cgroup ids from the
+/// compiled image and, on a miss, by scanning the cgroup2 tree (cgroup id = directory inode).
+public final class EventDecoder: @unchecked Sendable {
+    private var ruleIDByUID: [UInt32: String]
+    private var labelByID: [UInt32: String]
+    private var cgroupPaths: [UInt64: String] = [:]
+    private let cgroupRoot: String
+    private var scannedMisses: Set<UInt64> = []
+
+    public init(policy: Policy, cgroupPaths known: [UInt64: CgroupPath] = [:]) {
+        var rules: [UInt32: String] = [:]
+        var labels: [UInt32: String] = [:]
+        for r in policy.rules {
+            rules[StableID.of(r.id)] = r.id
+            for l in r.labels { labels[StableID.of(l)] = l }
+            if let t = r.trackLabel { labels[StableID.of(t)] = t }
+        }
+        ruleIDByUID = rules
+        labelByID = labels
+        cgroupRoot = policy.cgroupRoot
+        for (id, p) in known { cgroupPaths[id] = p.description }
+    }
+
+    public func cgroupPath(_ id: UInt64) -> String? {
+        if id == 0 { return nil }
+        if let p = cgroupPaths[id] { return p }
+        if scannedMisses.contains(id) { return nil }
+        scan()
+        if cgroupPaths[id] == nil { scannedMisses.insert(id) }
+        return cgroupPaths[id]
+    }
+
+    private func scan() {
+        func walk(_ dir: String, _ rel: String) {
+            if let ino = try? Sys.inode(dir) { cgroupPaths[ino] = rel.isEmpty ? "/" : rel }
+            guard let entries = try? Sys.listDirectory(dir) else { return }
+            for e in entries where e.isDirectory { walk(dir + "/" + e.name, rel + "/" + e.name) }
+        }
+        walk(cgroupRoot, "")
+    }
+
+    public static func nsTypeName(_ flag: UInt32) -> String? { NamespaceType(cloneFlag: flag)?.rawValue }
+
+    public func decode(_ raw: UnsafeRawBufferPointer) -> DecisionEvent? {
+        guard raw.count >= MemoryLayout<corral_event>.size else { return nil }
+        let e = raw.loadUnaligned(as: corral_event.self)
+        return decode(e)
+    }
+
+    public func decode(_ e: corral_event) -> DecisionEvent {
+        let hook: String = switch e.hook {
+        case 1: "namespace_alloc"
+        case 2: "namespace_install"
+        case 3: "namespace_free"
+        case 4: "cgroup_attach"
+        default: "hook\(e.hook)"
+        }
+        let verdict: String = switch e.verdict {
+        case 0: "allow"
+        case 1: "deny"
+        case 2: "audit"
+        default: "verdict\(e.verdict)"
+        }
+        let comm = withUnsafeBytes(of: e.comm) { b in
+            String(decoding: b.prefix(while: { $0 != 0 }), as: UTF8.self)
+        }
+        let isCgroup = e.hook == 4
+        return DecisionEvent(
+            seq: e.seq, timestampNs: e.timestamp_ns, generation: e.generation, hook: hook, verdict: verdict,
+            mode: e.mode == 1 ? "audit" : "enforce",
+            rule: e.rule_uid == 0 ? nil : (ruleIDByUID[e.rule_uid] ?? String(format: "uid:%08x", e.rule_uid)),
+            ruleUID: e.rule_uid, pid: e.pid, tgid: e.tgid, comm: comm, targetPID: e.target_pid,
+            srcCgroup: e.src_cgroup, dstCgroup: e.dst_cgroup,
+            srcCgroupPath: isCgroup ? cgroupPath(e.src_cgroup) : nil,
+            dstCgroupPath: isCgroup ? cgroupPath(e.dst_cgroup) : nil,
+            threadgroup: e.threadgroup, nsType: isCgroup ? nil : Self.nsTypeName(e.ns_type), nsInum: e.ns_inum,
+            nsLabel: e.ns_label == 0 ? nil : (labelByID[e.ns_label] ?? String(format: "id:%08x", e.ns_label)),
+            errno: e.err == 0 ? nil : Errno(rawValue: e.err).name, err: e.err,
+            compat: e.flags & UInt8(CORRAL_EVENT_F_COMPAT) != 0,
+            locked: e.flags & UInt8(CORRAL_EVENT_F_LOCKED) != 0,
+            tracked: e.flags & UInt8(CORRAL_EVENT_F_TRACKED) != 0)
+    }
+}
+
+/// Reads `corral_events` and hands decoded events to `sink`. Poll it from one thread.
+public final class EventReader {
+    private var ring: RingBufferHandle?
+    public private(set) var received = 0
+
+    public init(map: BPFMap, decoder: EventDecoder, sink: @escaping (DecisionEvent) -> Void) throws(KernelError) {
+        var count = 0
+        ring = try RingBufferHandle(mapFD: map.fd) { raw in
+            if let ev = decoder.decode(raw) { count += 1; sink(ev) }
+        }
+        _ = count
+    }
+
+    /// Waits up to `timeoutMillis` for events and delivers them; returns how many.
+    @discardableResult
+    public func poll(timeoutMillis: Int32) throws(KernelError) -> Int {
+        let n = try ring?.poll(timeoutMillis: timeoutMillis) ?? 0
+        received += n
+        return n
+    }
+
+    /// Delivers what is in the buffer now.
+    @discardableResult
+    public func drain() throws(KernelError) -> Int {
+        let n = try ring?.drain() ?? 0
+        received += n
+        return n
+    }
+
+    public func close() { ring?.close(); ring = nil }
+}

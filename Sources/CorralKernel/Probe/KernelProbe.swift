@@ -1,0 +1,129 @@
+// Decides which hook set this kernel can run: native (the four seed hooks), compat (stock BPF LSM
+// plus fentry/fexit context), or unsupported, naming every missing piece.
+import CorralSystem
+import Glibc
+
+public enum KernelMode: String, Sendable, Codable, CaseIterable {
+    case native, compat, unsupported
+}
+
+public struct ProbeReport: Sendable, Codable {
+    public var mode: KernelMode
+    public var kernelRelease: String
+    /// Active LSMs from /sys/kernel/security/lsm (nil when unreadable).
+    public var activeLSMs: [String]?
+    public var btf: Bool
+    /// The four seed hooks found as FUNCs in vmlinux BTF.
+    public var nativeHooksFound: [String]
+    /// What native mode lacks (empty when native).
+    public var nativeMissing: [UnsupportedFeature]
+    /// What compat mode lacks (empty when compat works).
+    public var compatMissing: [UnsupportedFeature]
+
+    /// Missing pieces for a mode (unsupported: the union, compat first).
+    public func missing(for mode: KernelMode) -> [UnsupportedFeature] {
+        switch mode {
+        case .native: nativeMissing
+        case .compat: compatMissing
+        case .unsupported: compatMissing + nativeMissing.filter { n in !compatMissing.contains(n) }
+        }
+    }
+
+    public func available(_ mode: KernelMode) -> Bool {
+        switch mode {
+        case .native: nativeMissing.isEmpty
+        case .compat: compatMissing.isEmpty
+        case .unsupported: true
+        }
+    }
+}
+
+public enum KernelProbe {
+    public static let nativeHooks = [
+        "bpf_lsm_namespace_alloc", "bpf_lsm_namespace_install", "bpf_lsm_namespace_free", "bpf_lsm_cgroup_attach",
+    ]
+    /// Compat attach points used when the BPF object is not at hand to list its own.
+    public static let compatCoreFunctions = [
+        "bpf_lsm_task_alloc", "bpf_lsm_userns_create", "bpf_lsm_capable", "bpf_lsm_inode_permission",
+        "cgroup_attach_permissions", "proc_free_inum",
+    ]
+
+    /// Probes the running kernel. `compatTargets` are the kernel functions the object's compat
+    /// programs attach to (from `CorralObject.attachTargets(prefix: "compat_")`); nil uses the core list.
+    public static func run(compatTargets: [String]? = nil) -> ProbeReport {
+        var uts = utsname()
+        uname(&uts)
+        let release = withUnsafePointer(to: uts.release) {
+            $0.withMemoryRebound(to: CChar.self, capacity: 65) { String(cString: $0) }
+        }
+
+        var common: [UnsupportedFeature] = []
+        // 1. bpf in the active LSM list.
+        var lsms: [String]? = nil
+        if let text = try? Sys.readFile("/sys/kernel/security/lsm") {
+            let list = text.split(whereSeparator: { $0 == "," || $0 == "\n" || $0 == " " }).map(String.init)
+            lsms = list
+            if !list.contains("bpf") {
+                common.append(UnsupportedFeature(
+                    feature: "bpf-lsm-active",
+                    detail: "bpf is not in /sys/kernel/security/lsm (active: \(list.joined(separator: ",")))",
+                    requires: "CONFIG_BPF_LSM=y and boot with lsm=...,bpf"))
+            }
+        } else {
+            common.append(UnsupportedFeature(
+                feature: "bpf-lsm-active",
+                detail: "cannot read /sys/kernel/security/lsm (securityfs not mounted, or no LSM support)",
+                requires: "mount -t securityfs securityfs /sys/kernel/security; CONFIG_BPF_LSM=y, lsm=...,bpf"))
+        }
+
+        // 2. BTF.
+        let btf = KernelBTF()
+        if btf == nil {
+            common.append(UnsupportedFeature(
+                feature: "btf", detail: "no kernel BTF at /sys/kernel/btf/vmlinux",
+                requires: "CONFIG_DEBUG_INFO_BTF=y (Linux >= 5.7 for BPF LSM)"))
+        }
+
+        // 3. Attach points per mode.
+        var nativeMissing = common
+        var compatMissing = common
+        var found: [String] = []
+        if let btf {
+            for hook in nativeHooks {
+                if btf.functionID(hook) != nil { found.append(hook) } else {
+                    nativeMissing.append(UnsupportedFeature(
+                        feature: "hook:\(hook)", detail: "\(hook) is not a FUNC in vmlinux BTF",
+                        requires: "a kernel with the 2026 BPF LSM namespace/cgroup_attach hooks series"))
+                }
+            }
+            for fn in compatTargets ?? compatCoreFunctions where btf.functionID(fn) == nil {
+                compatMissing.append(UnsupportedFeature(
+                    feature: "attach:\(fn)", detail: "\(fn) is not a FUNC in vmlinux BTF",
+                    requires: fn.hasPrefix("bpf_lsm_userns_create") ? "Linux >= 6.1" : "Linux >= 6.1 with BPF LSM and fentry"))
+            }
+            // 4. A trial load proves the kernel accepts BPF_LSM_MAC programs here (privileges, lockdown).
+            if nativeMissing.isEmpty, let id = btf.functionID("bpf_lsm_namespace_alloc"),
+               let failure = LibBPF.trialLoadLSM(attachBTFID: id) {
+                nativeMissing.append(trialFailure(failure, hook: "namespace_alloc"))
+            }
+            // Tried even when something else is missing, so the report names every obstacle.
+            if let id = btf.functionID("bpf_lsm_task_alloc"), let failure = LibBPF.trialLoadLSM(attachBTFID: id) {
+                let f = trialFailure(failure, hook: "task_alloc")
+                compatMissing.append(f)
+                if !nativeMissing.contains(f) { nativeMissing.append(f) }
+            }
+        }
+
+        let mode: KernelMode = nativeMissing.isEmpty ? .native : compatMissing.isEmpty ? .compat : .unsupported
+        return ProbeReport(mode: mode, kernelRelease: release, activeLSMs: lsms, btf: btf != nil,
+                           nativeHooksFound: found, nativeMissing: nativeMissing, compatMissing: compatMissing)
+    }
+
+    private static func trialFailure(_ f: (errno: Errno, log: String), hook: String) -> UnsupportedFeature {
+        let why = f.errno.rawValue == EPERM
+            ? "the kernel refused a BPF_LSM_MAC program (EPERM: needs root/CAP_BPF+CAP_MAC_ADMIN; lockdown or a kernel without BPF LSM program support)"
+            : "trial load of a BPF_LSM_MAC program on \(hook) failed: \(f.errno)"
+        return UnsupportedFeature(feature: "lsm-prog-load", detail: why + (f.log.isEmpty ? "" : " [\(f.log.prefix(200))]"),
+                                  requires: "CONFIG_BPF_LSM=y, CONFIG_BPF_SYSCALL=y, root")
+    }
+}

@@ -1,0 +1,146 @@
+// One loaded Corral: probe -> open object with one hook set -> load -> attach -> install policy.
+// `corral run`, `corral daemon` and corral-ktest all go through this type.
+import CorralABI
+import CorralCompiler
+import CorralPolicy
+import CorralSystem
+
+public struct SessionOptions: Sendable {
+    /// Force a hook set; nil picks the probed mode.
+    public var mode: KernelMode?
+    /// Treat every rule as audit (CORRAL_F_AUDIT_ALL).
+    public var auditAll: Bool
+    /// Emit an event for every decision (CORRAL_F_TRACE_ALL).
+    public var traceAll: Bool
+    /// Pin links here so they outlive the process (daemon).
+    public var pinDirectory: String?
+    /// corral.bpf.o; nil searches `CorralObject.searchPaths()`.
+    public var objectPath: String?
+
+    public init(mode: KernelMode? = nil, auditAll: Bool = false, traceAll: Bool = false,
+                pinDirectory: String? = nil, objectPath: String? = nil) {
+        self.mode = mode
+        self.auditAll = auditAll
+        self.traceAll = traceAll
+        self.pinDirectory = pinDirectory
+        self.objectPath = objectPath
+    }
+}
+
+public final class CorralSession {
+    public let probe: ProbeReport
+    public let mode: KernelMode
+    public let object: CorralObject
+    public let installer: PolicyInstaller
+    public private(set) var policy: Policy
+    public private(set) var image: MapImage
+    public private(set) var decoder: EventDecoder
+    public let options: SessionOptions
+
+    /// Probes, refusing cleanly when the kernel (or the forced mode) is unsupported.
+    public static func probeAndChoose(_ options: SessionOptions, objectPath: String?) throws(KernelError) -> (ProbeReport, KernelMode) {
+        let targets = objectPath.flatMap { CorralObject.attachTargets(objectPath: $0, prefix: "compat_") }
+        let report = KernelProbe.run(compatTargets: targets?.isEmpty == false ? targets : nil)
+        if let forced = options.mode {
+            guard forced != .unsupported, report.available(forced) else {
+                throw .modeUnavailable(requested: forced.rawValue, probed: report.mode.rawValue, missing: report.missing(for: forced))
+            }
+            return (report, forced)
+        }
+        guard report.mode != .unsupported else { throw .unsupported(report.missing(for: .unsupported)) }
+        return (report, report.mode)
+    }
+
+    public init(policy: Policy, options: SessionOptions = SessionOptions()) throws(KernelError) {
+        let path: String
+        if let p = options.objectPath { path = p } else { path = try CorralObject.locate() }
+        (probe, mode) = try Self.probeAndChoose(options, objectPath: path)
+        self.options = options
+        self.policy = policy
+        object = try CorralObject(path: path, mode: mode)
+        try object.load()
+        installer = try PolicyInstaller(object: object)
+        // Install before attaching so the first decision already sees the policy.
+        let gen = try installer.inactiveGeneration()
+        image = try Self.compile(policy, gen: gen, generation: 1, auditAll: options.auditAll)
+        try installer.install(image, flags: controlFlags(options))
+        decoder = EventDecoder(policy: policy, cgroupPaths: image.cgroupPathByID)
+        try object.attach(pinDirectory: options.pinDirectory)
+    }
+
+    static func compile(_ policy: Policy, gen: UInt32, generation: UInt64, auditAll: Bool) throws(KernelError) -> MapImage {
+        do {
+            return try PolicyCompiler.compile(policy, gen: gen, generation: generation,
+                                              resolver: FileSystemResolver(cgroupRoot: policy.cgroupRoot),
+                                              options: CompileOptions(auditAll: auditAll))
+        } catch {
+            throw .compile(error.description)
+        }
+    }
+
+    /// Compiles and atomically switches to a new policy (the old generation stays active until the flip).
+    public func replacePolicy(_ newPolicy: Policy) throws(KernelError) {
+        let gen = try installer.inactiveGeneration()
+        let next = try Self.compile(newPolicy, gen: gen, generation: image.generation.value.generation + 1,
+                                    auditAll: options.auditAll)
+        try installer.install(next, flags: controlFlags(options))
+        policy = newPolicy
+        image = next
+        decoder = EventDecoder(policy: newPolicy, cgroupPaths: next.cgroupPathByID)
+    }
+
+    /// Unresolved policy references, one warning line each.
+    public var unresolvedWarnings: [String] { image.unresolved.map(\.description) }
+
+    public func events(sink: @escaping (DecisionEvent) -> Void) throws(KernelError) -> EventReader {
+        try EventReader(map: object.map("corral_events"), decoder: decoder, sink: sink)
+    }
+
+    // MARK: task state (keyed by pidfd)
+
+    public func taskState(pid: Int32) throws(KernelError) -> corral_task_state? {
+        let fd: Int32
+        do { fd = try Linux.pidfdOpen(pid) } catch { throw .system(call: "pidfd_open(\(pid))", errno: error) }
+        defer { Sys.close(fd) }
+        return try object.map("corral_task_state").lookup(fd, as: corral_task_state())
+    }
+
+    /// Sets flag bits in a task's corral_task_state (e.g. CORRAL_TASK_TRACED before the child execs).
+    public func markTask(pid: Int32, flags: UInt32) throws(KernelError) {
+        let fd: Int32
+        do { fd = try Linux.pidfdOpen(pid) } catch { throw .system(call: "pidfd_open(\(pid))", errno: error) }
+        defer { Sys.close(fd) }
+        let map = try object.map("corral_task_state")
+        var st = try map.lookup(fd, as: corral_task_state()) ?? corral_task_state()
+        st.flags |= flags
+        try map.update(fd, st)
+    }
+
+    /// Reads corral_stats summed over CPUs.
+    public func stat(_ index: UInt32) -> UInt64 {
+        guard let m = try? object.map("corral_stats") else { return 0 }
+        let cpus = max(1, Int(sysconfNumCPUs()))
+        guard let raw = try? m.lookupRaw(key: RawBytes.of(index), valueSize: 8 * cpus) else { return 0 }
+        return stride(from: 0, to: raw.count, by: 8).reduce(0) { acc, off in
+            acc &+ raw[off..<off + 8].withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+        }
+    }
+
+    /// Detaches every program (and unpins). Map fds close with the object.
+    public func stop() { object.detach() }
+}
+
+private func controlFlags(_ o: SessionOptions) -> UInt32 {
+    (o.auditAll ? UInt32(CORRAL_F_AUDIT_ALL) : 0) | (o.traceAll ? UInt32(CORRAL_F_TRACE_ALL) : 0)
+}
+
+import Glibc
+/// Possible CPUs, as per-CPU maps size their values (libbpf_num_possible_cpus).
+private func sysconfNumCPUs() -> Int {
+    if let text = try? Sys.readFile("/sys/devices/system/cpu/possible") {
+        // e.g. "0-3" or "0"
+        let last = text.split(whereSeparator: { $0 == "-" || $0 == "," || $0 == "\n" }).last.flatMap { Int($0) }
+        if let last { return last + 1 }
+    }
+    return sysconf(Int32(_SC_NPROCESSORS_CONF))
+}

@@ -1,0 +1,242 @@
+// The only file that calls libbpf. Everything above it works with these small handle types.
+import CLibBPF
+import CorralSystem
+import Glibc
+
+/// libbpf 1.x returns -errno (and sets errno); NULL-returning calls set errno.
+@inline(__always) private func errnoOf(_ rc: Int32) -> Errno { Errno(rawValue: rc < 0 ? -rc : errno) }
+
+// MARK: BTF
+
+/// The running kernel's BTF (/sys/kernel/btf/vmlinux).
+public final class KernelBTF {
+    private let btf: OpaquePointer
+
+    /// nil when the kernel has no BTF (CONFIG_DEBUG_INFO_BTF=n) or it cannot be read.
+    public init?() {
+        guard let b = btf__load_vmlinux_btf() else { return nil }
+        btf = b
+    }
+
+    deinit { btf__free(btf) }
+
+    /// The BTF type id of function `name`, or nil.
+    public func functionID(_ name: String) -> UInt32? {
+        let id = btf__find_by_name_kind(btf, name, 12 /* BTF_KIND_FUNC */)
+        return id > 0 ? UInt32(id) : nil
+    }
+}
+
+public enum LibBPF {
+    /// Loads (and immediately closes) a minimal BPF_LSM_MAC program for the hook with this BTF id.
+    /// Returns nil on success, else the errno and the verifier log.
+    public static func trialLoadLSM(attachBTFID: UInt32) -> (errno: Errno, log: String)? {
+        var log = [CChar](repeating: 0, count: 4096)
+        let fd = corral_trial_load_lsm(attachBTFID, &log, log.count)
+        if fd >= 0 { Glibc.close(fd); return nil }
+        return (Errno(rawValue: -fd), String(cString: log))
+    }
+
+    /// Silences libbpf's own stderr messages (errors are reported through KernelError instead).
+    public static func quiet() { libbpf_set_print(nil) }
+
+    // MARK: raw map calls by fd
+
+    public static func mapUpdate(fd: Int32, key: [UInt8], value: [UInt8], flags: UInt64 = 0) -> Errno? {
+        let rc = key.withUnsafeBytes { k in value.withUnsafeBytes { v in bpf_map_update_elem(fd, k.baseAddress, v.baseAddress, flags) } }
+        return rc == 0 ? nil : errnoOf(rc)
+    }
+
+    public static func mapLookup(fd: Int32, key: [UInt8], valueSize: Int) -> Result<[UInt8], Errno> {
+        var value = [UInt8](repeating: 0, count: valueSize)
+        let rc = key.withUnsafeBytes { k in value.withUnsafeMutableBytes { v in bpf_map_lookup_elem(fd, k.baseAddress, v.baseAddress) } }
+        return rc == 0 ? .success(value) : .failure(errnoOf(rc))
+    }
+
+    public static func mapDelete(fd: Int32, key: [UInt8]) -> Errno? {
+        let rc = key.withUnsafeBytes { k in bpf_map_delete_elem(fd, k.baseAddress) }
+        return rc == 0 ? nil : errnoOf(rc)
+    }
+
+    /// The key after `key` (nil: the first key); nil at the end.
+    public static func mapNextKey(fd: Int32, key: [UInt8]?, keySize: Int) -> Result<[UInt8]?, Errno> {
+        var next = [UInt8](repeating: 0, count: keySize)
+        let rc: Int32
+        if let key {
+            rc = key.withUnsafeBytes { k in next.withUnsafeMutableBytes { n in bpf_map_get_next_key(fd, k.baseAddress, n.baseAddress) } }
+        } else {
+            rc = next.withUnsafeMutableBytes { n in bpf_map_get_next_key(fd, nil, n.baseAddress) }
+        }
+        if rc == 0 { return .success(next) }
+        let e = errnoOf(rc)
+        return e.rawValue == ENOENT ? .success(nil) : .failure(e)
+    }
+}
+
+// MARK: object, programs, maps, links
+
+/// One program of an opened object.
+public struct BPFProgramRef {
+    fileprivate let raw: OpaquePointer
+    public var name: String { String(cString: bpf_program__name(raw)) }
+    public var sectionName: String { String(cString: bpf_program__section_name(raw)) }
+    public var autoload: Bool { bpf_program__autoload(raw) }
+    public func setAutoload(_ on: Bool) { _ = bpf_program__set_autoload(raw, on) }
+}
+
+/// A bpf_object from open to close.
+public final class BPFObjectHandle {
+    private let obj: OpaquePointer
+    public let path: String
+    /// Per-program verifier log buffers (kept alive until load returns).
+    private var logBuffers: [String: UnsafeMutablePointer<CChar>] = [:]
+    private static let logSize = 1 << 20
+
+    public init(path: String) throws(KernelError) {
+        guard let o = bpf_object__open_file(path, nil) else {
+            throw .object(path: path, reason: "open failed: \(Errno.current)")
+        }
+        obj = o
+        self.path = path
+    }
+
+    deinit {
+        bpf_object__close(obj)
+        for (_, b) in logBuffers { b.deallocate() }
+    }
+
+    public var programs: [BPFProgramRef] {
+        var out: [BPFProgramRef] = []
+        var p = bpf_object__next_program(obj, nil)
+        while let prog = p {
+            out.append(BPFProgramRef(raw: prog))
+            p = bpf_object__next_program(obj, prog)
+        }
+        return out
+    }
+
+    /// Loads every program with autoload on. On failure names the first program whose verifier
+    /// log is non-empty and keeps the log.
+    public func load() throws(KernelError) {
+        for prog in programs where prog.autoload {
+            let buf = UnsafeMutablePointer<CChar>.allocate(capacity: Self.logSize)
+            buf[0] = 0
+            logBuffers[prog.name] = buf
+            _ = bpf_program__set_log_buf(prog.raw, buf, Self.logSize)
+        }
+        let rc = bpf_object__load(obj)
+        if rc == 0 { return }
+        let err = errnoOf(rc)
+        for prog in programs where prog.autoload {
+            if let buf = logBuffers[prog.name], buf[0] != 0 {
+                throw .load(program: prog.name, errno: err, verifierLog: String(cString: buf))
+            }
+        }
+        throw .load(program: "(object \(path))", errno: err, verifierLog: "")
+    }
+
+    public func mapFD(_ name: String) throws(KernelError) -> Int32 {
+        guard let m = bpf_object__find_map_by_name(obj, name) else {
+            throw .map(name: name, operation: "find in object", errno: Errno(rawValue: ENOENT))
+        }
+        let fd = bpf_map__fd(m)
+        if fd < 0 { throw .map(name: name, operation: "fd", errno: errnoOf(fd)) }
+        return fd
+    }
+
+    public func attach(_ program: BPFProgramRef) throws(KernelError) -> BPFLinkHandle {
+        guard let link = bpf_program__attach(program.raw) else {
+            throw .attach(program: program.name, errno: Errno.current)
+        }
+        return BPFLinkHandle(raw: link, program: program.name)
+    }
+}
+
+/// An attached program. Destroying the handle detaches unless the link is pinned.
+public final class BPFLinkHandle {
+    private var raw: OpaquePointer?
+    public let program: String
+    public private(set) var pinPath: String?
+
+    fileprivate init(raw: OpaquePointer, program: String) {
+        self.raw = raw
+        self.program = program
+    }
+
+    public func pin(at path: String) throws(KernelError) {
+        guard let raw else { return }
+        let rc = bpf_link__pin(raw, path)
+        if rc != 0 { throw .pin(path: path, errno: errnoOf(rc)) }
+        pinPath = path
+    }
+
+    public func unpin() throws(KernelError) {
+        guard let raw, let p = pinPath else { return }
+        let rc = bpf_link__unpin(raw)
+        if rc != 0 { throw .pin(path: p, errno: errnoOf(rc)) }
+        pinPath = nil
+    }
+
+    /// Closes the link fd: the program detaches once no pin or fd holds it.
+    public func destroy() {
+        if let raw { bpf_link__destroy(raw) }
+        raw = nil
+    }
+
+    deinit { destroy() }
+}
+
+// MARK: ring buffer
+
+/// A libbpf ring_buffer on one BPF_MAP_TYPE_RINGBUF map, delivering raw records to `onRecord`.
+public final class RingBufferHandle {
+    private var rb: OpaquePointer?
+    private let sink: Sink
+
+    private final class Sink {
+        let onRecord: (UnsafeRawBufferPointer) -> Void
+        init(_ f: @escaping (UnsafeRawBufferPointer) -> Void) { onRecord = f }
+    }
+
+    public init(mapFD: Int32, onRecord: @escaping (UnsafeRawBufferPointer) -> Void) throws(KernelError) {
+        sink = Sink(onRecord)
+        let ctx = Unmanaged.passUnretained(sink).toOpaque()
+        let cb: corral_ringbuf_cb = { ctx, data, size in
+            let s = Unmanaged<Sink>.fromOpaque(ctx!).takeUnretainedValue()
+            s.onRecord(UnsafeRawBufferPointer(start: data, count: size))
+            return 0
+        }
+        guard let r = ring_buffer__new(mapFD, cb, ctx, nil) else {
+            throw .ringBuffer(reason: "ring_buffer__new", errno: Errno.current)
+        }
+        rb = r
+    }
+
+    /// Waits up to `timeoutMillis` and delivers available records; returns how many.
+    @discardableResult
+    public func poll(timeoutMillis: Int32) throws(KernelError) -> Int {
+        guard let rb else { return 0 }
+        let n = ring_buffer__poll(rb, timeoutMillis)
+        if n < 0 {
+            if -n == EINTR { return 0 }
+            throw .ringBuffer(reason: "poll", errno: Errno(rawValue: -n))
+        }
+        return Int(n)
+    }
+
+    /// Delivers every record available now without waiting.
+    @discardableResult
+    public func drain() throws(KernelError) -> Int {
+        guard let rb else { return 0 }
+        let n = ring_buffer__consume(rb)
+        if n < 0 { throw .ringBuffer(reason: "consume", errno: Errno(rawValue: -n)) }
+        return Int(n)
+    }
+
+    public func close() {
+        if let rb { ring_buffer__free(rb) }
+        rb = nil
+    }
+
+    deinit { close() }
+}

@@ -1,0 +1,308 @@
+// Typed POSIX wrappers: files, fds, processes, signals, mounts. Linux-only calls that libc does
+// not export to Swift (setns, unshare, pidfd_open, clone3) live in CorralKernel/System/LinuxCalls.swift,
+// which reaches them through the CLibBPF shim.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Retries `body` while it fails with EINTR; throws the errno of any other failure.
+@discardableResult
+@inline(__always)
+func retrying<T: BinaryInteger>(_ body: () -> T) throws(Errno) -> T {
+    while true {
+        let r = body()
+        if r >= 0 { return r }
+        let e = Errno.current
+        if e.rawValue != EINTR { throw e }
+    }
+}
+
+/// The last signal caught by `Sys.catchSignals` (0: none). Written only by the handler.
+nonisolated(unsafe) private var caughtSignal: Int32 = 0
+
+public enum Sys {
+    /// Installs a process-wide handler that records `signals` instead of terminating, so a
+    /// loop can clean up (unpin, unload) and exit. Works whatever thread the signal lands on.
+    public static func catchSignals(_ signals: [Int32]) {
+        for s in signals {
+            var sa = sigaction()
+            sa.__sigaction_handler = .init(sa_handler: { sig in caughtSignal = sig })
+            sigemptyset(&sa.sa_mask)
+            sigaction(s, &sa, nil)
+        }
+    }
+
+    /// The signal caught since the last call, if any.
+    public static func takeCaughtSignal() -> Int32? {
+        let s = caughtSignal
+        if s == 0 { return nil }
+        caughtSignal = 0
+        return s
+    }
+
+    // MARK: files and fds
+
+    public static func open(_ path: String, _ flags: Int32, mode: mode_t = 0o644) throws(Errno) -> Int32 {
+        try retrying { Glibc.open(path, flags | O_CLOEXEC, mode) }
+    }
+
+    public static func close(_ fd: Int32) {
+        _ = Glibc.close(fd)
+    }
+
+    public static func read(_ fd: Int32, count: Int = 65536) throws(Errno) -> [UInt8] {
+        var buf = [UInt8](repeating: 0, count: count)
+        let n = try retrying { buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, count) } }
+        return Array(buf.prefix(n))
+    }
+
+    /// Writes all of `bytes` with one write(2) call (cgroup files need a single write).
+    @discardableResult
+    public static func write(_ fd: Int32, _ bytes: [UInt8]) throws(Errno) -> Int {
+        try retrying { bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) } }
+    }
+
+    /// open(O_WRONLY) + one write + close: how cgroup.procs, cgroup.threads and /proc files are written.
+    public static func writeFile(_ path: String, _ text: String) throws(Errno) {
+        let fd = try open(path, O_WRONLY)
+        defer { close(fd) }
+        try write(fd, Array(text.utf8))
+    }
+
+    public static func readFile(_ path: String) throws(Errno) -> String {
+        let fd = try open(path, O_RDONLY)
+        defer { close(fd) }
+        var out: [UInt8] = []
+        while true {
+            let chunk = try read(fd)
+            if chunk.isEmpty { break }
+            out += chunk
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    public static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+
+    public static func pipe() throws(Errno) -> (read: Int32, write: Int32) {
+        var fds: [Int32] = [-1, -1]
+        try retrying { Glibc.pipe(&fds) }
+        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        return (fds[0], fds[1])
+    }
+
+    public static func fileStatus(_ path: String) throws(Errno) -> stat {
+        var st = stat()
+        try retrying { stat(path, &st) }
+        return st
+    }
+
+    public static func fileStatus(fd: Int32) throws(Errno) -> stat {
+        var st = stat()
+        try retrying { fstat(fd, &st) }
+        return st
+    }
+
+    /// Inode number of a path (for cgroup2 directories this is the cgroup id; for /proc/PID/ns/* the ns inum).
+    public static func inode(_ path: String) throws(Errno) -> UInt64 { UInt64(try fileStatus(path).st_ino) }
+
+    public static func mkdir(_ path: String, mode: mode_t = 0o755) throws(Errno) {
+        if Glibc.mkdir(path, mode) != 0 {
+            let e = Errno.current
+            if e.rawValue != EEXIST { throw e }
+        }
+    }
+
+    /// mkdir -p.
+    public static func mkdirs(_ path: String) throws(Errno) {
+        var prefix = ""
+        for part in path.split(separator: "/") {
+            prefix += "/" + part
+            try mkdir(prefix)
+        }
+    }
+
+    public static func rmdir(_ path: String) throws(Errno) {
+        try retrying { Glibc.rmdir(path) }
+    }
+
+    public static func unlink(_ path: String) throws(Errno) {
+        try retrying { Glibc.unlink(path) }
+    }
+
+    /// Names in a directory, without "." and "..".
+    public static func listDirectory(_ path: String) throws(Errno) -> [(name: String, isDirectory: Bool)] {
+        guard let dir = opendir(path) else { throw Errno.current }
+        defer { closedir(dir) }
+        var out: [(String, Bool)] = []
+        while let ent = readdir(dir) {
+            let name = withUnsafePointer(to: ent.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name == "." || name == ".." { continue }
+            out.append((name, ent.pointee.d_type == UInt8(DT_DIR)))
+        }
+        return out
+    }
+
+    public static func mount(source: String, target: String, type: String, flags: UInt = 0, data: String? = nil) throws(Errno) {
+        try retrying { Glibc.mount(source, target, type, flags, data) }
+    }
+
+    // MARK: processes
+
+    public static var pid: Int32 { getpid() }
+
+    /// fork(2). Only call from a process with no other threads, or follow with exec/_exit.
+    public static func fork() throws(Errno) -> Int32 {
+        let pid = Glibc.fork()
+        if pid < 0 { throw Errno.current }
+        return pid
+    }
+
+    public static func exit(_ code: Int32) -> Never { _exit(code) }
+
+    /// The wait status of a child, decoded.
+    public enum ExitStatus: Equatable, Sendable, CustomStringConvertible {
+        case exited(Int32)
+        case signaled(Int32)
+
+        public init(raw: Int32) {
+            if raw & 0x7f == 0 { self = .exited((raw >> 8) & 0xff) } else { self = .signaled(raw & 0x7f) }
+        }
+
+        /// The shell convention: the exit code, or 128 + signal.
+        public var shellCode: Int32 {
+            switch self {
+            case .exited(let c): c
+            case .signaled(let s): 128 + s
+            }
+        }
+
+        public var description: String {
+            switch self {
+            case .exited(let c): "exited \(c)"
+            case .signaled(let s): "killed by signal \(s)"
+            }
+        }
+    }
+
+    public static func waitpid(_ pid: Int32) throws(Errno) -> ExitStatus {
+        var status: Int32 = 0
+        try retrying { Glibc.waitpid(pid, &status, 0) }
+        return ExitStatus(raw: status)
+    }
+
+    /// waitpid(WNOHANG): nil while the child runs.
+    public static func tryWait(_ pid: Int32) throws(Errno) -> ExitStatus? {
+        var status: Int32 = 0
+        let r = try retrying { Glibc.waitpid(pid, &status, WNOHANG) }
+        return r == 0 ? nil : ExitStatus(raw: status)
+    }
+
+    /// Runs `argv` (argv[0] a path) and returns its status and stdout+stderr.
+    public static func runCapturing(_ argv: [String]) throws(Errno) -> (status: ExitStatus, output: String) {
+        let p = try pipe()
+        var cargs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) }
+        cargs.append(nil)
+        defer { for c in cargs { free(c) } }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, p.write, 1)
+        posix_spawn_file_actions_adddup2(&actions, p.write, 2)
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, cargs[0]!, &actions, nil, &cargs, environ)
+        close(p.write)
+        defer { close(p.read) }
+        if rc != 0 { throw Errno(rawValue: rc) }
+        var out: [UInt8] = []
+        while true {
+            let chunk = try read(p.read)
+            if chunk.isEmpty { break }
+            out += chunk
+        }
+        return (try waitpid(pid), String(decoding: out, as: UTF8.self))
+    }
+
+    public static func kill(_ pid: Int32, _ signal: Int32) throws(Errno) {
+        try retrying { Glibc.kill(pid, signal) }
+    }
+
+    /// Blocks `signals` in the calling thread (and threads it creates later), e.g. before sigwait.
+    public static func blockSignals(_ signals: [Int32]) {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for s in signals { sigaddset(&set, s) }
+        pthread_sigmask(SIG_BLOCK, &set, nil)
+    }
+
+    public static func unblockSignals(_ signals: [Int32]) {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for s in signals { sigaddset(&set, s) }
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+    }
+
+    /// Signals that are pending for this process or thread, polled without blocking.
+    public static func pendingSignal(_ signals: [Int32], timeoutMillis: Int) -> Int32? {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for s in signals { sigaddset(&set, s) }
+        var ts = timespec(tv_sec: timeoutMillis / 1000, tv_nsec: (timeoutMillis % 1000) * 1_000_000)
+        let r = sigtimedwait(&set, nil, &ts)
+        return r > 0 ? r : nil
+    }
+
+    /// Ignores a signal in this process (e.g. SIGINT in `corral run` while the child handles it).
+    public static func ignore(_ signal: Int32) { Glibc.signal(signal, SIG_IGN) }
+    public static func restoreDefault(_ signal: Int32) { Glibc.signal(signal, SIG_DFL) }
+
+    /// Runs `body` on a new pthread and waits for it (used to test that threads inherit state).
+    public static func onNewThread(_ body: @escaping @Sendable () -> Void) throws(Errno) {
+        final class Box: @unchecked Sendable { let f: @Sendable () -> Void; init(_ f: @escaping @Sendable () -> Void) { self.f = f } }
+        let box = Unmanaged.passRetained(Box(body))
+        var tid = pthread_t()
+        let rc = pthread_create(&tid, nil, { arg in
+            let b = Unmanaged<Box>.fromOpaque(arg!).takeRetainedValue()
+            b.f()
+            return nil
+        }, box.toOpaque())
+        if rc != 0 { box.release(); throw Errno(rawValue: rc) }
+        pthread_join(tid, nil)
+    }
+
+    /// Environment variable.
+    public static func env(_ name: String) -> String? {
+        guard let v = getenv(name) else { return nil }
+        return String(cString: v)
+    }
+
+    /// The running executable's path (/proc/self/exe).
+    public static func executablePath() -> String? {
+        var buf = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buf, buf.count - 1)
+        guard n > 0 else { return nil }
+        return String(decoding: buf.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// Writes to stderr, unbuffered.
+    public static func printError(_ line: String) {
+        var s = line
+        if !s.hasSuffix("\n") { s += "\n" }
+        _ = try? write(2, Array(s.utf8))
+    }
+
+    public static func realTimeNanos() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+
+    public static func sleep(millis: Int) {
+        var ts = timespec(tv_sec: millis / 1000, tv_nsec: (millis % 1000) * 1_000_000)
+        var rem = timespec()
+        while nanosleep(&ts, &rem) != 0 && errno == EINTR { ts = rem }
+    }
+}

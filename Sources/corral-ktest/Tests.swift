@@ -1,0 +1,356 @@
+// The tests: the seed selftests (PATCH 3/4 ns_sandbox, PATCH 4/4 cgroup_attach) ported onto
+// Corral policies, lock inheritance, audit, differential against the evaluator, broken policies, probe.
+import CorralEvaluator
+import CorralKernel
+import CorralPolicy
+import CorralSystem
+import Glibc
+
+enum KTests {
+    nonisolated(unsafe) static let all: [KTest] = [
+        KTest(name: "probe", body: probe),
+        KTest(name: "ns_sandbox", body: { try nsSandbox(policy: sandboxPolicy()) }),
+        KTest(name: "cgroup_attach/deny_migration", body: { try denyMigration(withRule: true) }),
+        KTest(name: "cgroup_attach/verify_hook_args", body: verifyHookArgs),
+        KTest(name: "cgroup_attach/clone_into_cgroup", body: cloneIntoCgroup),
+        KTest(name: "inheritance/child_thread_exec", body: inheritance),
+        KTest(name: "audit/would_deny", body: auditWouldDeny),
+        KTest(name: "differential/evaluator", body: differential),
+        KTest(name: "broken_policy/ns_sandbox_without_lock", body: {
+            try expectFailure { try nsSandbox(policy: sandboxPolicy(withLock: false)) }
+        }),
+        KTest(name: "broken_policy/deny_migration_without_rule", body: {
+            try expectFailure { try denyMigration(withRule: false) }
+        }),
+    ]
+
+    static func run(_ t: KTest) -> Outcome {
+        do {
+            try t.body()
+            return .ok
+        } catch let f as TestFailure {
+            return .fail(f.reason)
+        } catch let s as TestSkip {
+            return .skip(s.reason)
+        } catch {
+            return .fail("\(error)")
+        }
+    }
+
+    // MARK: policies
+
+    static func sandboxPolicy(withLock: Bool = true, extra: [Rule] = []) -> Policy {
+        var rules = [Rule(id: "track-sandbox", kind: .track, namespaceTypes: [.uts], trackLabel: "sandbox")]
+        if withLock { rules.append(Rule(id: "lock-sandbox", kind: .lockOnEntry, labels: ["sandbox"])) }
+        rules += extra
+        for i in rules.indices { rules[i].index = i }
+        return Policy(cgroupRoot: cgroupRoot, rules: rules, source: "ktest")
+    }
+
+    static func denyInto(_ id: String, _ p: CgroupPath, index: Int = 0) -> Rule {
+        Rule(id: id, kind: .denyInto, cgroups: [p], index: index)
+    }
+
+    static func expectFailure(_ body: () throws -> Void) throws {
+        do { try body() } catch let f as TestFailure {
+            _ = f  // the selftest caught the hole: this is the expected outcome
+            return
+        }
+        throw TestFailure(reason: "the selftest passed although its key rule was removed")
+    }
+
+    static func openNS(_ path: String) throws -> Int32 {
+        try sys("open \(path)") { () throws(Errno) in try Sys.open(path, O_RDONLY) }
+    }
+
+    static let uts = Linux.cloneNewUTS
+
+    // MARK: probe
+
+    static func probe() throws {
+        let btf = try sys("read vmlinux BTF") { () throws(Errno) in
+            let fd = try Sys.open("/sys/kernel/btf/vmlinux", O_RDONLY)
+            defer { Sys.close(fd) }
+            var all: [UInt8] = []
+            while true { let c = try Sys.read(fd, count: 1 << 20); if c.isEmpty { break }; all += c }
+            return all
+        }
+        let needle = Array("bpf_lsm_namespace_install".utf8)
+        var hasHooks = false
+        if btf.count >= needle.count {
+            outer: for i in 0...(btf.count - needle.count) where btf[i] == needle[0] {
+                for j in 1..<needle.count where btf[i + j] != needle[j] { continue outer }
+                hasHooks = true
+                break
+            }
+        }
+        let expected = hasHooks ? "native" : "compat"
+        guard let exe = Sys.executablePath() else { throw TestFailure(reason: "no /proc/self/exe") }
+        let corral = String(exe[..<exe.lastIndex(of: "/")!]) + "/corral"
+        guard Sys.exists(corral) else { throw TestSkip(reason: "\(corral) not installed") }
+        let r = try sys("run corral probe") { () throws(Errno) in try Sys.runCapturing([corral, "probe"]) }
+        try check(r.output.contains("mode: \(expected)\n"), "expected mode \(expected), corral probe said: \(r.output)")
+        try check(r.status == .exited(0), "corral probe exit \(r.status)")
+    }
+
+    // MARK: PATCH 3/4 ns_sandbox
+
+    static func nsSandbox(policy: Policy) throws {
+        let orig = try openNS("/proc/self/ns/uts")
+        defer { Sys.close(orig) }
+        let loaded = try Loaded(policy)
+        defer {
+            _ = errnoOf { () throws(Errno) in try Linux.setns(orig, uts) }
+            loaded.unload()
+        }
+        try sys("unshare sandbox") { () throws(Errno) in try Linux.unshare(uts) }
+        let sandbox = try openNS("/proc/self/ns/uts")
+        defer { Sys.close(sandbox) }
+        try sys("parent setns host utsns") { () throws(Errno) in try Linux.setns(orig, uts) }
+        let (_, st) = try inChild {
+            if errnoOf({ () throws(Errno) in try Linux.setns(sandbox, uts) }) != 0 { return 1 }
+            if errnoOf({ () throws(Errno) in try Linux.setns(orig, uts) }) != EPERM { return 2 }
+            return 0
+        }
+        switch st {
+        case .exited(0): return
+        case .exited(1): throw TestFailure(reason: "child could not enter the tracked namespace")
+        case .exited(2): throw TestFailure(reason: "child locked in: setns to host was not EPERM")
+        default: throw TestFailure(reason: "child \(st)")
+        }
+    }
+
+    // MARK: PATCH 4/4 cgroup_attach
+
+    static func denyMigration(withRule: Bool) throws {
+        let fx = try CgroupFixture("deny_migration")
+        let allowed = try fx.make("allowed"), denied = try fx.make("denied")
+        // Without the rule, keep an unrelated rule so the same machinery is loaded.
+        let other = try fx.make("other")
+        let policy = Policy(cgroupRoot: cgroupRoot, rules: [denyInto("deny-denied", withRule ? denied : other)], source: "ktest")
+        let loaded = try Loaded(policy)
+        var (_, st) = try inChild { errnoOf { () throws(Errno) in try moveTo(fx.host(allowed), pid: Sys.pid) } == 0 ? 0 : 1 }
+        try check(st == .exited(0), "allowed migration failed: \(st)")
+        (_, st) = try inChild {
+            let e = errnoOf { () throws(Errno) in try moveTo(fx.host(denied), pid: Sys.pid) }
+            return e == 0 ? 1 : (e == EPERM ? 0 : 2)
+        }
+        try check(st != .exited(1), "denied migration blocked: it succeeded")
+        try check(st == .exited(0), "denied migration: wrong errno or child \(st)")
+        loaded.unload()
+        (_, st) = try inChild { errnoOf { () throws(Errno) in try moveTo(fx.host(denied), pid: Sys.pid) } == 0 ? 0 : 1 }
+        try check(st == .exited(0), "post-unload migration to /denied still refused")
+    }
+
+    static func verifyHookArgs() throws {
+        let fx = try CgroupFixture("verify_hook_args")
+        let src = try fx.make("src"), dst = try fx.make("dst"), other = try fx.make("other")
+        try sys("join /src") { () throws(Errno) in try moveTo(fx.host(src), pid: Sys.pid) }
+        let loaded = try Loaded(Policy(cgroupRoot: cgroupRoot, rules: [denyInto("deny-other", other)], source: "ktest"))
+        defer { loaded.unload() }
+        try loaded.traceSelf()
+        try sys("migrate to /dst") { () throws(Errno) in try moveTo(fx.host(dst), pid: Sys.pid) }
+        let me = UInt32(Sys.pid)
+        let evs = loaded.collect().filter { $0.hook == "cgroup_attach" && $0.targetPID == me }
+        guard let ev = evs.last else { throw TestFailure(reason: "no cgroup_attach event for pid \(me): \(describe(loaded.events))") }
+        let srcID = try fx.id(src), dstID = try fx.id(dst)
+        try check(ev.srcCgroup == srcID, "src_cgrp_id \(ev.srcCgroup) != \(srcID)")
+        try check(ev.dstCgroup == dstID, "dst_cgrp_id \(ev.dstCgroup) != \(dstID)")
+        try check(ev.threadgroup == 1, "threadgroup \(ev.threadgroup) for cgroup.procs")
+        try check(ev.verdict == "allow", "verdict \(ev.verdict)")
+        let count = loaded.session.stat(3)  // CORRAL_STAT_HOOK_CGROUP_ATTACH
+        try check(count >= 1 && evs.count >= 1, "hook count \(count)")
+    }
+
+    static func cloneIntoCgroup() throws {
+        let fx = try CgroupFixture("clone_into_cgroup")
+        let allowed = try fx.make("clone_allowed"), denied = try fx.make("clone_denied")
+        let loaded = try Loaded(Policy(cgroupRoot: cgroupRoot, rules: [denyInto("deny-clone", denied)], source: "ktest"))
+        defer { loaded.unload() }
+        try loaded.traceSelf()
+        let dfd = try openNS(fx.host(denied)), afd = try openNS(fx.host(allowed))
+        defer { Sys.close(dfd); Sys.close(afd) }
+        do {
+            let (pid, _) = try Linux.clone3(flags: 0, cgroupFD: dfd)
+            if pid == 0 { Sys.exit(0) }
+            _ = try? Sys.waitpid(pid)
+            throw TestFailure(reason: "clone3 into denied should fail")
+        } catch let e as Errno {
+            if e.rawValue == ENOSYS || e.rawValue == E2BIG { throw TestSkip(reason: "clone3 CLONE_INTO_CGROUP unavailable (\(e.name))") }
+            try check(e.rawValue == EPERM, "clone3 denied errno \(e.name)")
+        }
+        let child: Int32
+        do {
+            let (pid, _) = try Linux.clone3(flags: 0, cgroupFD: afd)
+            if pid == 0 { Sys.exit(0) }
+            child = pid
+        } catch { throw TestFailure(reason: "clone3 into allowed: \(error)") }
+        let st = try sys("waitpid") { () throws(Errno) in try Sys.waitpid(child) }
+        try check(st == .exited(0), "clone3 child \(st)")
+        let evs = loaded.collect().filter { $0.hook == "cgroup_attach" && $0.verdict == "allow" }
+        let allowedID = try fx.id(allowed)
+        try check(evs.last?.dstCgroup == allowedID,
+                  "clone3 dst_cgrp_id: last allowed event \(evs.last.map { "\($0.dstCgroup)" } ?? "none"), want \(allowedID)")
+        try check(evs.last?.targetPID == UInt32(child), "clone3 target is the child \(child): \(describe(evs))")
+    }
+
+    // MARK: inheritance
+
+    static func inheritance() throws {
+        let orig = try openNS("/proc/self/ns/uts")
+        defer { Sys.close(orig) }
+        let loaded = try Loaded(sandboxPolicy())
+        defer {
+            _ = errnoOf { () throws(Errno) in try Linux.setns(orig, uts) }
+            loaded.unload()
+        }
+        try sys("unshare sandbox") { () throws(Errno) in try Linux.unshare(uts) }
+        let sandbox = try openNS("/proc/self/ns/uts")
+        defer { Sys.close(sandbox) }
+        try sys("parent setns host") { () throws(Errno) in try Linux.setns(orig, uts) }
+        guard let exe = Sys.executablePath() else { throw TestFailure(reason: "no /proc/self/exe") }
+
+        // Child and thread of a locked task.
+        let (_, st) = try inChild {
+            if errnoOf({ () throws(Errno) in try Linux.setns(sandbox, uts) }) != 0 { return 10 }
+            // forked child
+            guard let g = try? Sys.fork() else { return 11 }
+            if g == 0 { Sys.exit(errnoOf { () throws(Errno) in try Linux.setns(orig, uts) } == EPERM ? 0 : 1) }
+            guard let gs = try? Sys.waitpid(g), gs == .exited(0) else { return 12 }
+            // thread
+            final class R: @unchecked Sendable { var e: Int32 = -1 }
+            let r = R()
+            do { try Sys.onNewThread { r.e = errnoOf { () throws(Errno) in try Linux.setns(orig, uts) } } } catch { return 13 }
+            if r.e != EPERM { return 14 }
+            // spawned program (child + exec)
+            guard let sp = try? Sys.runCapturing([exe, "--helper-setns", "/proc/1/ns/uts"]), sp.status == .exited(0) else { return 15 }
+            return 0
+        }
+        let why: [Int32: String] = [10: "could not enter sandbox", 11: "fork failed", 12: "forked child of a locked task escaped",
+                                    13: "pthread_create failed", 14: "thread of a locked task escaped",
+                                    15: "spawned program of a locked task escaped"]
+        if case .exited(let c) = st, c != 0 { throw TestFailure(reason: why[c] ?? "child exit \(c)") }
+        try check(st == .exited(0), "child \(st)")
+
+        // The locked task itself exec's: still locked.
+        let (_, st2) = try inChild {
+            if errnoOf({ () throws(Errno) in try Linux.setns(sandbox, uts) }) != 0 { return 10 }
+            var argv: [UnsafeMutablePointer<CChar>?] = [strdup(exe), strdup("--helper-setns"), strdup("/proc/1/ns/uts"), nil]
+            execv(exe, &argv)
+            return 20
+        }
+        try check(st2 == .exited(0), "exec'd locked task: \(st2) (1 = setns allowed, escaped)")
+    }
+
+    // MARK: audit
+
+    static func auditWouldDeny() throws {
+        let fx = try CgroupFixture("audit")
+        let denied = try fx.make("denied")
+        let orig = try openNS("/proc/self/ns/uts")
+        defer { Sys.close(orig) }
+        let loaded = try Loaded(sandboxPolicy(extra: [denyInto("deny-denied", denied)]), audit: true)
+        defer {
+            _ = errnoOf { () throws(Errno) in try Linux.setns(orig, uts) }
+            loaded.unload()
+        }
+        try sys("unshare") { () throws(Errno) in try Linux.unshare(uts) }
+        let sandbox = try openNS("/proc/self/ns/uts")
+        defer { Sys.close(sandbox) }
+        try sys("setns host") { () throws(Errno) in try Linux.setns(orig, uts) }
+        let (child, st) = try inChild {
+            if errnoOf({ () throws(Errno) in try Linux.setns(sandbox, uts) }) != 0 { return 1 }
+            if errnoOf({ () throws(Errno) in try Linux.setns(orig, uts) }) != 0 { return 2 }
+            if errnoOf({ () throws(Errno) in try moveTo(fx.host(denied), pid: Sys.pid) }) != 0 { return 3 }
+            return 0
+        }
+        try check(st == .exited(0), "audit mode denied something (child \(st): 2 setns, 3 cgroup)")
+        let evs = loaded.collect().filter { $0.pid == UInt32(child) }
+        try check(evs.contains { $0.hook == "namespace_install" && $0.verdict == "audit" && $0.rule == "lock-sandbox" },
+                  "no would-deny event for the locked setns: \(describe(evs))")
+        try check(evs.contains { $0.hook == "cgroup_attach" && $0.verdict == "audit" && $0.rule == "deny-denied" && $0.err == 0 },
+                  "no would-deny event for the cgroup move: \(describe(evs))")
+    }
+
+    // MARK: differential
+
+    enum Op {
+        case alloc(actor: Int32, inum: UInt32)
+        case install(actor: Int32, inum: UInt32)
+        case attach(actor: Int32, dst: CgroupPath)
+        var hook: String {
+            switch self {
+            case .alloc: "namespace_alloc"
+            case .install: "namespace_install"
+            case .attach: "cgroup_attach"
+            }
+        }
+        var actor: Int32 {
+            switch self {
+            case .alloc(let a, _), .install(let a, _), .attach(let a, _): a
+            }
+        }
+    }
+
+    static func differential() throws {
+        let fx = try CgroupFixture("differential")
+        let denied = try fx.make("denied"), allowed = try fx.make("allowed")
+        let policy = sandboxPolicy(extra: [denyInto("deny-denied", denied)])
+        let orig = try openNS("/proc/self/ns/uts")
+        defer { Sys.close(orig) }
+        let origInum = UInt32(truncatingIfNeeded: try sys("stat uts") { () throws(Errno) in try Sys.inode("/proc/self/ns/uts") })
+        let loaded = try Loaded(policy, traceAll: true)
+        defer {
+            _ = errnoOf { () throws(Errno) in try Linux.setns(orig, uts) }
+            loaded.unload()
+        }
+        let me = Sys.pid
+        var ops: [Op] = []
+        try sys("unshare") { () throws(Errno) in try Linux.unshare(uts) }
+        let newInum = UInt32(truncatingIfNeeded: try sys("stat uts") { () throws(Errno) in try Sys.inode("/proc/self/ns/uts") })
+        ops.append(.alloc(actor: me, inum: newInum))
+        let sandbox = try openNS("/proc/self/ns/uts")
+        defer { Sys.close(sandbox) }
+        try sys("setns host") { () throws(Errno) in try Linux.setns(orig, uts) }
+        ops.append(.install(actor: me, inum: origInum))
+        let (child, _) = try inChild {
+            _ = errnoOf { () throws(Errno) in try Linux.setns(sandbox, uts) }
+            _ = errnoOf { () throws(Errno) in try Linux.setns(orig, uts) }
+            _ = errnoOf { () throws(Errno) in try moveTo(fx.host(denied), pid: Sys.pid) }
+            _ = errnoOf { () throws(Errno) in try moveTo(fx.host(allowed), pid: Sys.pid) }
+            return 0
+        }
+        ops += [.install(actor: child, inum: newInum), .install(actor: child, inum: origInum),
+                .attach(actor: child, dst: denied), .attach(actor: child, dst: allowed)]
+
+        let kernelEvents = loaded.collect().filter {
+            ($0.tgid == UInt32(me) || $0.tgid == UInt32(child)) && $0.hook != "namespace_free"
+        }
+        var eval = Evaluator(policy: policy, cgroupIDs: [denied: try fx.id(denied), allowed: try fx.id(allowed)])
+        eval.addTask(TaskState(pid: me, cgroup: .root))
+        var pending = kernelEvents
+        var mismatches: [String] = []
+        var forked = false
+        for op in ops {
+            if op.actor == child && !forked { eval.fork(parent: me, child: child); forked = true }
+            let d: Decision = switch op {
+            case .alloc(let a, let inum): eval.namespaceAlloc(actor: a, type: .uts, inum: inum)
+            case .install(let a, let inum): eval.namespaceInstall(actor: a, type: .uts, inum: inum)
+            case .attach(let a, let dst): eval.cgroupAttach(actor: a, target: a, dst: dst, via: .procs)
+            }
+            guard let i = pending.firstIndex(where: { $0.hook == op.hook && $0.pid == UInt32(op.actor) }) else {
+                mismatches.append("no kernel event for \(op.hook) by \(op.actor) (evaluator: \(d.verdict.rawValue)/\(d.rule ?? "-"))")
+                continue
+            }
+            let k = pending.remove(at: i)
+            if k.verdict != d.verdict.rawValue || k.rule != d.rule {
+                mismatches.append("\(op.hook) by \(op.actor): kernel \(k.verdict)/\(k.rule ?? "-"), evaluator \(d.verdict.rawValue)/\(d.rule ?? "-")")
+            }
+        }
+        for k in pending { mismatches.append("kernel event without an operation: \(k.hook)/\(k.verdict)/\(k.rule ?? "-") pid \(k.pid)") }
+        try check(mismatches.isEmpty, mismatches.joined(separator: "; "))
+        // The scenario must exercise both verdicts, or the comparison proves little.
+        try check(kernelEvents.contains { $0.verdict == "deny" } && kernelEvents.contains { $0.verdict == "allow" },
+                  "scenario produced no deny or no allow: \(describe(kernelEvents))")
+    }
+}

@@ -8,7 +8,7 @@ public enum DecisionExplainer {
         var text = decision.verdict.rawValue
         if let rule = decision.rule { text += " by \(rule)" }
         if let mode = decision.mode { text += " [\(mode.rawValue)]" }
-        if decision.err != 0 { text += " \(ErrnoName.name(decision.err))" }
+        if decision.err != 0 { text += " \(ErrnoNames.symbol(of: decision.err))" }
         return text + ": " + decision.reason
     }
 
@@ -32,7 +32,7 @@ public enum DecisionExplainer {
         var verdict = "verdict: \(decision.verdict.rawValue)"
         if let rule = decision.rule { verdict += " by \(rule)" }
         if let mode = decision.mode { verdict += " [\(mode.rawValue)]" }
-        if decision.err != 0 { verdict += " \(ErrnoName.name(decision.err)) (\(decision.err))" }
+        if decision.err != 0 { verdict += " \(ErrnoNames.symbol(of: decision.err)) (\(decision.err))" }
         lines.append(verdict)
         if let tracked = decision.effects.tracked {
             lines.append("effect: \(tracked.type.rawValue) namespace \(tracked.inum) tracked as '\(tracked.label)' by \(tracked.ruleID)")

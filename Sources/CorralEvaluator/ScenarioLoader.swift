@@ -455,7 +455,7 @@ private struct Reader {
             else if let id = string(v, join(path, "rule")) { expect.rule = .id(id) }
         }
         if let (_, v) = e["errno"], let text = string(v, join(path, "errno")) {
-            if let value = ErrnoName.value(text) { expect.errno = value }
+            if let value = ErrnoNames.parse(text) { expect.errno = value }
             else if text == "0" { expect.errno = 0 }
             else { error("unknown errno '\(text)'", v, join(path, "errno")) }
         }

@@ -89,7 +89,7 @@ public enum ScenarioRunner {
         case .none?: parts.append("by no rule")
         case nil: break
         }
-        if let errno = e.errno { parts.append(errno == 0 ? "errno 0" : ErrnoName.name(errno)) }
+        if let errno = e.errno { parts.append(errno == 0 ? "errno 0" : ErrnoNames.symbol(of: errno)) }
         if let tracked = e.tracked { parts.append("tracked as \(tracked)") }
         if let locked = e.locked { parts.append("locked by \(locked)") }
         if let r = e.record {
@@ -122,7 +122,7 @@ public enum ScenarioRunner {
         case .none? where d.rule != nil: failures.append("rule: expected none, got \(d.rule!)")
         default: break
         }
-        mismatch("errno", e.errno, d.err) { $0 == 0 ? "0" : ErrnoName.name($0) }
+        mismatch("errno", e.errno, d.err) { $0 == 0 ? "0" : ErrnoNames.symbol(of: $0) }
         if let label = e.tracked {
             let got = outcome.decisions.compactMap(\.effects.tracked?.label)
             if !got.contains(label) { failures.append("tracked: expected \(label), got \(got.first ?? "untracked")") }

@@ -23,8 +23,8 @@ public enum PolicyMap: String, CaseIterable, Sendable {
     case rules = "corral_rules"
     case hookRules = "corral_hook_rules"
     case anchors = "corral_anchors"
-    case subjectCgroups = "corral_subject_cgroups"
-    case subjectExes = "corral_subject_exes"
+    case subjectCgroups = "corral_subj_cg"
+    case subjectExes = "corral_subj_exe"
     case ruleUIDs = "corral_rule_uids"
 
     /// Hash maps hold entries of both generations side by side: before writing an image into a

@@ -264,8 +264,8 @@ struct Example {
             #expect(lists.map { u32($0.key) } == [gen * 3, gen * 3 + 1, gen * 3 + 2])
             #expect(lists.allSatisfy { $0.value.count == 136 })
             #expect(image.entries(map: "corral_anchors").allSatisfy { $0.key.count == 16 && $0.value.count == 40 })
-            #expect(image.entries(map: "corral_subject_cgroups").allSatisfy { $0.key.count == 16 && $0.value.count == 8 })
-            #expect(image.entries(map: "corral_subject_exes").allSatisfy { $0.key.count == 16 && $0.value.count == 8 })
+            #expect(image.entries(map: "corral_subj_cg").allSatisfy { $0.key.count == 16 && $0.value.count == 8 })
+            #expect(image.entries(map: "corral_subj_exe").allSatisfy { $0.key.count == 16 && $0.value.count == 8 })
             #expect(image.entries(map: "corral_rule_uids").allSatisfy { $0.key.count == 8 && $0.value.count == 4 })
             let header = image.entries(map: "corral_generations")
             #expect(header.count == 1 && u32(header[0].key) == gen && header[0].value.count == 32)
@@ -277,7 +277,7 @@ struct Example {
             }
             #expect(image.summary.map(\.description) == [
                 "corral_generations: 1", "corral_rules: 10", "corral_hook_rules: 3", "corral_anchors: 2",
-                "corral_subject_cgroups: 1", "corral_subject_exes: 1", "corral_rule_uids: 7",
+                "corral_subj_cg: 1", "corral_subj_exe: 1", "corral_rule_uids: 7",
             ])
         }
     }

@@ -46,14 +46,14 @@ struct {
 	__uint(max_entries, CORRAL_MAX_SUBJECT_CGROUPS);
 	__type(key, struct corral_anchor_key);
 	__type(value, __u64);
-} corral_subject_cgroups SEC(".maps");
+} corral_subj_cg SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, CORRAL_MAX_SUBJECT_EXES);
 	__type(key, struct corral_exe_key);
 	__type(value, __u64);
-} corral_subject_exes SEC(".maps");
+} corral_subj_exe SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

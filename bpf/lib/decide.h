@@ -26,11 +26,11 @@ static __always_inline __u64 corral_exe_bits(__u32 gen)
 	k.ino = BPF_CORE_READ(ino, i_ino);
 	k.dev = BPF_CORE_READ(ino, i_sb, s_dev);
 	k.gen = gen;
-	bits = bpf_map_lookup_elem(&corral_subject_exes, &k);
+	bits = bpf_map_lookup_elem(&corral_subj_exe, &k);
 	return bits ? *bits : 0;
 }
 
-/* OR of corral_subject_cgroups over the actor's default-hierarchy cgroup and its ancestors. */
+/* OR of corral_subj_cg over the actor's default-hierarchy cgroup and its ancestors. */
 static __always_inline __u64 corral_cgroup_bits(__u32 gen)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
@@ -47,7 +47,7 @@ static __always_inline __u64 corral_cgroup_bits(__u32 gen)
 		if (i > level)
 			break;
 		k.cgroup_id = corral_cgroup_ancestor_id(cg, i);
-		v = bpf_map_lookup_elem(&corral_subject_cgroups, &k);
+		v = bpf_map_lookup_elem(&corral_subj_cg, &k);
 		if (v)
 			bits |= *v;
 	}

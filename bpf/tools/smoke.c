@@ -174,7 +174,7 @@ static void install_policy(void)
 	put_list(CORRAL_LIST_CGROUP, 1, l_cg);
 	put_anchor(id_deny, 0);
 	put_anchor(id_a, 4);
-	upd("corral_subject_cgroups", &ck, &a_bit);
+	upd("corral_subj_cg", &ck, &a_bit);
 	upd("corral_generations", &one, &g);
 	upd("corral_control", &zero, &ctl); /* publish */
 }
@@ -424,9 +424,9 @@ int main(int argc, char **argv)
 		struct corral_exe_key ek = self_exe_key();
 		__u64 bit = 2;
 
-		upd("corral_subject_exes", &ek, &bit);
+		upd("corral_subj_exe", &ek, &bit);
 		check(move(c, "/out") == 0, "/a/b -> /out as exe-subject manager: allowed");
-		bpf_map_delete_elem(map_fd("corral_subject_exes"), &ek);
+		bpf_map_delete_elem(map_fd("corral_subj_exe"), &ek);
 	}
 	cgfd = open(CG "/deny", O_DIRECTORY | O_RDONLY);
 	check(clone3_err(CLONE_INTO_CGROUP, cgfd) == EACCES, "clone3(CLONE_INTO_CGROUP /deny): EACCES");

@@ -172,11 +172,11 @@ struct corral_anchor {
 };
 
 /*
- * Map "corral_subject_cgroups": BPF_MAP_TYPE_HASH, CORRAL_MAX_SUBJECT_CGROUPS entries,
+ * Map "corral_subj_cg": BPF_MAP_TYPE_HASH, CORRAL_MAX_SUBJECT_CGROUPS entries,
  * key struct corral_anchor_key, value __u64 subject bits.
  * Example: {cgroup_id = 42, gen = 0} -> 0x4: tasks in cgroup 42 or below match subject bit 2.
  *
- * Map "corral_subject_exes": BPF_MAP_TYPE_HASH, CORRAL_MAX_SUBJECT_EXES entries,
+ * Map "corral_subj_exe": BPF_MAP_TYPE_HASH, CORRAL_MAX_SUBJECT_EXES entries,
  * key struct corral_exe_key, value __u64 subject bits.
  * Example: {ino = 1234, dev = 0x00800001 (kernel dev_t of 8:1), gen = 0} -> 0x8.
  */

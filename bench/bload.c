@@ -1,0 +1,316 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * bload: benchmark loader (static, libbpf). Loads and attaches a BPF object, runs one command
+ * with the programs attached, waits for it, exits (closing the links detaches everything).
+ *
+ *   bload empty OBJ -- CMD ARGS...         every program of OBJ (bench/empty.bpf.o: the floor)
+ *   bload corral OBJ NDENY -- CMD ARGS...  the compat set of Corral's object, with generation 1
+ *                                          of the maps filled like examples/bench/policy-10k.yaml
+ *                                          (written by this C code, per corral_abi.h, not by
+ *                                          Corral's compiler): the fallback for state (c).
+ *   bload cycle EMPTY_OBJ CORRAL_OBJ NDENY ROUNDS STATES WORKLOAD SETNS_N MIG_N CLONE_N
+ *       loads (and verifies) everything once: EMPTY_OBJ, CORRAL_OBJ with the NDENY policy and,
+ *       if STATES has z, a second CORRAL_OBJ with NDENY 0; then ROUNDS times, for each state of
+ *       STATES ("a b c z", rotated by one each round): attaches that state's programs (a: none),
+ *       runs `WORKLOAD run STATE ROUND SETNS_N MIG_N CLONE_N`, detaches. Loaded but unattached
+ *       programs never run, so the states interleave within seconds and share host conditions.
+ * Exit status: CMD's (128+N on signal N); 3 on a load/attach error.
+ *
+ * Policy written in corral mode (subject bit 0 = any; ranks as bpf/tools/smoke.c):
+ *   slot 0         track-bench   track net, label bench-sb          (list NS_ALLOC)
+ *   slot 1         lock-bench    lock-on-entry [bench-sb]           (list NS_INSTALL)
+ *   slot 2         stay-mig      stay /bench/mig                    (anchor)
+ *   slot 3+i       deny-NNNNN    deny-into /bench/deny/dNNNNN       (anchor), i < NDENY
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <linux/sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "corral_abi.h"
+
+#define CG "/sys/fs/cgroup"
+#define RANK(prec, tier, spec, idx) (((__u64)(prec) << 48) | ((__u64)(tier) << 44) | \
+				     ((__u64)(spec) << 28) | (0x7FFFFFFull - (idx)))
+
+static struct bpf_object *obj; /* the object being filled */
+
+static int print_warn(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	return level == LIBBPF_WARN ? vfprintf(stderr, fmt, ap) : 0;
+}
+
+static __u32 fnv(const char *s)
+{
+	__u32 h = 0x811C9DC5;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x01000193;
+	return h ? h : 1;
+}
+
+static void upd(const char *map, const void *k, const void *v)
+{
+	struct bpf_map *m = bpf_object__find_map_by_name(obj, map);
+
+	if (!m || bpf_map_update_elem(bpf_map__fd(m), k, v, BPF_ANY)) {
+		fprintf(stderr, "bload: update %s: %s\n", map, strerror(errno));
+		exit(3);
+	}
+}
+
+static __u64 ino_of(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st)) {
+		perror(path);
+		exit(3);
+	}
+	return st.st_ino;
+}
+
+static void put_rule(__u32 slot, struct corral_rule r)
+{
+	__u32 key = CORRAL_MAX_RULE_SLOTS + slot;
+	struct corral_uid_key uk = {.rule_uid = r.rule_uid, .gen = 1};
+
+	upd("corral_rules", &key, &r);
+	upd("corral_rule_uids", &uk, &slot);
+}
+
+static void put_anchor(__u64 cg, __u16 slot)
+{
+	struct corral_anchor_key k = {.cgroup_id = cg, .gen = 1};
+	struct corral_anchor a = {.count = 1, .slots = {slot}};
+
+	upd("corral_anchors", &k, &a);
+}
+
+static void install_policy(int ndeny)
+{
+	__u32 zero = 0, one = 1, key;
+	struct corral_generation g = {.generation = 1, .any_mask = 1, .rule_slots = 3 + ndeny};
+	struct corral_control ctl = {.active_gen = 1};
+	struct corral_slot_list l_alloc = {.count = 1, .slots = {0}}, l_inst = {.count = 1, .slots = {1}};
+	__u64 mig = ino_of(CG "/bench/mig");
+	char id[32], path[96];
+	int i;
+
+	put_rule(0, (struct corral_rule){.rank = RANK(0, 0, 0, 0), .subject_mask = 1,
+		.rule_uid = fnv("track-bench"), .kind = CORRAL_RULE_TRACK,
+		.ns_types = CLONE_NEWNET, .track_label = fnv("bench-sb")});
+	put_rule(1, (struct corral_rule){.rank = RANK(0, 1, 0, 1), .subject_mask = 1,
+		.rule_uid = fnv("lock-bench"), .kind = CORRAL_RULE_LOCK_ON_ENTRY, .err = EPERM,
+		.labels = {fnv("bench-sb")}});
+	put_rule(2, (struct corral_rule){.rank = RANK(0, 0, 0, 2), .subject_mask = 1, .cgroup_id = mig,
+		.rule_uid = fnv("stay-mig"), .kind = CORRAL_RULE_STAY, .err = EPERM});
+	put_anchor(mig, 2);
+	for (i = 0; i < ndeny; i++) {
+		__u64 cg;
+
+		snprintf(id, sizeof(id), "deny-%05d", i);
+		snprintf(path, sizeof(path), CG "/bench/deny/d%05d", i);
+		cg = ino_of(path);
+		put_rule(3 + i, (struct corral_rule){.rank = RANK(0, 0, 0, 3 + i), .subject_mask = 1,
+			.cgroup_id = cg, .rule_uid = fnv(id), .kind = CORRAL_RULE_DENY_INTO, .err = EPERM});
+		put_anchor(cg, 3 + i);
+	}
+	key = CORRAL_LIST_COUNT + CORRAL_LIST_NS_ALLOC;
+	upd("corral_hook_rules", &key, &l_alloc);
+	key = CORRAL_LIST_COUNT + CORRAL_LIST_NS_INSTALL;
+	upd("corral_hook_rules", &key, &l_inst);
+	upd("corral_generations", &one, &g);
+	upd("corral_control", &zero, &ctl); /* publish */
+}
+
+/* Opens and loads one object: every program (corral == 0) or the compat set. */
+static struct bpf_object *load(const char *path, int corral, int *nprog)
+{
+	struct bpf_object *o = bpf_object__open_file(path, NULL);
+	struct bpf_program *prog;
+	int err;
+
+	if (!o) {
+		fprintf(stderr, "bload: open %s: %s\n", path, strerror(errno));
+		exit(3);
+	}
+	*nprog = 0;
+	bpf_object__for_each_program(prog, o) {
+		int mine = !corral || !strncmp(bpf_program__name(prog), "compat_", 7);
+
+		bpf_program__set_autoload(prog, mine);
+		*nprog += mine;
+	}
+	err = bpf_object__load(o);
+	if (err) {
+		fprintf(stderr, "bload: load %s: %s\n", path, strerror(-err));
+		exit(3);
+	}
+	return o;
+}
+
+#define MAX_LINKS 64
+
+static int attach_all(struct bpf_object *o, struct bpf_link **links)
+{
+	struct bpf_program *prog;
+	int n = 0;
+
+	bpf_object__for_each_program(prog, o) {
+		if (!bpf_program__autoload(prog) || n >= MAX_LINKS)
+			continue;
+		links[n] = bpf_program__attach(prog);
+		if (!links[n]) {
+			fprintf(stderr, "bload: attach %s: %s\n", bpf_program__name(prog), strerror(errno));
+			exit(3);
+		}
+		n++;
+	}
+	return n;
+}
+
+static int run_cmd(char **argv)
+{
+	int st;
+	pid_t c = fork();
+
+	if (c < 0)
+		return 3;
+	if (c == 0) {
+		execv(argv[0], argv);
+		perror(argv[0]);
+		_exit(127);
+	}
+	if (waitpid(c, &st, 0) != c)
+		return 3;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static int cycle(int argc, char **argv)
+{
+	struct bpf_object *objs[26] = {0}; /* by state letter; a: none */
+	struct bpf_link *links[MAX_LINKS];
+	char states[16], round[16], st[2] = {0};
+	int ndeny, rounds, ns = 0, r, i, n, rc;
+
+	if (argc != 11)
+		return -1;
+	ndeny = atoi(argv[4]);
+	rounds = atoi(argv[5]);
+	for (i = 0; argv[6][i] && ns < (int)sizeof(states); i++)
+		if (argv[6][i] >= 'a' && argv[6][i] <= 'z')
+			states[ns++] = argv[6][i];
+	for (i = 0; i < ns; i++) {
+		int s = states[i];
+
+		if (s == 'b')
+			objs[s - 'a'] = load(argv[2], 0, &n);
+		else if (s == 'c' || s == 'z') {
+			obj = objs[s - 'a'] = load(argv[3], 1, &n);
+			install_policy(s == 'c' ? ndeny : 0);
+		} else if (s != 'a') {
+			fprintf(stderr, "bload: cycle: unknown state %c\n", s);
+			return 2;
+		} else
+			continue;
+		fprintf(stderr, "bload: state %c: %d programs loaded%s\n", s, n,
+			s == 'c' ? " (Corral compat set, 3 + NDENY rules)" : s == 'z' ? " (Corral compat set, 3 rules)" : " (empty)");
+	}
+	for (r = 1; r <= rounds; r++) {
+		snprintf(round, sizeof(round), "%d", r);
+		for (i = 0; i < ns; i++) {
+			char *wargv[] = {argv[7], "run", st, round, argv[8], argv[9], argv[10], NULL};
+			int s = states[(i + r - 1) % ns], k;
+
+			st[0] = s;
+			n = objs[s - 'a'] ? attach_all(objs[s - 'a'], links) : 0;
+			rc = run_cmd(wargv);
+			for (k = 0; k < n; k++)
+				bpf_link__destroy(links[k]);
+			usleep(500000); /* let deferred trampoline/RCU work after detach settle */
+			if (rc) {
+				fprintf(stderr, "bload: cycle: state %c round %d: status %d\n", s, r, rc);
+				return rc;
+			}
+			printf("BENCH_ATTACHED state=%c round=%d links=%d\n", s, r, n);
+			fflush(stdout);
+		}
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct bpf_program *prog;
+	int corral, ndeny = 0, cmd, nprog = 0, err, st;
+	pid_t c;
+
+	libbpf_set_print(print_warn);
+	if (argc > 1 && !strcmp(argv[1], "cycle")) {
+		int rc = cycle(argc, argv);
+
+		if (rc >= 0)
+			return rc;
+		goto usage;
+	}
+	if (argc < 5 || (strcmp(argv[1], "empty") && strcmp(argv[1], "corral")))
+		goto usage;
+	corral = !strcmp(argv[1], "corral");
+	cmd = corral ? 5 : 4;
+	if (corral)
+		ndeny = atoi(argv[3]);
+	if (argc <= cmd || strcmp(argv[cmd - 1], "--"))
+		goto usage;
+	libbpf_set_print(print_warn);
+	obj = bpf_object__open_file(argv[2], NULL);
+	if (!obj) {
+		fprintf(stderr, "bload: open %s: %s\n", argv[2], strerror(errno));
+		return 3;
+	}
+	bpf_object__for_each_program(prog, obj) {
+		int mine = !corral || !strncmp(bpf_program__name(prog), "compat_", 7);
+
+		bpf_program__set_autoload(prog, mine);
+		nprog += mine;
+	}
+	err = bpf_object__load(obj);
+	if (err) {
+		fprintf(stderr, "bload: load: %s\n", strerror(-err));
+		return 3;
+	}
+	bpf_object__for_each_program(prog, obj) {
+		if (bpf_program__autoload(prog) && !bpf_program__attach(prog)) {
+			fprintf(stderr, "bload: attach %s: %s\n", bpf_program__name(prog), strerror(errno));
+			return 3;
+		}
+	}
+	if (corral)
+		install_policy(ndeny);
+	fprintf(stderr, "bload: %s: %d programs attached%s\n", argv[1], nprog,
+		corral ? ", policy of 3 + NDENY rules in generation 1" : "");
+	fflush(stderr);
+	c = fork();
+	if (c < 0)
+		return 3;
+	if (c == 0) {
+		execv(argv[cmd], argv + cmd);
+		perror(argv[cmd]);
+		_exit(127);
+	}
+	if (waitpid(c, &st, 0) != c)
+		return 3;
+	bpf_object__close(obj);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+usage:
+	fprintf(stderr, "usage: bload empty OBJ -- CMD... | bload corral OBJ NDENY -- CMD... |\n"
+			"       bload cycle EMPTY_OBJ CORRAL_OBJ NDENY ROUNDS STATES WORKLOAD SETNS_N MIG_N CLONE_N\n");
+	return 2;
+}

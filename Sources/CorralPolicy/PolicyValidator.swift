@@ -186,14 +186,28 @@ struct PolicyValidator {
 
     private mutating func checkConflicts() {
         let unique = rules.filter { $0.complete && byID[$0.rule.id]?.rule.index == $0.rule.index }
-        for (j, later) in unique.enumerated() {
-            for earlier in unique[..<j] {
-                guard let (location, path, detail) = conflict(earlier, later) else { continue }
-                if outranks(earlier.rule.id, later.rule.id) || outranks(later.rule.id, earlier.rule.id) { continue }
-                let a = earlier.rule.id, b = later.rule.id
-                reader.error("rule \(quote(b)) conflicts with rule \(quote(a)) (\(line(earlier.location))): \(detail); "
-                    + "add 'overrides: [\(a)]' to \(quote(b)) or 'overrides: [\(b)]' to \(quote(a))", at: location, path)
+        let byKind = Dictionary(grouping: unique, by: \.rule.kind)
+        // Only these kind pairs can conflict (see `conflict`); pairing just them keeps a policy of
+        // thousands of deny-into rules linear instead of comparing every pair of rules.
+        let conflictingKinds: [(RuleKind, RuleKind)] = [
+            (.stay, .locked), (.locked, .delegated), (.denyEnter, .allowEnterOnly), (.track, .track),
+        ]
+        var candidates: [(earlier: ParsedRule, later: ParsedRule)] = []
+        for (a, b) in conflictingKinds {
+            let left = byKind[a] ?? [], right = byKind[b] ?? []
+            for (i, x) in left.enumerated() {
+                for y in a == b ? left[(i + 1)...] : right[...] {
+                    candidates.append(x.rule.index < y.rule.index ? (x, y) : (y, x))
+                }
             }
+        }
+        candidates.sort { ($0.later.rule.index, $0.earlier.rule.index) < ($1.later.rule.index, $1.earlier.rule.index) }
+        for (earlier, later) in candidates {
+            guard let (location, path, detail) = conflict(earlier, later) else { continue }
+            if outranks(earlier.rule.id, later.rule.id) || outranks(later.rule.id, earlier.rule.id) { continue }
+            let a = earlier.rule.id, b = later.rule.id
+            reader.error("rule \(quote(b)) conflicts with rule \(quote(a)) (\(line(earlier.location))): \(detail); "
+                + "add 'overrides: [\(a)]' to \(quote(b)) or 'overrides: [\(b)]' to \(quote(a))", at: location, path)
         }
     }
 

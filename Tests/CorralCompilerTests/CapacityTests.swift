@@ -4,17 +4,12 @@ import CorralABI
 import CorralCompiler
 import CorralPolicy
 import CorralSystem
+import CorralTestSupport
 import Foundation
 import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
-
-func threadCPUSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-}
 
 @Suite struct CapacityTests {
     @Test func ruleSlots() throws {

@@ -322,8 +322,8 @@ int BPF_PROG(compat_cp_uts, unsigned long flags, struct user_namespace *user_ns,
 }
 
 SEC("fexit/copy_ipcs")
-int BPF_PROG(compat_cp_ipc, unsigned long flags, struct ipc_namespace *old,
-	     struct ipc_namespace *ret)
+int BPF_PROG(compat_cp_ipc, unsigned long flags, struct user_namespace *user_ns,
+	     struct ipc_namespace *old, struct ipc_namespace *ret)
 {
 	if ((flags & CLONE_NEWIPC) && !CORRAL_IS_ERR_OR_NULL(ret) && ret != old)
 		corral_compat_track(CORRAL_NSI_IPC, BPF_CORE_READ(ret, ns.inum));
@@ -416,22 +416,31 @@ int BPF_PROG(compat_cg_fork, struct task_struct *child, struct kernel_clone_args
 	return 0;
 }
 
-/* ... and src/dst from cgroup_attach_permissions (both paths). */
+/* ... and src/dst from cgroup_attach_permissions (both paths). A kernel with the seed series
+ * (`corral run --mode compat` there) gives the function a first argument, the task:
+ * (task, src, dst, sb, threadgroup, ns) instead of (src, dst, sb, threadgroup, ns). */
 SEC("fentry/cgroup_attach_permissions")
-int BPF_PROG(compat_cg_enter, struct cgroup *src_cgrp, struct cgroup *dst_cgrp,
-	     struct super_block *sb, bool threadgroup, struct cgroup_namespace *ns)
+int compat_cg_enter(unsigned long long *ctx)
 {
 	struct corral_task_ctx *c = corral_ctx(1);
+	struct cgroup *src_cgrp, *dst_cgrp;
+	__u64 src = 0, dst = 0, threadgroup = 0;
+	__u32 base = bpf_get_func_arg_cnt(ctx) >= 6 ? 1 : 0;
 
 	if (!c)
 		return 0;
+	bpf_get_func_arg(ctx, base, &src);
+	bpf_get_func_arg(ctx, base + 1, &dst);
+	bpf_get_func_arg(ctx, base + 3, &threadgroup);
+	src_cgrp = (struct cgroup *)src;
+	dst_cgrp = (struct cgroup *)dst;
 	if (c->cg_pend != CORRAL_CG_TARGET)
 		c->cg_target = 0;
 	c->d.src_id = BPF_CORE_READ(src_cgrp, kn, id);
 	c->d.dst_id = BPF_CORE_READ(dst_cgrp, kn, id);
 	c->d.n_src = corral_read_ancestors(src_cgrp, c->d.src_anc);
 	c->d.n_dst = corral_read_ancestors(dst_cgrp, c->d.dst_anc);
-	c->d.threadgroup = threadgroup ? 1 : 0;
+	c->d.threadgroup = (threadgroup & 0xff) ? 1 : 0;
 	c->cg_pend = CORRAL_CG_READY;
 	c->cg_decided = 0;
 	c->cg_err = 0;

@@ -12,7 +12,7 @@ if args.first == "--helper-setns", args.count == 2 {
     exit(Helper.setnsExpectingEPERM(args[1]))
 }
 
-let tests = KTests.all
+let tests = KTests.all + NativeTests.all + ModeTests.all
 if args.first == "--list" {
     for t in tests { print(t.name) }
     exit(0)
@@ -23,10 +23,12 @@ var ran = 0
 LibBPF.quiet()
 for t in tests where filters.isEmpty || filters.contains(where: { t.name.hasPrefix($0) }) {
     ran += 1
-    let outcome = KTests.run(t)
+    // On a kernel that cannot run Corral, every test that loads BPF skips with the probe's reason.
+    let outcome = !ModeTests.withoutBPF.contains(t.name) && KProbe.unsupportedReason != nil
+        ? .skip(KProbe.unsupportedReason!) : KTests.run(t)
     switch outcome {
     case .ok: print("ok - \(t.name)")
-    case .skip(let why): print("ok - \(t.name) # SKIP \(why)")
+    case .skip(let why): print("ok - \(t.name) # SKIP \(why.replacingNewlines)")
     case .fail(let why):
         failed += 1
         print("not ok - \(t.name) # \(why.replacingNewlines)")

@@ -42,6 +42,8 @@ public enum KernelProbe {
     public static let nativeHooks = [
         "bpf_lsm_namespace_alloc", "bpf_lsm_namespace_install", "bpf_lsm_namespace_free", "bpf_lsm_cgroup_attach",
     ]
+    /// kfuncs the object calls (bpf/lib/corral_common.h `bpf_for`).
+    public static let iteratorKfuncs = ["bpf_iter_num_new", "bpf_iter_num_next", "bpf_iter_num_destroy"]
     /// Compat attach points used when the BPF object is not at hand to list its own.
     public static let compatCoreFunctions = [
         "bpf_lsm_task_alloc", "bpf_lsm_userns_create", "bpf_lsm_capable", "bpf_lsm_inode_permission",
@@ -82,6 +84,19 @@ public enum KernelProbe {
             common.append(UnsupportedFeature(
                 feature: "btf", detail: "no kernel BTF at /sys/kernel/btf/vmlinux",
                 requires: "CONFIG_DEBUG_INFO_BTF=y (Linux >= 5.7 for BPF LSM)"))
+        }
+
+        // 2b. The kfuncs every program's loops call (bpf_for: open-coded numeric iterators, 6.4+).
+        //     Without them libbpf refuses the whole object ("extern (func ksym) ... not found").
+        if let btf {
+            let absent = iteratorKfuncs.filter { btf.functionID($0) == nil }
+            if !absent.isEmpty {
+                common.append(UnsupportedFeature(
+                    feature: "kfunc:bpf_iter_num",
+                    detail: absent.joined(separator: ", ") + (absent.count == 1 ? " is not a FUNC" : " are not FUNCs")
+                        + " in vmlinux BTF (open-coded iterators, used by the loops of every Corral program)",
+                    requires: "Linux >= 6.4"))
+            }
         }
 
         // 3. Attach points per mode.

@@ -39,6 +39,12 @@ enum KProbe {
         throw TestSkip(reason: "probed mode is \(r.mode.rawValue), native needs: " + reasons(r.nativeMissing))
     }
 
+    static func requireCompat() throws {
+        let r = report
+        guard r.mode != .compat else { return }
+        throw TestSkip(reason: "probed mode is \(r.mode.rawValue); this test checks the compat hook set")
+    }
+
     static func requireSupported() throws {
         if let why = unsupportedReason { throw TestSkip(reason: why) }
     }
@@ -135,7 +141,10 @@ final class ParkedThread {
 
 enum NativeTests {
     nonisolated(unsafe) static let all: [KTest] = [
-        KTest(name: "native/alloc_inum", body: allocInum),
+        KTest(name: "native/alloc_inum", body: { try KProbe.requireNative(); try allocInum(native: true) }),
+        // Compat learns the inum from fexit of each constructor; this caught copy_ipcs read with
+        // the wrong signature (the parent's ipc namespace was tracked instead of the new one).
+        KTest(name: "compat/track_inum", body: { try KProbe.requireCompat(); try allocInum(native: false) }),
         KTest(name: "native/free_inum_reuse", body: freeInumReuse),
         KTest(name: "native/pidfd_setns_once_per_ns", body: pidfdSetnsOncePerNS),
         KTest(name: "native/threads_threadgroup0", body: threadsThreadgroup0),
@@ -165,8 +174,7 @@ enum NativeTests {
 
     // MARK: 1. namespace_alloc sees the real inum
 
-    static func allocInum() throws {
-        try KProbe.requireNative()
+    static func allocInum(native: Bool) throws {
         let types: [NamespaceType] = [.uts, .ipc, .net, .cgroup, .time, .user]
         let label = "inum-test"
         let loaded = try Loaded(policy([Rule(id: "track-all", kind: .track, namespaceTypes: Set(types), trackLabel: label)]))
@@ -193,8 +201,14 @@ enum NativeTests {
             } else {
                 problems.append("\(t): no corral_tracked_ns entry for the inode \(inum) of \(nsPath(t))")
             }
-            // The event carries the same inum (compat would say 0).
+            // Native events carry the same inum; compat decides before the namespace exists (inum 0).
             let evs = loaded.collect().filter { $0.hook == "namespace_alloc" && $0.pid == UInt32(child.pid) && $0.nsType == t.rawValue }
+            if !native {
+                if evs.count != 1 || evs.first?.tracked != true || evs.first?.compat != true {
+                    problems.append("\(t): want one tracked compat namespace_alloc event, got \(describe(evs))")
+                }
+                continue
+            }
             if evs.count != 1 {
                 problems.append("\(t): \(evs.count) namespace_alloc events by the child: \(describe(evs))")
             } else if let ev = evs.first {

@@ -1,5 +1,6 @@
-// The resident service behind `corral daemon`: load with pinned links, stream events, and on
-// SIGTERM/SIGINT unpin and return.
+// The resident service behind `corral daemon`: load with pinned links, stream events, resolve
+// cgroups the policy names once they appear (CgroupResolutionService), and on SIGTERM/SIGINT
+// unpin and return.
 import CorralKernel
 import CorralPolicy
 import CorralSystem
@@ -15,7 +16,7 @@ public final class EventDaemon {
     }
 
     /// Runs until SIGTERM or SIGINT. `output` gets one JSON line per event.
-    public func run(output: (String) -> Void, log: (String) -> Void) throws(KernelError) {
+    public func run(output: (String) -> Void, log: @escaping (String) -> Void) throws(KernelError) {
         Sys.catchSignals([SIGTERM, SIGINT])  // the caller should install this before parsing too
         let session = try CorralSession(policy: policy, options: options)
         defer { session.stop() }
@@ -24,10 +25,13 @@ public final class EventDaemon {
         var lines: [String] = []
         let reader = try session.events { lines.append($0.jsonLine) }
         defer { reader.close() }
+        let resolution = CgroupResolutionService(session: session, log: log)
+        resolution.tick()
         while true {
             try reader.poll(timeoutMillis: 200)
             for l in lines { output(l) }
             lines.removeAll()
+            resolution.tick()
             if let sig = Sys.takeCaughtSignal() {
                 log("signal \(sig): unloading")
                 return

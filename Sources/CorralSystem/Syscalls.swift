@@ -1,4 +1,4 @@
-// Typed POSIX wrappers: files, fds, processes, signals, mounts. Linux-only calls that libc does
+// Typed POSIX wrappers: files, fds, inotify, processes, signals, mounts. Linux-only calls that libc does
 // not export to Swift (setns, unshare, pidfd_open, clone3) live in CorralKernel/System/LinuxCalls.swift,
 // which reaches them through the CLibBPF shim.
 #if canImport(Glibc)
@@ -150,6 +150,63 @@ public enum Sys {
         try retrying { Glibc.mount(source, target, type, flags, data) }
     }
 
+    // MARK: inotify
+
+    /// One inotify event: the watch it came from, its mask (IN_*) and the name inside the
+    /// watched directory ("" for events on the directory itself).
+    public struct InotifyEvent: Sendable {
+        public var wd: Int32
+        public var mask: UInt32
+        public var name: String
+    }
+
+    public static let inotifyCreate = UInt32(IN_CREATE)
+    public static let inotifyMovedTo = UInt32(IN_MOVED_TO)
+    public static let inotifyOverflow = UInt32(IN_Q_OVERFLOW)
+
+    /// inotify_init1(IN_NONBLOCK | IN_CLOEXEC).
+    public static func inotifyInit() throws(Errno) -> Int32 {
+        try retrying { inotify_init1(Int32(IN_NONBLOCK) | Int32(IN_CLOEXEC)) }
+    }
+
+    /// inotify_add_watch(2); returns the watch descriptor.
+    public static func inotifyAddWatch(_ fd: Int32, _ path: String, mask: UInt32) throws(Errno) -> Int32 {
+        try retrying { inotify_add_watch(fd, path, mask) }
+    }
+
+    public static func inotifyRemoveWatch(_ fd: Int32, _ wd: Int32) {
+        _ = inotify_rm_watch(fd, wd)
+    }
+
+    /// Reads the events queued on a non-blocking inotify fd; [] when none are pending.
+    public static func readInotifyEvents(_ fd: Int32) throws(Errno) -> [InotifyEvent] {
+        var out: [InotifyEvent] = []
+        while true {
+            let bytes: [UInt8]
+            do { bytes = try read(fd, count: 16 * 1024) } catch {
+                if error.rawValue == EAGAIN || error.rawValue == EWOULDBLOCK { return out }
+                throw error
+            }
+            if bytes.isEmpty { return out }
+            // struct inotify_event { int wd; uint32_t mask, cookie, len; char name[len]; }
+            var off = 0
+            while off + 16 <= bytes.count {
+                func u32(_ at: Int) -> UInt32 { bytes[at..<at + 4].withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) } }
+                let len = Int(u32(off + 12))
+                let nameBytes = bytes[(off + 16)..<min(bytes.count, off + 16 + len)].prefix { $0 != 0 }
+                out.append(InotifyEvent(wd: Int32(bitPattern: u32(off)), mask: u32(off + 4),
+                                        name: String(decoding: nameBytes, as: UTF8.self)))
+                off += 16 + len
+            }
+        }
+    }
+
+    /// poll(2) for readability of one fd; true when readable within `timeoutMillis`.
+    public static func waitReadable(_ fd: Int32, timeoutMillis: Int32) -> Bool {
+        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        return Glibc.poll(&p, 1, timeoutMillis) > 0 && p.revents & Int16(POLLIN) != 0
+    }
+
     // MARK: processes
 
     public static var pid: Int32 { getpid() }
@@ -226,6 +283,23 @@ public enum Sys {
         return (try waitpid(pid), String(decoding: out, as: UTF8.self))
     }
 
+    /// Starts `argv` (argv[0] a path) in the background with stdout and stderr appended to
+    /// files (created if missing); returns its pid. Reap it with `waitpid`/`tryWait`.
+    public static func spawn(_ argv: [String], stdout: String, stderr: String) throws(Errno) -> Int32 {
+        var cargs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) }
+        cargs.append(nil)
+        defer { for c in cargs { free(c) } }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, cargs[0]!, &actions, nil, &cargs, environ)
+        if rc != 0 { throw Errno(rawValue: rc) }
+        return pid
+    }
+
     public static func kill(_ pid: Int32, _ signal: Int32) throws(Errno) {
         try retrying { Glibc.kill(pid, signal) }
     }
@@ -298,6 +372,13 @@ public enum Sys {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
         return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+
+    /// CLOCK_MONOTONIC in milliseconds (for intervals).
+    public static func monotonicMillis() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1000 + UInt64(ts.tv_nsec) / 1_000_000
     }
 
     public static func sleep(millis: Int) {

@@ -89,6 +89,28 @@ public final class CorralSession {
         decoder = EventDecoder(policy: newPolicy, cgroupPaths: next.cgroupPathByID)
     }
 
+    /// Compiles the running policy again (next generation number) and, when that resolves a
+    /// reference the running image left unresolved, installs it through the atomic generation
+    /// switch. Returns the references that became resolved; [] means nothing was installed.
+    /// On a compile or install error the running generation stays active.
+    public func reresolve() throws(KernelError) -> [UnresolvedReference] {
+        let gen = try installer.inactiveGeneration()
+        let next = try Self.compile(policy, gen: gen, generation: image.generation.value.generation + 1,
+                                    auditAll: options.auditAll)
+        let stillUnresolved = Set(next.unresolved.map(Self.referenceKey))
+        let resolved = image.unresolved.filter { !stillUnresolved.contains(Self.referenceKey($0)) }
+        guard !resolved.isEmpty else { return [] }
+        try installer.install(next, flags: controlFlags(options))
+        image = next
+        decoder = EventDecoder(policy: policy, cgroupPaths: next.cgroupPathByID)
+        return resolved
+    }
+
+    /// Identity of an unresolved reference across compilations (errno and location aside).
+    static func referenceKey(_ r: UnresolvedReference) -> String {
+        "\(r.kind.rawValue)|\(r.ruleID)|\(r.fieldPath)|\(r.path)"
+    }
+
     /// Unresolved policy references, one warning line each.
     public var unresolvedWarnings: [String] { image.unresolved.map(\.description) }
 

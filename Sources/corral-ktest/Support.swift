@@ -88,10 +88,8 @@ final class Loaded {
             try CorralSession(policy: policy, options: SessionOptions(auditAll: audit, traceAll: traceAll))
         }
         session = s
-        var sink: [DecisionEvent] = []
         let box = EventBox()
         reader = try kernel("ring buffer") { () throws(KernelError) in try s.events { box.items.append($0) } }
-        _ = sink
         self.box = box
     }
 

@@ -63,6 +63,30 @@ enum KTests {
         try sys("open \(path)") { () throws(Errno) in try Sys.open(path, O_RDONLY) }
     }
 
+    /// The ns_sandbox selftest's setup, shared by the tests built on it: load `policy`, unshare a
+    /// new uts namespace (tracked by the policy), return to the host's, and run `body` with both
+    /// namespace fds. Afterwards the caller is back in the host namespace and Corral is unloaded.
+    static func withSandbox(_ policy: Policy, audit: Bool = false, traceAll: Bool = false,
+                            _ body: (_ loaded: Loaded, _ host: Int32, _ sandbox: Int32) throws -> Void) throws {
+        let host = try openNS("/proc/self/ns/uts")
+        defer { Sys.close(host) }
+        let loaded = try Loaded(policy, audit: audit, traceAll: traceAll)
+        defer {
+            _ = errnoOf { () throws(Errno) in try Linux.setns(host, uts) }
+            loaded.unload()
+        }
+        try sys("unshare sandbox") { () throws(Errno) in try Linux.unshare(uts) }
+        let sandbox = try openNS("/proc/self/ns/uts")
+        defer { Sys.close(sandbox) }
+        try sys("setns host utsns") { () throws(Errno) in try Linux.setns(host, uts) }
+        try body(loaded, host, sandbox)
+    }
+
+    /// The inode number of the namespace an nsfs fd refers to.
+    static func inum(of fd: Int32) throws -> UInt32 {
+        UInt32(truncatingIfNeeded: try sys("stat ns fd") { () throws(Errno) in try Sys.inode("/proc/self/fd/\(fd)") })
+    }
+
     static let uts = Linux.cloneNewUTS
 
     // MARK: probe
@@ -101,27 +125,18 @@ enum KTests {
     // MARK: PATCH 3/4 ns_sandbox
 
     static func nsSandbox(policy: Policy) throws {
-        let orig = try openNS("/proc/self/ns/uts")
-        defer { Sys.close(orig) }
-        let loaded = try Loaded(policy)
-        defer {
-            _ = errnoOf { () throws(Errno) in try Linux.setns(orig, uts) }
-            loaded.unload()
-        }
-        try sys("unshare sandbox") { () throws(Errno) in try Linux.unshare(uts) }
-        let sandbox = try openNS("/proc/self/ns/uts")
-        defer { Sys.close(sandbox) }
-        try sys("parent setns host utsns") { () throws(Errno) in try Linux.setns(orig, uts) }
-        let (_, st) = try inChild {
-            if errnoOf({ () throws(Errno) in try Linux.setns(sandbox, uts) }) != 0 { return 1 }
-            if errnoOf({ () throws(Errno) in try Linux.setns(orig, uts) }) != EPERM { return 2 }
-            return 0
-        }
-        switch st {
-        case .exited(0): return
-        case .exited(1): throw TestFailure(reason: "child could not enter the tracked namespace")
-        case .exited(2): throw TestFailure(reason: "child locked in: setns to host was not EPERM")
-        default: throw TestFailure(reason: "child \(st)")
+        try withSandbox(policy) { loaded, orig, sandbox in
+            let (_, st) = try inChild {
+                if errnoOf({ () throws(Errno) in try Linux.setns(sandbox, uts) }) != 0 { return 1 }
+                if errnoOf({ () throws(Errno) in try Linux.setns(orig, uts) }) != EPERM { return 2 }
+                return 0
+            }
+            switch st {
+            case .exited(0): return
+            case .exited(1): throw TestFailure(reason: "child could not enter the tracked namespace")
+            case .exited(2): throw TestFailure(reason: "child locked in: setns to host was not EPERM")
+            default: throw TestFailure(reason: "child \(st)")
+            }
         }
     }
 
@@ -202,49 +217,40 @@ enum KTests {
     // MARK: inheritance
 
     static func inheritance() throws {
-        let orig = try openNS("/proc/self/ns/uts")
-        defer { Sys.close(orig) }
-        let loaded = try Loaded(sandboxPolicy())
-        defer {
-            _ = errnoOf { () throws(Errno) in try Linux.setns(orig, uts) }
-            loaded.unload()
-        }
-        try sys("unshare sandbox") { () throws(Errno) in try Linux.unshare(uts) }
-        let sandbox = try openNS("/proc/self/ns/uts")
-        defer { Sys.close(sandbox) }
-        try sys("parent setns host") { () throws(Errno) in try Linux.setns(orig, uts) }
-        guard let exe = Sys.executablePath() else { throw TestFailure(reason: "no /proc/self/exe") }
+        try withSandbox(sandboxPolicy()) { loaded, orig, sandbox in
+            guard let exe = Sys.executablePath() else { throw TestFailure(reason: "no /proc/self/exe") }
 
-        // Child and thread of a locked task.
-        let (_, st) = try inChild {
-            if errnoOf({ () throws(Errno) in try Linux.setns(sandbox, uts) }) != 0 { return 10 }
-            // forked child
-            guard let g = try? Sys.fork() else { return 11 }
-            if g == 0 { Sys.exit(errnoOf { () throws(Errno) in try Linux.setns(orig, uts) } == EPERM ? 0 : 1) }
-            guard let gs = try? Sys.waitpid(g), gs == .exited(0) else { return 12 }
-            // thread
-            final class R: @unchecked Sendable { var e: Int32 = -1 }
-            let r = R()
-            do { try Sys.onNewThread { r.e = errnoOf { () throws(Errno) in try Linux.setns(orig, uts) } } } catch { return 13 }
-            if r.e != EPERM { return 14 }
-            // spawned program (child + exec)
-            guard let sp = try? Sys.runCapturing([exe, "--helper-setns", "/proc/1/ns/uts"]), sp.status == .exited(0) else { return 15 }
-            return 0
-        }
-        let why: [Int32: String] = [10: "could not enter sandbox", 11: "fork failed", 12: "forked child of a locked task escaped",
-                                    13: "pthread_create failed", 14: "thread of a locked task escaped",
-                                    15: "spawned program of a locked task escaped"]
-        if case .exited(let c) = st, c != 0 { throw TestFailure(reason: why[c] ?? "child exit \(c)") }
-        try check(st == .exited(0), "child \(st)")
+            // Child and thread of a locked task.
+            let (_, st) = try inChild {
+                if errnoOf({ () throws(Errno) in try Linux.setns(sandbox, uts) }) != 0 { return 10 }
+                // forked child
+                guard let g = try? Sys.fork() else { return 11 }
+                if g == 0 { Sys.exit(errnoOf { () throws(Errno) in try Linux.setns(orig, uts) } == EPERM ? 0 : 1) }
+                guard let gs = try? Sys.waitpid(g), gs == .exited(0) else { return 12 }
+                // thread
+                final class R: @unchecked Sendable { var e: Int32 = -1 }
+                let r = R()
+                do { try Sys.onNewThread { r.e = errnoOf { () throws(Errno) in try Linux.setns(orig, uts) } } } catch { return 13 }
+                if r.e != EPERM { return 14 }
+                // spawned program (child + exec)
+                guard let sp = try? Sys.runCapturing([exe, "--helper-setns", "/proc/1/ns/uts"]), sp.status == .exited(0) else { return 15 }
+                return 0
+            }
+            let why: [Int32: String] = [10: "could not enter sandbox", 11: "fork failed", 12: "forked child of a locked task escaped",
+                                        13: "pthread_create failed", 14: "thread of a locked task escaped",
+                                        15: "spawned program of a locked task escaped"]
+            if case .exited(let c) = st, c != 0 { throw TestFailure(reason: why[c] ?? "child exit \(c)") }
+            try check(st == .exited(0), "child \(st)")
 
-        // The locked task itself exec's: still locked.
-        let (_, st2) = try inChild {
-            if errnoOf({ () throws(Errno) in try Linux.setns(sandbox, uts) }) != 0 { return 10 }
-            var argv: [UnsafeMutablePointer<CChar>?] = [strdup(exe), strdup("--helper-setns"), strdup("/proc/1/ns/uts"), nil]
-            execv(exe, &argv)
-            return 20
+            // The locked task itself exec's: still locked.
+            let (_, st2) = try inChild {
+                if errnoOf({ () throws(Errno) in try Linux.setns(sandbox, uts) }) != 0 { return 10 }
+                var argv: [UnsafeMutablePointer<CChar>?] = [strdup(exe), strdup("--helper-setns"), strdup("/proc/1/ns/uts"), nil]
+                execv(exe, &argv)
+                return 20
+            }
+            try check(st2 == .exited(0), "exec'd locked task: \(st2) (1 = setns allowed, escaped)")
         }
-        try check(st2 == .exited(0), "exec'd locked task: \(st2) (1 = setns allowed, escaped)")
     }
 
     // MARK: audit
@@ -252,29 +258,20 @@ enum KTests {
     static func auditWouldDeny() throws {
         let fx = try CgroupFixture("audit")
         let denied = try fx.make("denied")
-        let orig = try openNS("/proc/self/ns/uts")
-        defer { Sys.close(orig) }
-        let loaded = try Loaded(sandboxPolicy(extra: [denyInto("deny-denied", denied)]), audit: true)
-        defer {
-            _ = errnoOf { () throws(Errno) in try Linux.setns(orig, uts) }
-            loaded.unload()
+        try withSandbox(sandboxPolicy(extra: [denyInto("deny-denied", denied)]), audit: true) { loaded, orig, sandbox in
+            let (child, st) = try inChild {
+                if errnoOf({ () throws(Errno) in try Linux.setns(sandbox, uts) }) != 0 { return 1 }
+                if errnoOf({ () throws(Errno) in try Linux.setns(orig, uts) }) != 0 { return 2 }
+                if errnoOf({ () throws(Errno) in try moveTo(fx.host(denied), pid: Sys.pid) }) != 0 { return 3 }
+                return 0
+            }
+            try check(st == .exited(0), "audit mode denied something (child \(st): 2 setns, 3 cgroup)")
+            let evs = loaded.collect().filter { $0.pid == UInt32(child) }
+            try check(evs.contains { $0.hook == "namespace_install" && $0.verdict == "audit" && $0.rule == "lock-sandbox" },
+                      "no would-deny event for the locked setns: \(describe(evs))")
+            try check(evs.contains { $0.hook == "cgroup_attach" && $0.verdict == "audit" && $0.rule == "deny-denied" && $0.err == 0 },
+                      "no would-deny event for the cgroup move: \(describe(evs))")
         }
-        try sys("unshare") { () throws(Errno) in try Linux.unshare(uts) }
-        let sandbox = try openNS("/proc/self/ns/uts")
-        defer { Sys.close(sandbox) }
-        try sys("setns host") { () throws(Errno) in try Linux.setns(orig, uts) }
-        let (child, st) = try inChild {
-            if errnoOf({ () throws(Errno) in try Linux.setns(sandbox, uts) }) != 0 { return 1 }
-            if errnoOf({ () throws(Errno) in try Linux.setns(orig, uts) }) != 0 { return 2 }
-            if errnoOf({ () throws(Errno) in try moveTo(fx.host(denied), pid: Sys.pid) }) != 0 { return 3 }
-            return 0
-        }
-        try check(st == .exited(0), "audit mode denied something (child \(st): 2 setns, 3 cgroup)")
-        let evs = loaded.collect().filter { $0.pid == UInt32(child) }
-        try check(evs.contains { $0.hook == "namespace_install" && $0.verdict == "audit" && $0.rule == "lock-sandbox" },
-                  "no would-deny event for the locked setns: \(describe(evs))")
-        try check(evs.contains { $0.hook == "cgroup_attach" && $0.verdict == "audit" && $0.rule == "deny-denied" && $0.err == 0 },
-                  "no would-deny event for the cgroup move: \(describe(evs))")
     }
 
     // MARK: differential
@@ -301,61 +298,50 @@ enum KTests {
         let fx = try CgroupFixture("differential")
         let denied = try fx.make("denied"), allowed = try fx.make("allowed")
         let policy = sandboxPolicy(extra: [denyInto("deny-denied", denied)])
-        let orig = try openNS("/proc/self/ns/uts")
-        defer { Sys.close(orig) }
-        let origInum = UInt32(truncatingIfNeeded: try sys("stat uts") { () throws(Errno) in try Sys.inode("/proc/self/ns/uts") })
-        let loaded = try Loaded(policy, traceAll: true)
-        defer {
-            _ = errnoOf { () throws(Errno) in try Linux.setns(orig, uts) }
-            loaded.unload()
-        }
-        let me = Sys.pid
-        var ops: [Op] = []
-        try sys("unshare") { () throws(Errno) in try Linux.unshare(uts) }
-        let newInum = UInt32(truncatingIfNeeded: try sys("stat uts") { () throws(Errno) in try Sys.inode("/proc/self/ns/uts") })
-        ops.append(.alloc(actor: me, inum: newInum))
-        let sandbox = try openNS("/proc/self/ns/uts")
-        defer { Sys.close(sandbox) }
-        try sys("setns host") { () throws(Errno) in try Linux.setns(orig, uts) }
-        ops.append(.install(actor: me, inum: origInum))
-        let (child, _) = try inChild {
-            _ = errnoOf { () throws(Errno) in try Linux.setns(sandbox, uts) }
-            _ = errnoOf { () throws(Errno) in try Linux.setns(orig, uts) }
-            _ = errnoOf { () throws(Errno) in try moveTo(fx.host(denied), pid: Sys.pid) }
-            _ = errnoOf { () throws(Errno) in try moveTo(fx.host(allowed), pid: Sys.pid) }
-            return 0
-        }
-        ops += [.install(actor: child, inum: newInum), .install(actor: child, inum: origInum),
-                .attach(actor: child, dst: denied), .attach(actor: child, dst: allowed)]
+        try withSandbox(policy, traceAll: true) { loaded, orig, sandbox in
+            let origInum = try inum(of: orig), newInum = try inum(of: sandbox)
+            let me = Sys.pid
+            // What withSandbox did: unshare (alloc of the new namespace), setns back to the host.
+            var ops: [Op] = [.alloc(actor: me, inum: newInum), .install(actor: me, inum: origInum)]
+            let (child, _) = try inChild {
+                _ = errnoOf { () throws(Errno) in try Linux.setns(sandbox, uts) }
+                _ = errnoOf { () throws(Errno) in try Linux.setns(orig, uts) }
+                _ = errnoOf { () throws(Errno) in try moveTo(fx.host(denied), pid: Sys.pid) }
+                _ = errnoOf { () throws(Errno) in try moveTo(fx.host(allowed), pid: Sys.pid) }
+                return 0
+            }
+            ops += [.install(actor: child, inum: newInum), .install(actor: child, inum: origInum),
+                    .attach(actor: child, dst: denied), .attach(actor: child, dst: allowed)]
 
-        let kernelEvents = loaded.collect().filter {
-            ($0.tgid == UInt32(me) || $0.tgid == UInt32(child)) && $0.hook != "namespace_free"
+            let kernelEvents = loaded.collect().filter {
+                ($0.tgid == UInt32(me) || $0.tgid == UInt32(child)) && $0.hook != "namespace_free"
+            }
+            var eval = Evaluator(policy: policy, cgroupIDs: [denied: try fx.id(denied), allowed: try fx.id(allowed)])
+            eval.addTask(TaskState(pid: me, cgroup: .root))
+            var pending = kernelEvents
+            var mismatches: [String] = []
+            var forked = false
+            for op in ops {
+                if op.actor == child && !forked { eval.fork(parent: me, child: child); forked = true }
+                let d: Decision = switch op {
+                case .alloc(let a, let inum): eval.namespaceAlloc(actor: a, type: .uts, inum: inum)
+                case .install(let a, let inum): eval.namespaceInstall(actor: a, type: .uts, inum: inum)
+                case .attach(let a, let dst): eval.cgroupAttach(actor: a, target: a, dst: dst, via: .procs)
+                }
+                guard let i = pending.firstIndex(where: { $0.hook == op.hook && $0.pid == UInt32(op.actor) }) else {
+                    mismatches.append("no kernel event for \(op.hook) by \(op.actor) (evaluator: \(d.verdict.rawValue)/\(d.rule ?? "-"))")
+                    continue
+                }
+                let k = pending.remove(at: i)
+                if k.verdict != d.verdict.rawValue || k.rule != d.rule {
+                    mismatches.append("\(op.hook) by \(op.actor): kernel \(k.verdict)/\(k.rule ?? "-"), evaluator \(d.verdict.rawValue)/\(d.rule ?? "-")")
+                }
+            }
+            for k in pending { mismatches.append("kernel event without an operation: \(k.hook)/\(k.verdict)/\(k.rule ?? "-") pid \(k.pid)") }
+            try check(mismatches.isEmpty, mismatches.joined(separator: "; "))
+            // The scenario must exercise both verdicts, or the comparison proves little.
+            try check(kernelEvents.contains { $0.verdict == "deny" } && kernelEvents.contains { $0.verdict == "allow" },
+                      "scenario produced no deny or no allow: \(describe(kernelEvents))")
         }
-        var eval = Evaluator(policy: policy, cgroupIDs: [denied: try fx.id(denied), allowed: try fx.id(allowed)])
-        eval.addTask(TaskState(pid: me, cgroup: .root))
-        var pending = kernelEvents
-        var mismatches: [String] = []
-        var forked = false
-        for op in ops {
-            if op.actor == child && !forked { eval.fork(parent: me, child: child); forked = true }
-            let d: Decision = switch op {
-            case .alloc(let a, let inum): eval.namespaceAlloc(actor: a, type: .uts, inum: inum)
-            case .install(let a, let inum): eval.namespaceInstall(actor: a, type: .uts, inum: inum)
-            case .attach(let a, let dst): eval.cgroupAttach(actor: a, target: a, dst: dst, via: .procs)
-            }
-            guard let i = pending.firstIndex(where: { $0.hook == op.hook && $0.pid == UInt32(op.actor) }) else {
-                mismatches.append("no kernel event for \(op.hook) by \(op.actor) (evaluator: \(d.verdict.rawValue)/\(d.rule ?? "-"))")
-                continue
-            }
-            let k = pending.remove(at: i)
-            if k.verdict != d.verdict.rawValue || k.rule != d.rule {
-                mismatches.append("\(op.hook) by \(op.actor): kernel \(k.verdict)/\(k.rule ?? "-"), evaluator \(d.verdict.rawValue)/\(d.rule ?? "-")")
-            }
-        }
-        for k in pending { mismatches.append("kernel event without an operation: \(k.hook)/\(k.verdict)/\(k.rule ?? "-") pid \(k.pid)") }
-        try check(mismatches.isEmpty, mismatches.joined(separator: "; "))
-        // The scenario must exercise both verdicts, or the comparison proves little.
-        try check(kernelEvents.contains { $0.verdict == "deny" } && kernelEvents.contains { $0.verdict == "allow" },
-                  "scenario produced no deny or no allow: \(describe(kernelEvents))")
     }
 }

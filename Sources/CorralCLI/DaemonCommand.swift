@@ -12,20 +12,16 @@ struct DaemonCommand: AsyncParsableCommand {
         commandName: "daemon",
         abstract: "Stay resident enforcing a policy; print decision events as JSON lines.")
 
-    @Option(name: .long, help: "Policy file (YAML).") var policy: String
-    @Flag(name: .long, help: "Treat every rule as audit.") var audit = false
-    @Option(name: .long, help: "Force the hook set: native or compat.") var mode: String?
+    @OptionGroup var enforcement: EnforcementOptions
     @Flag(name: .long, help: "Report every decision, not only those a rule applied to.") var traceAll = false
     @Option(name: .long, help: "Where links are pinned.") var pinDirectory = CorralObject.defaultPinDirectory
 
     func run() async throws {
         // Catch before loading: a SIGTERM during load/attach must not leave partial pins behind.
         Sys.catchSignals([SIGTERM, SIGINT])
-        let loaded = try loadPolicyOrExit(policy)
+        let loaded = try loadPolicyOrExit(enforcement.policy)
         let daemon = EventDaemon(
-            policy: loaded,
-            options: SessionOptions(mode: mode.flatMap(KernelMode.init(rawValue:)), auditAll: audit,
-                                    traceAll: traceAll, pinDirectory: pinDirectory))
+            policy: loaded, options: enforcement.sessionOptions(traceAll: traceAll, pinDirectory: pinDirectory))
         do { try daemon.run(output: { _ = try? Sys.write(1, Array(($0 + "\n").utf8)) }, log: { Sys.printError("corral: \($0)") }) } catch {
             Sys.printError("corral: \(error)")
             throw ExitCode(3)

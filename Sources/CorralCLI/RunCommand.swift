@@ -13,21 +13,18 @@ struct RunCommand: AsyncParsableCommand {
         commandName: "run",
         abstract: "Run a command under a policy, printing decision events as JSON lines.")
 
-    @Option(name: .long, help: "Policy file (YAML).") var policy: String
-    @Flag(name: .long, help: "Treat every rule as audit: allow, but report would-deny events.") var audit = false
+    @OptionGroup var enforcement: EnforcementOptions
     @Option(name: .long, help: "Write events to FILE instead of stderr.") var events: String?
-    @Option(name: .long, help: "Force the hook set: native or compat.") var mode: String?
     @Flag(name: .long, help: "Report every decision by any task, not only the command's.") var traceAll = false
     @Argument(parsing: .postTerminator, help: "The command and its arguments (after --).") var command: [String] = []
 
     func validate() throws {
         if command.isEmpty { throw ValidationError("missing command after --") }
-        if let mode, mode != "native", mode != "compat" { throw ValidationError("--mode must be native or compat") }
     }
 
     func run() async throws {
-        let loaded = try loadPolicyOrExit(policy)
-        let options = SessionOptions(mode: mode.flatMap(KernelMode.init(rawValue:)), auditAll: audit, traceAll: traceAll)
+        let loaded = try loadPolicyOrExit(enforcement.policy)
+        let options = enforcement.sessionOptions(traceAll: traceAll)
         let session: CorralSession
         do { session = try CorralSession(policy: loaded, options: options) } catch {
             Sys.printError("corral: \(error)")
@@ -35,7 +32,7 @@ struct RunCommand: AsyncParsableCommand {
         }
         defer { session.stop() }
         for w in session.unresolvedWarnings { Sys.printError("corral: \(w)") }
-        Sys.printError("corral: \(session.mode.rawValue) mode, policy \(loaded.source) (\(loaded.rules.count) rules)\(audit ? ", audit" : "")")
+        Sys.printError("corral: \(session.mode.rawValue) mode, policy \(loaded.source) (\(loaded.rules.count) rules)\(enforcement.audit ? ", audit" : "")")
 
         let out = try EventSink(path: events)
         let reader = try kernelOrExit { () throws(KernelError) in try session.events { out.write($0.jsonLine) } }

@@ -1,0 +1,18 @@
+import ArgumentParser
+import CorralKernel
+
+/// Options of the verbs that load a policy into the kernel (`run`, `daemon`).
+struct EnforcementOptions: ParsableArguments {
+    @Option(name: .long, help: "Policy file (YAML).") var policy: String
+    @Flag(name: .long, help: "Treat every rule as audit: allow, but report would-deny events.") var audit = false
+    @Option(name: .long, help: "Force the hook set: native or compat.") var mode: String?
+
+    func validate() throws {
+        if let mode, mode != "native", mode != "compat" { throw ValidationError("--mode must be native or compat") }
+    }
+
+    func sessionOptions(traceAll: Bool, pinDirectory: String? = nil) -> SessionOptions {
+        SessionOptions(mode: mode.flatMap(KernelMode.init(rawValue:)), auditAll: audit, traceAll: traceAll,
+                       pinDirectory: pinDirectory)
+    }
+}

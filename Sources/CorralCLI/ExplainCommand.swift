@@ -9,17 +9,13 @@ struct ExplainCommand: AsyncParsableCommand {
         abstract: "Explain the decision at one step of a scenario: rules considered, ranks, winners, verdict."
     )
 
-    @Option(help: "Policy file (default: the scenario's policy: key).")
-    var policy: String?
-
-    @Option(help: "Scenario file.")
-    var scenario: String
+    @OptionGroup var files: ScenarioFiles
 
     @Option(help: "Step number (1-based).")
     var step: Int
 
     func run() async throws {
-        try Self.execute(policy: policy, scenario: scenario, step: step).emit()
+        try Self.execute(policy: files.policy, scenario: files.scenario, step: step).emit()
     }
 
     static func execute(policy: String?, scenario: String, step: Int) -> CommandOutput {

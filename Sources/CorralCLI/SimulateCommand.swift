@@ -45,17 +45,13 @@ struct SimulateCommand: AsyncParsableCommand {
         discussion: "Prints one line per step. Exits 0 when every expectation holds, 1 otherwise. See docs/scenarios.md."
     )
 
-    @Option(help: "Policy file (default: the scenario's policy: key).")
-    var policy: String?
-
-    @Option(help: "Scenario file.")
-    var scenario: String
+    @OptionGroup var files: ScenarioFiles
 
     @Flag(help: "Print JSON lines instead of text.")
     var json = false
 
     func run() async throws {
-        try Self.execute(policy: policy, scenario: scenario, json: json).emit()
+        try Self.execute(policy: files.policy, scenario: files.scenario, json: json).emit()
     }
 
     static func execute(policy: String?, scenario: String, json: Bool) -> CommandOutput {

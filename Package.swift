@@ -9,6 +9,8 @@
 //   CorralSystem     the one funnel for libc calls: typed wrappers and Errno
 //   CLibBPF          Debian libbpf-dev, wrapped by a shim header
 //   CorralKernel     libbpf/syscall layer: probe, load, maps, ring buffer, links
+//   CorralControl    control socket: varlink-style JSON protocol, server, client, authorization
+//   CorralOps        troubleshooting: event log, replay, explain EVENT-ID, why
 //   CorralDaemon     long-running services
 //   CorralCLI        one command struct per verb; `corral` is its entry point
 //   CorralTestSupport  fixtures and helpers shared by tests
@@ -48,10 +50,12 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
+        .target(name: "CorralControl", dependencies: ["CorralSystem"]),
+        .target(name: "CorralOps", dependencies: ["CorralKernel", "CorralEvaluator", "CorralPolicy", "CorralSystem"]),
         .target(
             name: "CorralDaemon",
             dependencies: [
-                "CorralKernel", "CorralEvaluator",
+                "CorralKernel", "CorralEvaluator", "CorralControl", "CorralOps",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -59,6 +63,7 @@ let package = Package(
             name: "CorralCLI",
             dependencies: [
                 "CorralPolicy", "CorralEvaluator", "CorralCompiler", "CorralKernel", "CorralDaemon",
+                "CorralControl", "CorralOps",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -71,6 +76,8 @@ let package = Package(
         .testTarget(name: "CorralPolicyTests", dependencies: ["CorralPolicy", "CorralTestSupport"]),
         .testTarget(name: "CorralEvaluatorTests", dependencies: ["CorralEvaluator", "CorralTestSupport"]),
         .testTarget(name: "CorralCompilerTests", dependencies: ["CorralCompiler", "CorralSystem", "CorralTestSupport"]),
+        .testTarget(name: "CorralControlTests", dependencies: ["CorralControl", "CorralSystem"]),
+        .testTarget(name: "CorralOpsTests", dependencies: ["CorralOps", "CorralTestSupport"]),
         .testTarget(name: "CorralCLITests", dependencies: ["CorralCLI", "CorralTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -2,7 +2,7 @@
 #include "corral_abi.h"
 
 _Static_assert(sizeof(struct corral_rule) == 80, "corral_rule layout");
-_Static_assert(sizeof(struct corral_event) == 104, "corral_event layout");
+_Static_assert(sizeof(struct corral_event) == 120, "corral_event layout");
 _Static_assert(sizeof(struct corral_slot_list) == 136, "corral_slot_list layout");
 _Static_assert(sizeof(struct corral_anchor) == 40, "corral_anchor layout");
 _Static_assert(sizeof(struct corral_anchor_key) == 16, "corral_anchor_key layout");

@@ -132,6 +132,8 @@ struct corral_decision {
 	__u32 side_label;  /* label tracked (alloc) / lock label (install) */
 	__u32 side_uid;    /* rule uid of the track / lock-on-entry rule applied */
 	__u32 ev_flags;    /* CORRAL_EVENT_F_* */
+	__u32 actor_lock_rule;  /* the actor's task lock when the decision began (events) */
+	__u32 actor_lock_label;
 };
 
 /* Compat pending namespace operations (corral_task_ctx.ns_pend). */

@@ -104,6 +104,11 @@ static __always_inline void corral_begin(struct corral_decision *d)
 
 	st = bpf_task_storage_get(&corral_task_state, bpf_get_current_task_btf(), 0, 0);
 	d->traced = st && (st->flags & CORRAL_TASK_TRACED);
+	d->actor_lock_rule = d->actor_lock_label = 0;
+	if (st && (st->flags & CORRAL_TASK_LOCKED)) {
+		d->actor_lock_rule = st->lock_rule_uid;
+		d->actor_lock_label = st->lock_label;
+	}
 
 	d->wb_rank = d->ef_rank = d->side_rank = 0;
 	d->wb_key = d->ef_key = d->side_key = 0;
@@ -389,6 +394,9 @@ static __noinline int corral_emit(struct corral_decision *d)
 		e->ns_label = d->hook == CORRAL_HOOK_NS_ALLOC ? d->side_label : d->ns_label;
 	}
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	e->actor_cgroup = bpf_get_current_cgroup_id();
+	e->actor_lock_rule = d->actor_lock_rule;
+	e->actor_lock_label = d->actor_lock_label;
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }

@@ -36,6 +36,12 @@ public struct DecisionEvent: Codable, Sendable, Hashable {
     public var compat: Bool
     public var locked: Bool
     public var tracked: Bool
+    /// The actor's cgroup id and path at decision time.
+    public var actorCgroup: UInt64
+    public var actorCgroupPath: String?
+    /// The actor's task lock before this decision (nil: not locked).
+    public var actorLockRule: String?
+    public var actorLockLabel: String?
 
     enum CodingKeys: String, CodingKey {
         case seq, generation, hook, verdict, mode, rule, pid, tgid, comm, threadgroup, errno, err, compat, locked, tracked
@@ -49,6 +55,10 @@ public struct DecisionEvent: Codable, Sendable, Hashable {
         case nsType = "ns_type"
         case nsInum = "ns_inum"
         case nsLabel = "ns_label"
+        case actorCgroup = "actor_cgroup"
+        case actorCgroupPath = "actor_cgroup_path"
+        case actorLockRule = "actor_lock_rule"
+        case actorLockLabel = "actor_lock_label"
     }
 
     /// One JSON object on one line.
@@ -140,7 +150,10 @@ public final class EventDecoder: @unchecked Sendable {
             errno: e.err == 0 ? nil : Errno(rawValue: e.err).name, err: e.err,
             compat: e.flags & UInt8(CORRAL_EVENT_F_COMPAT) != 0,
             locked: e.flags & UInt8(CORRAL_EVENT_F_LOCKED) != 0,
-            tracked: e.flags & UInt8(CORRAL_EVENT_F_TRACKED) != 0)
+            tracked: e.flags & UInt8(CORRAL_EVENT_F_TRACKED) != 0,
+            actorCgroup: e.actor_cgroup, actorCgroupPath: cgroupPath(e.actor_cgroup),
+            actorLockRule: e.actor_lock_rule == 0 ? nil : (ruleIDByUID[e.actor_lock_rule] ?? String(format: "uid:%08x", e.actor_lock_rule)),
+            actorLockLabel: e.actor_lock_label == 0 ? nil : (labelByID[e.actor_lock_label] ?? String(format: "id:%08x", e.actor_lock_label)))
     }
 }
 

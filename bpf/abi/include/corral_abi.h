@@ -252,6 +252,9 @@ struct corral_event {
 	__u8 flags;         /* CORRAL_EVENT_F_* */
 	__u16 _pad;
 	char comm[16];      /* actor comm */
+	__u64 actor_cgroup;     /* actor's cgroup id at decision time */
+	__u32 actor_lock_rule;  /* actor's lock before this decision: rule uid (0: not locked) */
+	__u32 actor_lock_label; /* ... and the label of the namespace that locked it */
 };
 
 /*

@@ -1,0 +1,2 @@
+import XCTest
+final class ControlPlaceholderTests: XCTestCase { func testBuilds() {} }

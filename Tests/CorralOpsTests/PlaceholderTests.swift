@@ -1,0 +1,2 @@
+import XCTest
+final class OpsPlaceholderTests: XCTestCase { func testBuilds() {} }

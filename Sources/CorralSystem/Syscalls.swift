@@ -85,6 +85,23 @@ public enum Sys {
 
     public static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
 
+    /// Creates or truncates `path`, writes all of `bytes`, fsyncs and closes (for atomic replace
+    /// with `rename`).
+    public static func writeFileSynced(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws(Errno) {
+        let fd = try open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode: mode)
+        defer { close(fd) }
+        var off = 0
+        while off < bytes.count {
+            let n = try retrying { bytes[off...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) } }
+            off += n
+        }
+        try retrying { Glibc.fsync(fd) }
+    }
+
+    public static func rename(_ from: String, _ to: String) throws(Errno) {
+        try retrying { Glibc.rename(from, to) }
+    }
+
     public static func pipe() throws(Errno) -> (read: Int32, write: Int32) {
         var fds: [Int32] = [-1, -1]
         try retrying { Glibc.pipe(&fds) }
@@ -371,6 +388,13 @@ public enum Sys {
     public static func realTimeNanos() -> UInt64 {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+
+    /// CLOCK_MONOTONIC in nanoseconds (for intervals).
+    public static func monotonicNanos() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
         return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
     }
 

@@ -20,6 +20,12 @@ public struct PolicyInstaller {
         try control.lookup(UInt32(0), as: corral_control()) ?? corral_control()
     }
 
+    /// The policy generation number of the active slot (0: none installed yet).
+    public func activeGenerationNumber() throws(KernelError) -> UInt64 {
+        let c = try readControl()
+        return try maps[.generations]!.lookup(c.active_gen, as: corral_generation())?.generation ?? 0
+    }
+
     /// The slot the next policy should be compiled for.
     public func inactiveGeneration() throws(KernelError) -> UInt32 {
         try readControl().active_gen == 0 ? 1 : 0

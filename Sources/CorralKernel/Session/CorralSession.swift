@@ -36,6 +36,8 @@ public final class CorralSession {
     public private(set) var image: MapImage
     public private(set) var decoder: EventDecoder
     public let options: SessionOptions
+    /// Policy-wide audit (CORRAL_F_AUDIT_ALL in the generation); starts as `options.auditAll`.
+    public private(set) var auditAll: Bool
 
     /// Probes, refusing cleanly when the kernel (or the forced mode) is unsupported.
     public static func probeAndChoose(_ options: SessionOptions, objectPath: String?) throws(KernelError) -> (ProbeReport, KernelMode) {
@@ -51,21 +53,45 @@ public final class CorralSession {
         return (report, report.mode)
     }
 
-    public init(policy: Policy, options: SessionOptions = SessionOptions()) throws(KernelError) {
+    /// Loads and attaches a fresh object. `firstGeneration` numbers the first policy generation
+    /// (a daemon replacing unadoptable pins continues the old numbering).
+    public init(policy: Policy, options: SessionOptions = SessionOptions(), firstGeneration: UInt64 = 1,
+                beforeSwitch: (MapImage) throws(KernelError) -> Void = { _ throws(KernelError) in }) throws(KernelError) {
         let path: String
         if let p = options.objectPath { path = p } else { path = try CorralObject.locate() }
         (probe, mode) = try Self.probeAndChoose(options, objectPath: path)
         self.options = options
         self.policy = policy
+        auditAll = options.auditAll
         object = try CorralObject(path: path, mode: mode)
         try object.load()
         installer = try PolicyInstaller(object: object)
         // Install before attaching so the first decision already sees the policy.
         let gen = try installer.inactiveGeneration()
-        image = try Self.compile(policy, gen: gen, generation: 1, auditAll: options.auditAll)
+        image = try Self.compile(policy, gen: gen, generation: firstGeneration, auditAll: options.auditAll)
+        try beforeSwitch(image)
         try installer.install(image, flags: controlFlags(options))
         decoder = EventDecoder(policy: policy, cgroupPaths: image.cgroupPathByID)
         try object.attach(pinDirectory: options.pinDirectory)
+    }
+
+    /// Adopts `object` (`CorralObject(adopting:)`: what a previous daemon pinned) and installs
+    /// `policy` as the next generation. The pinned links stay attached throughout: there is no
+    /// moment without enforcement. `beforeSwitch` runs after compiling, before the flip.
+    public init(adopting object: CorralObject, policy: Policy, options: SessionOptions,
+                beforeSwitch: (MapImage) throws(KernelError) -> Void = { _ throws(KernelError) in }) throws(KernelError) {
+        self.object = object
+        mode = object.mode
+        probe = KernelProbe.run(compatTargets: nil)
+        self.options = options
+        self.policy = policy
+        auditAll = options.auditAll
+        installer = try PolicyInstaller(object: object)
+        let gen = try installer.inactiveGeneration()
+        image = try Self.compile(policy, gen: gen, generation: try installer.activeGenerationNumber() + 1, auditAll: options.auditAll)
+        try beforeSwitch(image)
+        try installer.install(image, flags: controlFlags(options))
+        decoder = EventDecoder(policy: policy, cgroupPaths: image.cgroupPathByID)
     }
 
     static func compile(_ policy: Policy, gen: UInt32, generation: UInt64, auditAll: Bool) throws(KernelError) -> MapImage {
@@ -79,14 +105,22 @@ public final class CorralSession {
     }
 
     /// Compiles and atomically switches to a new policy (the old generation stays active until the flip).
-    public func replacePolicy(_ newPolicy: Policy) throws(KernelError) {
+    /// `auditAll` (nil: unchanged) sets policy-wide audit for the new generation; `beforeSwitch`
+    /// runs after compiling, before the flip (the daemon writes its generation record there).
+    @discardableResult
+    public func replacePolicy(_ newPolicy: Policy, auditAll: Bool? = nil,
+                              beforeSwitch: (MapImage) throws(KernelError) -> Void = { _ throws(KernelError) in }) throws(KernelError) -> MapImage {
         let gen = try installer.inactiveGeneration()
+        let audit = auditAll ?? self.auditAll
         let next = try Self.compile(newPolicy, gen: gen, generation: image.generation.value.generation + 1,
-                                    auditAll: options.auditAll)
+                                    auditAll: audit)
+        try beforeSwitch(next)
         try installer.install(next, flags: controlFlags(options))
+        self.auditAll = audit
         policy = newPolicy
         image = next
         decoder = EventDecoder(policy: newPolicy, cgroupPaths: next.cgroupPathByID)
+        return next
     }
 
     /// Compiles the running policy again (next generation number) and, when that resolves a
@@ -96,7 +130,7 @@ public final class CorralSession {
     public func reresolve() throws(KernelError) -> [UnresolvedReference] {
         let gen = try installer.inactiveGeneration()
         let next = try Self.compile(policy, gen: gen, generation: image.generation.value.generation + 1,
-                                    auditAll: options.auditAll)
+                                    auditAll: auditAll)
         let stillUnresolved = Set(next.unresolved.map(Self.referenceKey))
         let resolved = image.unresolved.filter { !stillUnresolved.contains(Self.referenceKey($0)) }
         guard !resolved.isEmpty else { return [] }
@@ -149,7 +183,13 @@ public final class CorralSession {
     }
 
     /// Detaches every program (and unpins). Map fds close with the object.
-    public func stop() { object.detach() }
+    public func stop() { object.unload() }
+
+    /// Keeps the pins (enforcement continues for the next daemon to adopt) and lets go.
+    public func release() { object.release() }
+
+    /// The generation number decisions use now (from the maps, not from this process).
+    public func activeGenerationNumber() throws(KernelError) -> UInt64 { try installer.activeGenerationNumber() }
 }
 
 private func controlFlags(_ o: SessionOptions) -> UInt32 {

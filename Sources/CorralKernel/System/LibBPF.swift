@@ -58,6 +58,12 @@ public enum LibBPF {
         return rc == 0 ? nil : errnoOf(rc)
     }
 
+    /// Opens a pinned BPF object (map, program or link) by its bpffs path; the caller owns the fd.
+    public static func objGet(_ path: String) -> Result<Int32, Errno> {
+        let fd = bpf_obj_get(path)
+        return fd >= 0 ? .success(fd) : .failure(errnoOf(fd))
+    }
+
     /// The key after `key` (nil: the first key); nil at the end.
     public static func mapNextKey(fd: Int32, key: [UInt8]?, keySize: Int) -> Result<[UInt8]?, Errno> {
         var next = [UInt8](repeating: 0, count: keySize)
@@ -133,6 +139,27 @@ public final class BPFObjectHandle {
             }
         }
         throw .load(program: "(object \(path))", errno: err, verifierLog: "")
+    }
+
+    /// Names of the object's own maps (libbpf's internal .bss/.rodata/... maps excluded).
+    public var mapNames: [String] {
+        var out: [String] = []
+        var m = bpf_object__next_map(obj, nil)
+        while let map = m {
+            let name = String(cString: bpf_map__name(map))
+            if !name.contains(".") { out.append(name) }
+            m = bpf_object__next_map(obj, map)
+        }
+        return out
+    }
+
+    /// Pins a loaded map at `path` (a bpffs file).
+    public func pinMap(_ name: String, at path: String) throws(KernelError) {
+        guard let m = bpf_object__find_map_by_name(obj, name) else {
+            throw .map(name: name, operation: "find in object", errno: Errno(rawValue: ENOENT))
+        }
+        let rc = bpf_map__pin(m, path)
+        if rc != 0 { throw .pin(path: path, errno: errnoOf(rc)) }
     }
 
     public func mapFD(_ name: String) throws(KernelError) -> Int32 {
@@ -224,6 +251,12 @@ public final class RingBufferHandle {
         return Int(n)
     }
 
+    /// An epoll fd that becomes readable when records are available (for a reactor).
+    public var epollFD: Int32 {
+        guard let rb else { return -1 }
+        return ring_buffer__epoll_fd(rb)
+    }
+
     /// Delivers every record available now without waiting.
     @discardableResult
     public func drain() throws(KernelError) -> Int {
@@ -239,4 +272,35 @@ public final class RingBufferHandle {
     }
 
     deinit { close() }
+}
+
+// MARK: program run statistics (metrics)
+
+public enum BPFStats {
+    /// Turns on the kernel's run-count/run-time accounting while the returned fd stays open
+    /// (BPF_ENABLE_STATS, BPF_STATS_RUN_TIME).
+    public static func enableRunTime() -> Result<Int32, Errno> {
+        let fd = bpf_enable_stats(BPF_STATS_RUN_TIME)
+        return fd >= 0 ? .success(fd) : .failure(errnoOf(fd))
+    }
+
+    /// The program behind a link fd: (name, run count, run time in ns).
+    public static func programOfLink(fd linkFD: Int32) -> (name: String, runCount: UInt64, runTimeNs: UInt64)? {
+        var link = bpf_link_info()
+        var len = UInt32(MemoryLayout<bpf_link_info>.size)
+        guard bpf_obj_get_info_by_fd(linkFD, &link, &len) == 0 else { return nil }
+        let progFD = bpf_prog_get_fd_by_id(link.prog_id)
+        guard progFD >= 0 else { return nil }
+        defer { close(progFD) }
+        var prog = bpf_prog_info()
+        var plen = UInt32(MemoryLayout<bpf_prog_info>.size)
+        guard bpf_obj_get_info_by_fd(progFD, &prog, &plen) == 0 else { return nil }
+        let name = withUnsafeBytes(of: prog.name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+        return (name, prog.run_cnt, prog.run_time_ns)
+    }
+}
+
+extension BPFLinkHandle {
+    /// The link's fd (valid while the handle lives).
+    public var fd: Int32 { raw.map { bpf_link__fd($0) } ?? -1 }
 }

@@ -1,0 +1,59 @@
+// Prometheus text exposition (version 0.0.4) of the daemon's counters (docs/operations.md §6).
+import Foundation
+
+public struct DecisionKey: Hashable, Sendable, Comparable {
+    public var hook: String
+    public var verdict: String
+    public var mode: String
+    public var rule: String
+
+    public static func < (a: Self, b: Self) -> Bool {
+        (a.hook, a.verdict, a.mode, a.rule) < (b.hook, b.verdict, b.mode, b.rule)
+    }
+}
+
+public struct MetricsSnapshot: Sendable {
+    public var decisions: [DecisionKey: UInt64] = [:]
+    public var ringbufDrops: UInt64 = 0
+    public var generation: UInt64 = 0
+    public var lastApply: Double = 0
+    public var programs: [(name: String, runCount: UInt64, runTimeNs: UInt64)] = []
+
+    public init() {}
+
+    public mutating func count(hook: String, verdict: String, mode: String, rule: String?) {
+        decisions[DecisionKey(hook: hook, verdict: verdict, mode: mode, rule: rule ?? ""), default: 0] += 1
+    }
+
+    public func render() -> String {
+        var out = ""
+        func family(_ name: String, _ type: String, _ help: String) {
+            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+        }
+        family("corral_decisions_total", "counter", "Decisions the daemon received as events, by hook, verdict, mode and rule.")
+        for (k, v) in decisions.sorted(by: { $0.key < $1.key }) {
+            out += "corral_decisions_total{hook=\"\(esc(k.hook))\",verdict=\"\(esc(k.verdict))\",mode=\"\(esc(k.mode))\",rule=\"\(esc(k.rule))\"} \(v)\n"
+        }
+        family("corral_ringbuf_drops_total", "counter", "Events lost because the ring buffer was full.")
+        out += "corral_ringbuf_drops_total \(ringbufDrops)\n"
+        family("corral_policy_generation", "gauge", "Active policy generation.")
+        out += "corral_policy_generation \(generation)\n"
+        family("corral_policy_last_apply_timestamp_seconds", "gauge", "Wall-clock time of the last generation switch.")
+        out += "corral_policy_last_apply_timestamp_seconds \(String(format: "%.3f", lastApply))\n"
+        family("corral_program_run_count_total", "counter", "Runs of each attached BPF program (kernel BPF stats).")
+        for p in programs.sorted(by: { $0.name < $1.name }) {
+            out += "corral_program_run_count_total{program=\"\(esc(p.name))\"} \(p.runCount)\n"
+        }
+        family("corral_program_run_time_seconds_total", "counter", "Run time of each attached BPF program (kernel BPF stats).")
+        for p in programs.sorted(by: { $0.name < $1.name }) {
+            out += "corral_program_run_time_seconds_total{program=\"\(esc(p.name))\"} \(String(format: "%.9f", Double(p.runTimeNs) / 1e9))\n"
+        }
+        return out
+    }
+
+    /// Label value escaping: backslash, double quote, newline.
+    private func esc(_ s: String) -> String {
+        s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            .replacingOccurrences(of: "\n", with: "\\n")
+    }
+}

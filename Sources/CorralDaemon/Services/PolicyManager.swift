@@ -1,0 +1,215 @@
+// The loader's state machine: load or adopt, apply a policy, per-rule and policy-wide mode,
+// temporary loosening. Every change is one new generation through the atomic switch
+// (docs/operations.md §1); a change that fails validation, compilation or the install leaves
+// the active generation, the overrides and the record untouched.
+import CorralCompiler
+import CorralKernel
+import CorralPolicy
+import CorralSystem
+import Foundation
+
+/// One administrative action, for the event trail (`"hook": "admin"`).
+public struct AdminAction: Sendable {
+    public var action: String
+    public var generation: UInt64
+    public var fields: [String: String]
+}
+
+public final class PolicyManager {
+    public let session: CorralSession
+    public private(set) var record: GenerationRecord
+    public private(set) var policy: Policy
+    public private(set) var adopted: Bool
+    public private(set) var lastApplyAt: Double
+    let store: GenerationStore
+    let clock: () -> Double
+    /// Called after every successful change.
+    public var onAction: (AdminAction) -> Void = { _ in }
+
+    /// Adopts the pinned state in `options.pinDirectory` when there is any, else loads fresh.
+    /// `initial` (text, source) is required for a fresh load; with adoption it replaces the
+    /// recorded policy. Without either, adoption refuses (the daemon cannot know the policy).
+    public init(options: SessionOptions, stateDirectory: String, initial: (text: String, source: String)?,
+                clock: @escaping () -> Double = { Date().timeIntervalSince1970 }) throws(DaemonError) {
+        store = GenerationStore(stateDirectory: stateDirectory)
+        self.clock = clock
+        let now = clock()
+        let pinDir = options.pinDirectory
+        if let dir = pinDir, CorralObject.hasPinnedState(dir) {
+            let object: CorralObject
+            let active: UInt64
+            do {
+                object = try CorralObject(adopting: dir)
+                active = try PolicyInstaller(object: object).activeGenerationNumber()
+            } catch { throw DaemonError(error) }
+            var rec: GenerationRecord
+            if let initial {
+                rec = GenerationRecord(generation: 0, slot: 0, source: initial.source, policy: initial.text,
+                                       policyMode: options.auditAll ? "audit" : "enforce", ruleModes: [:], loosened: [:], appliedAt: now)
+            } else if let stored = store.read(active) {
+                rec = stored
+            } else {
+                throw .kernel("adopting \(dir): no record of the active generation \(active) in \(store.directory); "
+                              + "start with --policy FILE to install a fresh generation over the pinned programs, "
+                              + "or --unload to remove the pins")
+            }
+            let base = try Self.parse(rec.policy, source: rec.source)
+            let effective = Self.effective(base, rec)
+            let store = self.store
+            do {
+                session = try CorralSession(adopting: object, policy: effective, options: options) { (image: MapImage) throws(KernelError) in
+                    rec.generation = image.generation.value.generation
+                    rec.slot = image.gen
+                    rec.appliedAt = now
+                    try Self.persist(store, rec)
+                }
+            } catch { throw DaemonError(error) }
+            policy = base
+            record = rec
+            adopted = true
+        } else {
+            guard let initial else { throw .invalidParameter("policy", "no pinned state to adopt; --policy is required") }
+            let base = try Self.parse(initial.text, source: initial.source)
+            var rec = GenerationRecord(generation: 1, slot: 0, source: initial.source, policy: initial.text,
+                                       policyMode: options.auditAll ? "audit" : "enforce", ruleModes: [:], loosened: [:], appliedAt: now)
+            let store = self.store
+            do {
+                session = try CorralSession(policy: base, options: options) { (image: MapImage) throws(KernelError) in
+                    rec.generation = image.generation.value.generation
+                    rec.slot = image.gen
+                    try Self.persist(store, rec)
+                }
+            } catch { throw DaemonError(error) }
+            policy = base
+            record = rec
+            adopted = false
+        }
+        lastApplyAt = now
+    }
+
+    public var generation: UInt64 { record.generation }
+
+    // MARK: changes
+
+    /// Validates, compiles and installs `text` as the next generation. Overrides of rules that
+    /// the new policy still has are kept.
+    @discardableResult
+    public func apply(text: String, source: String) throws(DaemonError) -> (compileMillis: Double, installMillis: Double) {
+        let base = try Self.parse(text, source: source)
+        var next = record
+        next.policy = text
+        next.source = source
+        let ids = Set(base.rules.map(\.id))
+        next.ruleModes = next.ruleModes.filter { ids.contains($0.key) }
+        next.loosened = next.loosened.filter { ids.contains($0.key) }
+        let t0 = Sys.monotonicNanos()
+        var t1 = t0
+        try install(base: base, next) { t1 = Sys.monotonicNanos() }
+        let t2 = Sys.monotonicNanos()
+        onAction(AdminAction(action: "apply", generation: record.generation,
+                             fields: ["source": source, "rules": String(base.rules.count)]))
+        return (Double(t1 - t0) / 1e6, Double(t2 - t1) / 1e6)
+    }
+
+    /// `mode`: audit, enforce, or policy (drop the override). `rule` nil: the whole policy.
+    public func setMode(rule: String?, mode: String) throws(DaemonError) {
+        var next = record
+        if let rule {
+            guard policy.rules.contains(where: { $0.id == rule }) else { throw .noSuchRule(rule) }
+            switch mode {
+            case "audit", "enforce": next.ruleModes[rule] = mode
+            case "policy": next.ruleModes[rule] = nil
+            default: throw .invalidParameter("mode", "expected audit, enforce or policy, got '\(mode)'")
+            }
+            next.loosened[rule] = nil
+        } else {
+            switch mode {
+            case "audit", "enforce": next.policyMode = mode
+            case "policy": next.policyMode = "enforce"
+            default: throw .invalidParameter("mode", "expected audit, enforce or policy, got '\(mode)'")
+            }
+        }
+        try install(base: policy, next)
+        onAction(AdminAction(action: "mode", generation: record.generation,
+                             fields: ["rule": rule ?? "*", "mode": mode]))
+    }
+
+    /// Audits `rule` for `seconds`; `expire(now:)` reverts it.
+    @discardableResult
+    public func loosen(rule: String, seconds: Double) throws(DaemonError) -> Double {
+        guard policy.rules.contains(where: { $0.id == rule }) else { throw .noSuchRule(rule) }
+        guard seconds >= 1, seconds <= 86400 else { throw .invalidParameter("seconds", "must be 1…86400, got \(seconds)") }
+        var next = record
+        let until = clock() + seconds
+        next.loosened[rule] = until
+        try install(base: policy, next)
+        onAction(AdminAction(action: "loosen", generation: record.generation,
+                             fields: ["rule": rule, "until": String(format: "%.0f", until)]))
+        return until
+    }
+
+    /// Reverts loosenings whose time is up (one generation for all of them). Returns the rules.
+    @discardableResult
+    public func expire(now: Double? = nil) throws(DaemonError) -> [String] {
+        let t = now ?? clock()
+        let due = record.loosened.filter { $0.value <= t }.map(\.key).sorted()
+        guard !due.isEmpty else { return [] }
+        var next = record
+        for r in due { next.loosened[r] = nil }
+        try install(base: policy, next)
+        onAction(AdminAction(action: "loosen-expired", generation: record.generation,
+                             fields: ["rules": due.joined(separator: ",")]))
+        return due
+    }
+
+    /// The earliest loosening deadline, for the reactor's timer.
+    public var nextExpiry: Double? { record.loosened.values.min() }
+
+    /// Compiles the running policy again when a cgroup it names appeared (see CgroupResolutionService).
+    public func reresolve() throws(DaemonError) -> [UnresolvedReference] {
+        let resolved: [UnresolvedReference]
+        do { resolved = try session.reresolve() } catch { throw DaemonError(error) }
+        if !resolved.isEmpty { record.generation = session.image.generation.value.generation }
+        return resolved
+    }
+
+    // MARK: internals
+
+    private func install(base: Policy, _ next: GenerationRecord, compiled: () -> Void = {}) throws(DaemonError) {
+        var rec = next
+        rec.appliedAt = clock()
+        let store = self.store
+        do {
+            try session.replacePolicy(Self.effective(base, rec), auditAll: rec.policyMode == "audit") { (image: MapImage) throws(KernelError) in
+                compiled()
+                rec.generation = image.generation.value.generation
+                rec.slot = image.gen
+                try Self.persist(store, rec)
+            }
+        } catch { throw DaemonError(error) }
+        policy = base
+        record = rec
+        lastApplyAt = rec.appliedAt
+    }
+
+    static func persist(_ store: GenerationStore, _ rec: GenerationRecord) throws(KernelError) {
+        do { try store.write(rec) } catch { throw .system(call: "write \(store.path(rec.generation))", errno: error) }
+    }
+
+    static func parse(_ text: String, source: String) throws(DaemonError) -> Policy {
+        do { return try PolicyLoader.parse(yaml: text, source: source) } catch {
+            throw .policyInvalid(error.diagnostics.map(\.description))
+        }
+    }
+
+    /// The base policy with the record's overrides: loosened rules are audit until their time.
+    static func effective(_ base: Policy, _ rec: GenerationRecord) -> Policy {
+        var p = base
+        for i in p.rules.indices {
+            let id = p.rules[i].id
+            if rec.loosened[id] != nil { p.rules[i].mode = .audit }
+            else if let m = rec.ruleModes[id] { p.rules[i].mode = m == "audit" ? .audit : .enforce }
+        }
+        return p
+    }
+}

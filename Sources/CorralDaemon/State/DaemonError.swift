@@ -1,0 +1,41 @@
+// Errors of daemon operations, named as the control protocol names them (docs/operations.md §4).
+import CorralKernel
+
+public enum DaemonError: Error, Sendable, Equatable, CustomStringConvertible {
+    case policyInvalid([String])
+    case capacityExceeded(String)
+    case noSuchRule(String)
+    case noSuchEvent(String)
+    case noSuchProcess(Int32)
+    case invalidParameter(String, String)
+    case kernel(String)
+
+    public init(_ e: KernelError) {
+        if case .compile(let message) = e { self = .capacityExceeded(message) } else { self = .kernel(e.description) }
+    }
+
+    /// The varlink-style error name.
+    public var name: String {
+        switch self {
+        case .policyInvalid: "io.corral.PolicyInvalid"
+        case .capacityExceeded: "io.corral.CapacityExceeded"
+        case .noSuchRule: "io.corral.NoSuchRule"
+        case .noSuchEvent: "io.corral.NoSuchEvent"
+        case .noSuchProcess: "io.corral.NoSuchProcess"
+        case .invalidParameter: "org.varlink.service.InvalidParameter"
+        case .kernel: "io.corral.KernelError"
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .policyInvalid(let d): "policy invalid:\n" + d.joined(separator: "\n")
+        case .capacityExceeded(let r): "policy does not fit the maps: \(r)"
+        case .noSuchRule(let r): "no rule '\(r)' in the active policy"
+        case .noSuchEvent(let id): "no event with id \(id) (the daemon keeps the last events of this boot)"
+        case .noSuchProcess(let pid): "no process \(pid)"
+        case .invalidParameter(let p, let why): "invalid parameter '\(p)': \(why)"
+        case .kernel(let r): r
+        }
+    }
+}

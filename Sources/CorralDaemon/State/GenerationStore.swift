@@ -1,0 +1,64 @@
+// Generation records: `<state>/generations/<N>.json`, one per installed policy generation
+// (docs/operations.md §1). Written before the generation flip, so the active generation always
+// has a record; a restarted daemon reads it to adopt the pinned state.
+import CorralSystem
+import Foundation
+
+public struct GenerationRecord: Codable, Sendable, Equatable {
+    public var generation: UInt64
+    public var slot: UInt32
+    public var source: String
+    public var policy: String
+    /// enforce, or audit for every rule.
+    public var policyMode: String
+    /// Per-rule overrides from `corral mode` / `corral loosen`: rule id -> audit|enforce.
+    public var ruleModes: [String: String]
+    /// Rule id -> wall-clock second its temporary audit ends.
+    public var loosened: [String: Double]
+    public var appliedAt: Double
+
+    enum CodingKeys: String, CodingKey {
+        case generation, slot, source, policy, loosened
+        case policyMode = "policy_mode"
+        case ruleModes = "rule_modes"
+        case appliedAt = "applied_at"
+    }
+}
+
+public struct GenerationStore: Sendable {
+    public let directory: String
+    public let keep: Int
+
+    public init(stateDirectory: String, keep: Int = 8) {
+        directory = stateDirectory + "/generations"
+        self.keep = keep
+    }
+
+    public func path(_ generation: UInt64) -> String { "\(directory)/\(generation).json" }
+
+    /// Writes the record atomically (temporary file, fsync, rename) and prunes old records.
+    public func write(_ record: GenerationRecord) throws(Errno) {
+        try Sys.mkdirs(directory)
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        guard let data = try? enc.encode(record) else { throw Errno(rawValue: EINVAL) }
+        let final = path(record.generation), tmp = final + ".tmp"
+        try Sys.writeFileSynced(tmp, Array(data))
+        try Sys.rename(tmp, final)
+        prune(below: record.generation)
+    }
+
+    public func read(_ generation: UInt64) -> GenerationRecord? {
+        guard let text = try? Sys.readFile(path(generation)) else { return nil }
+        return try? JSONDecoder().decode(GenerationRecord.self, from: Data(text.utf8))
+    }
+
+    private func prune(below current: UInt64) {
+        guard let entries = try? Sys.listDirectory(directory) else { return }
+        let gens = entries.compactMap { e -> UInt64? in
+            guard e.name.hasSuffix(".json") else { return nil }
+            return UInt64(e.name.dropLast(5))
+        }.sorted()
+        for g in gens.dropLast(keep) where g < current { try? Sys.unlink(path(g)) }
+    }
+}

@@ -71,7 +71,7 @@ let package = Package(
         .target(name: "CorralTestSupport", dependencies: ["CorralPolicy", "CorralEvaluator"]),
         .executableTarget(
             name: "corral-ktest",
-            dependencies: ["CorralKernel", "CorralEvaluator", "CorralCLI", "CorralTestSupport"]
+            dependencies: ["CorralKernel", "CorralEvaluator", "CorralCLI", "CorralControl", "CorralTestSupport"]
         ),
         .testTarget(name: "CorralPolicyTests", dependencies: ["CorralPolicy", "CorralTestSupport"]),
         .testTarget(name: "CorralEvaluatorTests", dependencies: ["CorralEvaluator", "CorralTestSupport"]),

@@ -9,10 +9,17 @@ public struct CorralCommand: AsyncParsableCommand {
         subcommands: [
             CheckCommand.self,
             SimulateCommand.self,
+            ReplayCommand.self,
             ExplainCommand.self,
             ProbeCommand.self,
             RunCommand.self,
             DaemonCommand.self,
+            ApplyCommand.self,
+            ModeCommand.self,
+            LoosenCommand.self,
+            StatusCommand.self,
+            EventsCommand.self,
+            WhyCommand.self,
         ]
     )
 

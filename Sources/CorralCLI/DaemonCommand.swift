@@ -1,30 +1,88 @@
 import ArgumentParser
+import CorralControl
 import CorralDaemon
 import CorralKernel
 import CorralSystem
 import Glibc
+import Logging
 
-/// `corral daemon`: load a policy with links pinned under /sys/fs/bpf/corral, print events as
-/// JSON lines until SIGTERM/SIGINT, then unpin (enforcement stops). Exit 0 on a signal,
-/// 2 bad policy, 3 kernel unsupported or load failure.
+/// `corral daemon`: the resident service (docs/operations.md). Loads a policy with links and maps
+/// pinned under /sys/fs/bpf/corral, or adopts what a previous daemon pinned; serves the control
+/// socket; records events. SIGTERM/SIGINT stop it and keep enforcement pinned.
+/// Exit 0 on a signal or unload, 2 bad policy or options, 3 kernel unsupported or load failure,
+/// 4 pinned state it cannot adopt.
 struct DaemonCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "daemon",
-        abstract: "Stay resident enforcing a policy; print decision events as JSON lines.")
+        abstract: "Stay resident enforcing a policy; serve the control socket; record decision events.")
 
     @OptionGroup var enforcement: EnforcementOptions
     @Flag(name: .long, help: "Report every decision, not only those a rule applied to.") var traceAll = false
-    @Option(name: .long, help: "Where links are pinned.") var pinDirectory = CorralObject.defaultPinDirectory
+    @Option(name: .long, help: "Where links and maps are pinned.") var pinDirectory = CorralObject.defaultPinDirectory
+    @Option(name: .long, help: "Generation records and the control socket live here.") var stateDirectory = "/run/corral"
+    @Option(name: .long, help: "Event log directory (events.jsonl, rotated); 'none' for no file.") var logDirectory = "/var/log/corral"
+    @Option(name: .long, help: "Control socket path (default: STATE-DIRECTORY/control.sock).") var controlSocket: String?
+    @Option(name: .long, help: "Group (name or gid) allowed to change policy through the socket; root always may.") var adminGroup: String?
+    @Option(name: .long, help: "Group (name or gid) allowed to read status, events, explain and why.") var readerGroup: String?
+    @Option(name: .long, help: "Serve Prometheus metrics at 127.0.0.1:PORT (off by default).") var metrics: String?
+    @Flag(name: .long, help: "Do not print events on stdout (they still go to the log file and subscribers).") var quiet = false
+    @Flag(name: .long, help: "Remove the pins of a previous daemon (enforcement stops) and exit.") var unload = false
+
+    func validate() throws {
+        if let metrics, !metrics.hasPrefix("127.0.0.1:") && !metrics.hasPrefix("localhost:") {
+            throw ValidationError("--metrics serves on loopback only: give 127.0.0.1:PORT")
+        }
+    }
 
     func run() async throws {
-        // Catch before loading: a SIGTERM during load/attach must not leave partial pins behind.
-        Sys.catchSignals([SIGTERM, SIGINT])
-        let loaded = try loadPolicyOrExit(enforcement.policy)
-        let daemon = EventDaemon(
-            policy: loaded, options: enforcement.sessionOptions(traceAll: traceAll, pinDirectory: pinDirectory))
-        do { try daemon.run(output: { _ = try? Sys.write(1, Array(($0 + "\n").utf8)) }, log: { Sys.printError("corral: \($0)") }) } catch {
-            Sys.printError("corral: \(error)")
-            throw ExitCode(3)
+        if unload {
+            guard CorralObject.hasPinnedState(pinDirectory) else {
+                Sys.printError("corral: nothing pinned under \(pinDirectory)")
+                throw ExitCode(0)
+            }
+            do {
+                let object = try CorralObject(adopting: pinDirectory)
+                object.unload()
+            } catch {
+                Sys.printError("corral: \(error)")
+                throw ExitCode(3)
+            }
+            Sys.printError("corral: unloaded \(pinDirectory): enforcement stopped")
+            return
         }
+        JournalLogHandler.bootstrapOnce()
+        let logger = Logger(label: "corral")
+        var auth = AuthorizationConfig()
+        auth.adminGroup = try adminGroup.map { try Self.gid($0, option: "--admin-group") }
+        auth.readerGroup = try readerGroup.map { try Self.gid($0, option: "--reader-group") }
+        if let p = enforcement.policy { _ = try loadPolicyOrExit(p) } // diagnostics with file:line before anything loads
+        let config = DaemonConfiguration(
+            policyPath: enforcement.policy,
+            session: enforcement.sessionOptions(traceAll: traceAll, pinDirectory: pinDirectory),
+            stateDirectory: stateDirectory, logDirectory: logDirectory == "none" ? nil : logDirectory,
+            controlSocket: controlSocket, authorization: auth, metricsAddress: metrics, printEvents: !quiet)
+        do {
+            let daemon = try Daemon(configuration: config, logger: logger)
+            try daemon.run()
+        } catch {
+            Sys.printError("corral: \(error)")
+            switch error {
+            case .policyInvalid, .invalidParameter: throw ExitCode(2)
+            case .kernel(let r) where r.hasPrefix("adopting"): throw ExitCode(4)
+            default: throw ExitCode(3)
+            }
+        }
+    }
+
+    /// A group name (from /etc/group, no NSS) or a numeric gid.
+    static func gid(_ text: String, option: String) throws -> UInt32 {
+        if let n = UInt32(text) { return n }
+        if let groups = try? Sys.readFile("/etc/group") {
+            for line in groups.split(separator: "\n") {
+                let f = line.split(separator: ":", omittingEmptySubsequences: false)
+                if f.count >= 3, f[0] == text, let g = UInt32(f[2]) { return g }
+            }
+        }
+        throw ValidationError("\(option): no group '\(text)' in /etc/group")
     }
 }

@@ -3,7 +3,7 @@ import CorralKernel
 
 /// Options of the verbs that load a policy into the kernel (`run`, `daemon`).
 struct EnforcementOptions: ParsableArguments {
-    @Option(name: .long, help: "Policy file (YAML).") var policy: String
+    @Option(name: .long, help: "Policy file (YAML). The daemon may omit it when it adopts pinned state.") var policy: String?
     @Flag(name: .long, help: "Treat every rule as audit: allow, but report would-deny events.") var audit = false
     @Option(name: .long, help: "Force the hook set: native or compat.") var mode: String?
 

@@ -19,11 +19,12 @@ struct RunCommand: AsyncParsableCommand {
     @Argument(parsing: .postTerminator, help: "The command and its arguments (after --).") var command: [String] = []
 
     func validate() throws {
+        if enforcement.policy == nil { throw ValidationError("Missing expected argument '--policy <policy>'") }
         if command.isEmpty { throw ValidationError("missing command after --") }
     }
 
     func run() async throws {
-        let loaded = try loadPolicyOrExit(enforcement.policy)
+        let loaded = try loadPolicyOrExit(enforcement.policy!)
         let options = enforcement.sessionOptions(traceAll: traceAll)
         let session: CorralSession
         do { session = try CorralSession(policy: loaded, options: options) } catch {

@@ -1,1 +1,275 @@
-// Control socket protocol (docs/operations.md §4). Filled in by the control-socket work.
+// Control socket protocol (docs/operations.md §4): varlink-style JSON messages, each terminated
+// by a NUL byte.
+//
+//   request  {"method": "io.corral.Apply", "parameters": {...}, "more": false}
+//   reply    {"parameters": {...}}                       (+ "continues": true while streaming)
+//   error    {"error": "io.corral.PolicyInvalid", "parameters": {...}}
+
+/// The NUL byte that ends every message.
+public let controlMessageTerminator: UInt8 = 0
+
+/// The method names of docs/operations.md §4.
+public enum ControlMethod {
+    public static let getInfo = "org.varlink.service.GetInfo"
+    public static let getStatus = "io.corral.GetStatus"
+    public static let apply = "io.corral.Apply"
+    public static let setMode = "io.corral.SetMode"
+    public static let loosen = "io.corral.Loosen"
+    public static let getEvents = "io.corral.GetEvents"
+    public static let explain = "io.corral.Explain"
+    public static let why = "io.corral.Why"
+    public static let unload = "io.corral.Unload"
+}
+
+// MARK: requests
+
+/// One call: a method, its parameters, and whether the caller accepts several replies.
+public struct ControlRequest: Sendable, Hashable {
+    public var method: String
+    public var parameters: [String: JSONValue]
+    public var more: Bool
+
+    public init(method: String, parameters: [String: JSONValue] = [:], more: Bool = false) {
+        self.method = method
+        self.parameters = parameters
+        self.more = more
+    }
+
+    /// The wire form, without the terminator. `more` is written only when true.
+    public func encoded() -> [UInt8] {
+        var o: [String: JSONValue] = ["method": .string(method), "parameters": .object(parameters)]
+        if more { o["more"] = .bool(true) }
+        return JSONValue.object(o).serialized()
+    }
+
+    /// Decodes one message (without its terminator). A message that is not valid JSON, is not
+    /// an object, lacks a non-empty string `method`, or has a `parameters` that is not an
+    /// object or a `more` that is not a bool, is `io.corral.MalformedRequest`. Absent or null
+    /// `parameters`/`more` mean `{}`/false; other top-level keys are ignored.
+    public static func decode<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> Result<ControlRequest, ControlError> {
+        let value: JSONValue
+        do { value = try JSONValue.parse(bytes) } catch {
+            return .failure(.malformedRequest(reason: "invalid JSON: \(error)"))
+        }
+        guard case .object(let o) = value else {
+            return .failure(.malformedRequest(reason: "the request is \(value.typeDescription), not an object"))
+        }
+        guard let methodValue = o["method"] else {
+            return .failure(.malformedRequest(reason: "missing \"method\""))
+        }
+        guard case .string(let method) = methodValue else {
+            return .failure(.malformedRequest(reason: "\"method\" is \(methodValue.typeDescription), not a string"))
+        }
+        guard !method.isEmpty else { return .failure(.malformedRequest(reason: "\"method\" is empty")) }
+        var parameters: [String: JSONValue] = [:]
+        switch o["parameters"] {
+        case nil, .null?: break
+        case .object(let p)?: parameters = p
+        case let other?:
+            return .failure(.malformedRequest(reason: "\"parameters\" is \(other.typeDescription), not an object"))
+        }
+        var more = false
+        switch o["more"] {
+        case nil, .null?: break
+        case .bool(let b)?: more = b
+        case let other?:
+            return .failure(.malformedRequest(reason: "\"more\" is \(other.typeDescription), not a bool"))
+        }
+        return .success(ControlRequest(method: method, parameters: parameters, more: more))
+    }
+}
+
+// MARK: replies
+
+/// One reply: success parameters or a named error, and whether more replies follow.
+public struct ControlReply: Sendable, Hashable {
+    public var result: Result<[String: JSONValue], ControlError>
+    public var continues: Bool
+
+    public init(parameters: [String: JSONValue], continues: Bool = false) {
+        result = .success(parameters)
+        self.continues = continues
+    }
+
+    public init(error: ControlError) {
+        result = .failure(error)
+        continues = false
+    }
+
+    /// The wire form, without the terminator.
+    public func encoded() -> [UInt8] {
+        var o: [String: JSONValue]
+        switch result {
+        case .success(let p): o = ["parameters": .object(p)]
+        case .failure(let e): o = ["error": .string(e.name), "parameters": .object(e.parameters)]
+        }
+        if continues { o["continues"] = .bool(true) }
+        return JSONValue.object(o).serialized()
+    }
+
+    /// Decodes one reply message (without its terminator).
+    public static func decode<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> Result<ControlReply, JSONParseError> {
+        let value: JSONValue
+        do { value = try JSONValue.parse(bytes) } catch { return .failure(error) }
+        guard case .object(let o) = value else {
+            return .failure(JSONParseError(reason: "the reply is \(value.typeDescription), not an object", offset: 0))
+        }
+        var parameters: [String: JSONValue] = [:]
+        switch o["parameters"] {
+        case nil, .null?: break
+        case .object(let p)?: parameters = p
+        case let other?:
+            return .failure(JSONParseError(reason: "reply \"parameters\" is \(other.typeDescription)", offset: 0))
+        }
+        switch o["error"] {
+        case nil, .null?:
+            return .success(ControlReply(parameters: parameters, continues: o["continues"]?.boolValue ?? false))
+        case .string(let name)?:
+            return .success(ControlReply(error: ControlError(name: name, parameters: parameters)))
+        case let other?:
+            return .failure(JSONParseError(reason: "reply \"error\" is \(other.typeDescription)", offset: 0))
+        }
+    }
+}
+
+// MARK: errors
+
+/// A named protocol error with its parameters (docs/operations.md §4 lists the names).
+public struct ControlError: Error, Sendable, Hashable, CustomStringConvertible {
+    public var name: String
+    public var parameters: [String: JSONValue]
+
+    public init(name: String, parameters: [String: JSONValue] = [:]) {
+        self.name = name
+        self.parameters = parameters
+    }
+
+    public enum Name {
+        public static let methodNotFound = "org.varlink.service.MethodNotFound"
+        public static let invalidParameter = "org.varlink.service.InvalidParameter"
+        public static let permissionDenied = "io.corral.PermissionDenied"
+        public static let malformedRequest = "io.corral.MalformedRequest"
+        public static let requestTooLarge = "io.corral.RequestTooLarge"
+        public static let policyInvalid = "io.corral.PolicyInvalid"
+        public static let capacityExceeded = "io.corral.CapacityExceeded"
+        public static let noSuchRule = "io.corral.NoSuchRule"
+        public static let noSuchEvent = "io.corral.NoSuchEvent"
+        public static let noSuchProcess = "io.corral.NoSuchProcess"
+        public static let kernelError = "io.corral.KernelError"
+
+        /// Every name of the contract.
+        public static let all: Set<String> = [
+            methodNotFound, invalidParameter, permissionDenied, malformedRequest, requestTooLarge,
+            policyInvalid, capacityExceeded, noSuchRule, noSuchEvent, noSuchProcess, kernelError,
+        ]
+    }
+
+    public static func methodNotFound(method: String) -> ControlError {
+        ControlError(name: Name.methodNotFound, parameters: ["method": .string(method)])
+    }
+    public static func invalidParameter(_ parameter: String, reason: String) -> ControlError {
+        ControlError(name: Name.invalidParameter, parameters: ["parameter": .string(parameter), "reason": .string(reason)])
+    }
+    public static func permissionDenied(method: String) -> ControlError {
+        ControlError(name: Name.permissionDenied, parameters: ["method": .string(method)])
+    }
+    public static func malformedRequest(reason: String) -> ControlError {
+        ControlError(name: Name.malformedRequest, parameters: ["reason": .string(reason)])
+    }
+    public static func requestTooLarge(limit: Int) -> ControlError {
+        ControlError(name: Name.requestTooLarge, parameters: ["limit": JSONValue(limit)])
+    }
+    public static func policyInvalid(diagnostics: [String]) -> ControlError {
+        ControlError(name: Name.policyInvalid, parameters: ["diagnostics": JSONValue(diagnostics)])
+    }
+    public static func capacityExceeded(reason: String) -> ControlError {
+        ControlError(name: Name.capacityExceeded, parameters: ["reason": .string(reason)])
+    }
+    public static func noSuchRule(_ rule: String) -> ControlError {
+        ControlError(name: Name.noSuchRule, parameters: ["rule": .string(rule)])
+    }
+    /// `id` is the event id as the daemon records it (`"<seq>"`, a string).
+    public static func noSuchEvent(id: String) -> ControlError {
+        ControlError(name: Name.noSuchEvent, parameters: ["id": .string(id)])
+    }
+    public static func noSuchProcess(pid: Int) -> ControlError {
+        ControlError(name: Name.noSuchProcess, parameters: ["pid": JSONValue(pid)])
+    }
+    public static func kernelError(reason: String) -> ControlError {
+        ControlError(name: Name.kernelError, parameters: ["reason": .string(reason)])
+    }
+
+    /// `io.corral.PolicyInvalid: {"diagnostics":[...]}`
+    public var description: String {
+        parameters.isEmpty ? name : "\(name): \(JSONValue.object(parameters))"
+    }
+}
+
+// MARK: parameter access
+
+/// Typed access to request parameters for method handlers. Each accessor throws
+/// `org.varlink.service.InvalidParameter {parameter, reason}` for a missing (required) or
+/// mistyped parameter; absent and null count as missing.
+public protocol ControlParameterAccess {
+    var parameters: [String: JSONValue] { get }
+}
+
+extension ControlParameterAccess {
+    private func present(_ name: String) -> JSONValue? {
+        switch parameters[name] {
+        case nil, .null?: nil
+        case let v?: v
+        }
+    }
+
+    public func optionalString(_ name: String) throws(ControlError) -> String? {
+        guard let v = present(name) else { return nil }
+        guard case .string(let s) = v else { throw .invalidParameter(name, reason: "expected a string, got \(v.typeDescription)") }
+        return s
+    }
+
+    public func string(_ name: String) throws(ControlError) -> String {
+        guard let s = try optionalString(name) else { throw .invalidParameter(name, reason: "missing") }
+        return s
+    }
+
+    /// An integral number (exact, |n| <= 2^53), within `range` when given.
+    public func optionalInteger(_ name: String, in range: ClosedRange<Int>? = nil) throws(ControlError) -> Int? {
+        guard let v = present(name) else { return nil }
+        guard case .number = v else { throw .invalidParameter(name, reason: "expected an integer, got \(v.typeDescription)") }
+        guard let i = v.intValue else { throw .invalidParameter(name, reason: "expected an integer, got \(v)") }
+        if let range, !range.contains(i) {
+            throw .invalidParameter(name, reason: "\(i) is outside \(range.lowerBound)…\(range.upperBound)")
+        }
+        return i
+    }
+
+    public func integer(_ name: String, in range: ClosedRange<Int>? = nil) throws(ControlError) -> Int {
+        guard let i = try optionalInteger(name, in: range) else { throw .invalidParameter(name, reason: "missing") }
+        return i
+    }
+
+    public func optionalBool(_ name: String) throws(ControlError) -> Bool? {
+        guard let v = present(name) else { return nil }
+        guard case .bool(let b) = v else { throw .invalidParameter(name, reason: "expected a bool, got \(v.typeDescription)") }
+        return b
+    }
+
+    /// One of `allowed` (e.g. `mode`: audit/enforce/policy).
+    public func optionalChoice(_ name: String, _ allowed: [String]) throws(ControlError) -> String? {
+        guard let s = try optionalString(name) else { return nil }
+        guard allowed.contains(s) else {
+            throw .invalidParameter(name, reason: "expected one of \(allowed.joined(separator: ", "))")
+        }
+        return s
+    }
+
+    /// Throws InvalidParameter for the first (sorted) parameter not in `known`.
+    public func rejectUnknownParameters(_ known: Set<String>) throws(ControlError) {
+        if let extra = parameters.keys.filter({ !known.contains($0) }).sorted().first {
+            throw .invalidParameter(extra, reason: "unknown parameter")
+        }
+    }
+}
+
+extension ControlRequest: ControlParameterAccess {}

@@ -28,8 +28,14 @@ public final class CgroupResolutionService {
     /// Successful re-resolutions (installed generations).
     public private(set) var installs = 0
 
-    public init(session: CorralSession, rescanIntervalMillis: UInt64 = 2000, log: @escaping (String) -> Void) {
+    /// Installs a recompiled generation when references resolve (the daemon passes
+    /// PolicyManager.reresolve so the generation gets its record).
+    let reresolve: () throws -> [UnresolvedReference]
+
+    public init(session: CorralSession, rescanIntervalMillis: UInt64 = 2000,
+                reresolve: (() throws -> [UnresolvedReference])? = nil, log: @escaping (String) -> Void) {
         self.session = session
+        self.reresolve = reresolve ?? { try session.reresolve() }
         self.rescanIntervalMillis = rescanIntervalMillis
         self.log = log
     }
@@ -87,7 +93,7 @@ public final class CgroupResolutionService {
         if ready == failedReady { return }  // already failed for exactly these; wait for a change
         let before = session.image.generation.value.generation
         do {
-            let resolved = try session.reresolve()
+            let resolved = try reresolve()
             failedReady = nil
             guard !resolved.isEmpty else { return }
             installs += 1

@@ -40,6 +40,12 @@ public struct Evaluator: Sendable {
     /// Adds or replaces a task.
     public mutating func addTask(_ task: TaskState) { tasks[task.pid] = task }
 
+    /// Adds or replaces a tracked namespace, as if a track rule had labelled it earlier
+    /// (for reconstructing kernel state, e.g. `Evaluator.decide`).
+    public mutating func addTrackedNamespace(_ namespace: TrackedNamespace) {
+        trackedNamespaces[namespace.inum] = namespace
+    }
+
     /// The id reported for a cgroup; assigns a synthetic one on first use.
     public mutating func cgroupID(for path: CgroupPath) -> UInt64 {
         if let id = cgroupIDs[path] { return id }

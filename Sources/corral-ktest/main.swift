@@ -12,7 +12,7 @@ if args.first == "--helper-setns", args.count == 2 {
     exit(Helper.setnsExpectingEPERM(args[1]))
 }
 
-let tests = KTests.all + NativeTests.all + ModeTests.all + DaemonTests.all
+let tests = KTests.all + NativeTests.all + ModeTests.all + DaemonTests.all + OpsTests.all
 if args.first == "--list" {
     for t in tests { print(t.name) }
     exit(0)

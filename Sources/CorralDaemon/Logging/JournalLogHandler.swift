@@ -42,8 +42,12 @@ public struct JournalLogHandler: LogHandler {
         }
     }
 
-    /// Installs the handler once per process.
-    public static func bootstrap(label: String = "corral") {
+    nonisolated(unsafe) private static var bootstrapped = false
+
+    /// Installs the handler (once per process; later calls do nothing).
+    public static func bootstrapOnce(label: String = "corral") {
+        guard !bootstrapped else { return }
+        bootstrapped = true
         LoggingSystem.bootstrap { _ in JournalLogHandler(label: label) }
     }
 }

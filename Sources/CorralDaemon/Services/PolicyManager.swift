@@ -94,7 +94,8 @@ public final class PolicyManager {
     /// Validates, compiles and installs `text` as the next generation. Overrides of rules that
     /// the new policy still has are kept.
     @discardableResult
-    public func apply(text: String, source: String) throws(DaemonError) -> (compileMillis: Double, installMillis: Double) {
+    public func apply(text: String, source: String) throws(DaemonError) -> (validateMillis: Double, compileMillis: Double, installMillis: Double) {
+        let tv = Sys.monotonicNanos()
         let base = try Self.parse(text, source: source)
         var next = record
         next.policy = text
@@ -108,7 +109,7 @@ public final class PolicyManager {
         let t2 = Sys.monotonicNanos()
         onAction(AdminAction(action: "apply", generation: record.generation,
                              fields: ["source": source, "rules": String(base.rules.count)]))
-        return (Double(t1 - t0) / 1e6, Double(t2 - t1) / 1e6)
+        return (Double(t0 - tv) / 1e6, Double(t1 - t0) / 1e6, Double(t2 - t1) / 1e6)
     }
 
     /// `mode`: audit, enforce, or policy (drop the override). `rule` nil: the whole policy.
@@ -167,9 +168,23 @@ public final class PolicyManager {
 
     /// Compiles the running policy again when a cgroup it names appeared (see CgroupResolutionService).
     public func reresolve() throws(DaemonError) -> [UnresolvedReference] {
+        var rec = record
+        let store = self.store, now = clock()
         let resolved: [UnresolvedReference]
-        do { resolved = try session.reresolve() } catch { throw DaemonError(error) }
-        if !resolved.isEmpty { record.generation = session.image.generation.value.generation }
+        do {
+            resolved = try session.reresolve { (image: MapImage) throws(KernelError) in
+                rec.generation = image.generation.value.generation
+                rec.slot = image.gen
+                rec.appliedAt = now
+                try Self.persist(store, rec)
+            }
+        } catch { throw DaemonError(error) }
+        if !resolved.isEmpty {
+            record = rec
+            lastApplyAt = now
+            onAction(AdminAction(action: "resolve", generation: rec.generation,
+                                 fields: ["references": resolved.map(\.path).joined(separator: ",")]))
+        }
         return resolved
     }
 

@@ -8,7 +8,7 @@ public struct DecisionEvent: Codable, Sendable, Hashable {
     public var seq: UInt64
     public var timestampNs: UInt64
     public var generation: UInt64
-    /// namespace_alloc, namespace_install, namespace_free, cgroup_attach.
+    /// namespace_alloc, namespace_install, namespace_free, cgroup_attach, self_protect.
     public var hook: String
     /// allow, deny, audit.
     public var verdict: String
@@ -125,6 +125,7 @@ public final class EventDecoder: @unchecked Sendable {
         case 2: "namespace_install"
         case 3: "namespace_free"
         case 4: "cgroup_attach"
+        case 5: "self_protect" // CORRAL_HOOK_SELF_PROTECT: ns_type = corral_protect_op, ns_inum = id/inode
         default: "hook\(e.hook)"
         }
         let verdict: String = switch e.verdict {
@@ -162,13 +163,16 @@ public final class EventReader {
     private var ring: RingBufferHandle?
     public private(set) var received = 0
 
-    public init(map: BPFMap, decoder: EventDecoder, sink: @escaping (DecisionEvent) -> Void) throws(KernelError) {
-        var count = 0
+    /// `decoder` is asked for each record, so a session that installs a new generation (new
+    /// rule and label names) decodes later events with the new names.
+    public init(map: BPFMap, decoder: @escaping () -> EventDecoder, sink: @escaping (DecisionEvent) -> Void) throws(KernelError) {
         ring = try RingBufferHandle(mapFD: map.fd) { raw in
-            if let ev = decoder.decode(raw) { count += 1; sink(ev) }
+            if let ev = decoder().decode(raw) { sink(ev) }
         }
-        _ = count
     }
+
+    /// Readable when records are waiting (register it with a reactor, then `drain()`).
+    public var epollFD: Int32 { ring?.epollFD ?? -1 }
 
     /// Waits up to `timeoutMillis` for events and delivers them; returns how many.
     @discardableResult
@@ -178,10 +182,10 @@ public final class EventReader {
         return n
     }
 
-    /// Delivers what is in the buffer now.
+    /// Delivers what is in the buffer now (at most `max` records).
     @discardableResult
-    public func drain() throws(KernelError) -> Int {
-        let n = try ring?.drain() ?? 0
+    public func drain(max: Int = Int.max) throws(KernelError) -> Int {
+        let n = try ring?.drain(max: max) ?? 0
         received += n
         return n
     }

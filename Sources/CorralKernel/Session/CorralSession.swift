@@ -127,13 +127,14 @@ public final class CorralSession {
     /// reference the running image left unresolved, installs it through the atomic generation
     /// switch. Returns the references that became resolved; [] means nothing was installed.
     /// On a compile or install error the running generation stays active.
-    public func reresolve() throws(KernelError) -> [UnresolvedReference] {
+    public func reresolve(beforeSwitch: (MapImage) throws(KernelError) -> Void = { _ throws(KernelError) in }) throws(KernelError) -> [UnresolvedReference] {
         let gen = try installer.inactiveGeneration()
         let next = try Self.compile(policy, gen: gen, generation: image.generation.value.generation + 1,
                                     auditAll: auditAll)
         let stillUnresolved = Set(next.unresolved.map(Self.referenceKey))
         let resolved = image.unresolved.filter { !stillUnresolved.contains(Self.referenceKey($0)) }
         guard !resolved.isEmpty else { return [] }
+        try beforeSwitch(next)
         try installer.install(next, flags: controlFlags(options))
         image = next
         decoder = EventDecoder(policy: policy, cgroupPaths: next.cgroupPathByID)
@@ -149,7 +150,7 @@ public final class CorralSession {
     public var unresolvedWarnings: [String] { image.unresolved.map(\.description) }
 
     public func events(sink: @escaping (DecisionEvent) -> Void) throws(KernelError) -> EventReader {
-        try EventReader(map: object.map("corral_events"), decoder: decoder, sink: sink)
+        try EventReader(map: object.map("corral_events"), decoder: { [unowned self] in self.decoder }, sink: sink)
     }
 
     // MARK: task state (keyed by pidfd)
@@ -171,6 +172,9 @@ public final class CorralSession {
         st.flags |= flags
         try map.update(fd, st)
     }
+
+    /// Events the BPF side could not emit because the ring buffer was full.
+    public var ringbufDrops: UInt64 { stat(UInt32(CORRAL_STAT_RINGBUF_DROPS.rawValue)) }
 
     /// Reads corral_stats summed over CPUs.
     public func stat(_ index: UInt32) -> UInt64 {

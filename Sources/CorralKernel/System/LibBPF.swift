@@ -222,6 +222,9 @@ public final class RingBufferHandle {
 
     private final class Sink {
         let onRecord: (UnsafeRawBufferPointer) -> Void
+        /// Records still allowed in this consume call; at 0 the callback stops libbpf.
+        var remaining = Int.max
+        var exhausted = false
         init(_ f: @escaping (UnsafeRawBufferPointer) -> Void) { onRecord = f }
     }
 
@@ -231,6 +234,12 @@ public final class RingBufferHandle {
         let cb: corral_ringbuf_cb = { ctx, data, size in
             let s = Unmanaged<Sink>.fromOpaque(ctx!).takeUnretainedValue()
             s.onRecord(UnsafeRawBufferPointer(start: data, count: size))
+            s.remaining -= 1
+            if s.remaining <= 0 {
+                // libbpf has already advanced past this record; a negative return stops it here.
+                s.exhausted = true
+                return -EAGAIN
+            }
             return 0
         }
         guard let r = ring_buffer__new(mapFD, cb, ctx, nil) else {
@@ -257,11 +266,16 @@ public final class RingBufferHandle {
         return ring_buffer__epoll_fd(rb)
     }
 
-    /// Delivers every record available now without waiting.
+    /// Delivers the records available now without waiting: all of them, or at most `max` so a
+    /// producer faster than the consumer cannot keep the caller here forever.
     @discardableResult
-    public func drain() throws(KernelError) -> Int {
+    public func drain(max: Int = Int.max) throws(KernelError) -> Int {
         guard let rb else { return 0 }
+        sink.remaining = max
+        sink.exhausted = false
+        defer { sink.remaining = Int.max }
         let n = ring_buffer__consume(rb)
+        if sink.exhausted { return max }
         if n < 0 { throw .ringBuffer(reason: "consume", errno: Errno(rawValue: -n)) }
         return Int(n)
     }
@@ -303,4 +317,75 @@ public enum BPFStats {
 extension BPFLinkHandle {
     /// The link's fd (valid while the handle lives).
     public var fd: Int32 { raw.map { bpf_link__fd($0) } ?? -1 }
+}
+
+// MARK: object ids (self-protection, Sources/CorralKernel/Protect)
+
+/// What a BPF object fd refers to.
+public enum BPFObjectKind: String, Sendable { case map, program, link }
+
+extension LibBPF {
+    /// An fd for map/program/link `id` (BPF_*_GET_FD_BY_ID); the caller owns it.
+    public static func fd(byID id: UInt32, kind: BPFObjectKind) -> Result<Int32, Errno> {
+        let fd: Int32 = switch kind {
+        case .map: bpf_map_get_fd_by_id(id)
+        case .program: bpf_prog_get_fd_by_id(id)
+        case .link: bpf_link_get_fd_by_id(id)
+        }
+        return fd >= 0 ? .success(fd) : .failure(errnoOf(fd))
+    }
+
+    /// Pins the map, program or link behind `fd` at `path` (a new bpffs file).
+    public static func objPin(fd: Int32, path: String) -> Errno? {
+        let rc = bpf_obj_pin(fd, path)
+        return rc == 0 ? nil : errnoOf(rc)
+    }
+
+    /// Whether `fd` is a BPF map, program or link (nil: something else), from the first line
+    /// of /proc/self/fdinfo/FD that names a type: map_type, prog_type or link_type.
+    public static func objectKind(fd: Int32) -> BPFObjectKind? {
+        guard let text = try? Sys.readFile("/proc/self/fdinfo/\(fd)") else { return nil }
+        for line in text.split(separator: "\n") {
+            if line.hasPrefix("map_type:") { return .map }
+            if line.hasPrefix("prog_type:") { return .program }
+            if line.hasPrefix("link_type:") { return .link }
+        }
+        return nil
+    }
+
+    /// The kernel id of the map behind `fd` (BPF_OBJ_GET_INFO_BY_FD).
+    public static func mapID(fd: Int32) -> Result<UInt32, Errno> {
+        var info = bpf_map_info()
+        var len = UInt32(MemoryLayout<bpf_map_info>.size)
+        let rc = bpf_obj_get_info_by_fd(fd, &info, &len)
+        return rc == 0 ? .success(info.id) : .failure(errnoOf(rc))
+    }
+
+    /// The kernel id of the link behind `fd` and of the program it runs.
+    public static func linkIDs(fd: Int32) -> Result<(link: UInt32, program: UInt32), Errno> {
+        var info = bpf_link_info()
+        var len = UInt32(MemoryLayout<bpf_link_info>.size)
+        let rc = bpf_obj_get_info_by_fd(fd, &info, &len)
+        return rc == 0 ? .success((info.id, info.prog_id)) : .failure(errnoOf(rc))
+    }
+
+    /// The kernel id of the program behind `fd` and the ids of the maps it uses.
+    public static func programIDs(fd: Int32) -> Result<(program: UInt32, maps: [UInt32]), Errno> {
+        var info = bpf_prog_info()
+        var len = UInt32(MemoryLayout<bpf_prog_info>.size)
+        var rc = bpf_obj_get_info_by_fd(fd, &info, &len)
+        if rc != 0 { return .failure(errnoOf(rc)) }
+        let count = Int(info.nr_map_ids)
+        if count == 0 { return .success((info.id, [])) }
+        var maps = [UInt32](repeating: 0, count: count)
+        rc = maps.withUnsafeMutableBufferPointer { buf in
+            var again = bpf_prog_info()
+            again.nr_map_ids = UInt32(count)
+            again.map_ids = UInt64(UInt(bitPattern: buf.baseAddress))
+            var l = UInt32(MemoryLayout<bpf_prog_info>.size)
+            return bpf_obj_get_info_by_fd(fd, &again, &l)
+        }
+        if rc != 0 { return .failure(errnoOf(rc)) }
+        return .success((info.id, maps))
+    }
 }

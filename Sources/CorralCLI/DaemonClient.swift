@@ -1,0 +1,63 @@
+// The CLI side of the control socket: every verb that changes or inspects the running daemon
+// goes through here. Exit codes: 2 a named error from the daemon (or bad input), 3 unreachable.
+import ArgumentParser
+import CorralControl
+import CorralSystem
+
+/// `--socket`, shared by every daemon client verb.
+struct ControlSocketOption: ParsableArguments {
+    @Option(name: .long, help: "The daemon's control socket (default: $CORRAL_SOCKET or /run/corral/control.sock).")
+    var socket: String?
+
+    var path: String { socket ?? Sys.env("CORRAL_SOCKET") ?? ControlClient.defaultSocketPath }
+}
+
+enum DaemonClient {
+    static func connect(_ option: ControlSocketOption, replyTimeoutMillis: Int? = 120_000) throws -> ControlClient {
+        do {
+            return try ControlClient(socketPath: option.path, options: .init(replyTimeoutMillis: replyTimeoutMillis))
+        } catch {
+            Sys.printError("corral: \(error)")
+            throw ExitCode(3)
+        }
+    }
+
+    /// One call; a named error is printed (with its parameters, one per line) and exits 2.
+    static func call(_ option: ControlSocketOption, _ method: String, _ parameters: [String: JSONValue] = [:]) throws -> [String: JSONValue] {
+        let client = try connect(option)
+        defer { client.close() }
+        let result: Result<[String: JSONValue], ControlError>
+        do { result = try client.call(method, parameters) } catch {
+            Sys.printError("corral: \(error)")
+            throw ExitCode(3)
+        }
+        switch result {
+        case .success(let p): return p
+        case .failure(let e): throw fail(e)
+        }
+    }
+
+    static func fail(_ e: ControlError) -> ExitCode {
+        Sys.printError("corral: \(e.name)")
+        for (k, v) in e.parameters.sorted(by: { $0.key < $1.key }) {
+            if case .array(let items) = v {
+                for item in items { Sys.printError("  \(item.stringValue ?? "\(item)")") }
+            } else {
+                Sys.printError("  \(k): \(v.stringValue ?? "\(v)")")
+            }
+        }
+        return ExitCode(2)
+    }
+
+    static func printJSON(_ p: [String: JSONValue]) {
+        print(JSONValue.object(p).description)
+    }
+}
+
+/// "90", "90s", "10m", "2h" -> seconds.
+func parseDuration(_ text: String) -> Int? {
+    let units: [Character: Int] = ["s": 1, "m": 60, "h": 3600]
+    if let n = Int(text) { return n }
+    guard let last = text.last, let mult = units[last], let n = Int(text.dropLast()) else { return nil }
+    return n * mult
+}

@@ -1,0 +1,110 @@
+// `corral daemon`: services on one epoll reactor (docs/operations.md §2).
+//
+//   LoaderService           load or adopt, apply, modes, loosen timers, cgroup re-resolution
+//   EventService            ring buffer -> enrich -> ring + log file + stdout + subscribers
+//   ControlService          the control socket (CorralControl)
+//   MetricsService          Prometheus text on 127.0.0.1 (off by default)
+//
+// SIGTERM/SIGINT stop the reactor; the pins stay (the next daemon adopts them).
+import CorralControl
+import CorralKernel
+import CorralSystem
+import Glibc
+import Logging
+
+public struct DaemonConfiguration: Sendable {
+    /// Policy file; optional when adopting pinned state that has a generation record.
+    public var policyPath: String?
+    public var session: SessionOptions
+    public var stateDirectory: String
+    /// nil: no event log file.
+    public var logDirectory: String?
+    public var controlSocket: String
+    public var authorization: AuthorizationConfig
+    /// "127.0.0.1:PORT"; nil: no metrics endpoint.
+    public var metricsAddress: String?
+    /// Print each event as a JSON line on stdout.
+    public var printEvents: Bool
+
+    public init(policyPath: String?, session: SessionOptions, stateDirectory: String = "/run/corral",
+                logDirectory: String? = "/var/log/corral", controlSocket: String? = nil,
+                authorization: AuthorizationConfig = AuthorizationConfig(), metricsAddress: String? = nil,
+                printEvents: Bool = true) {
+        self.policyPath = policyPath
+        self.session = session
+        self.stateDirectory = stateDirectory
+        self.logDirectory = logDirectory
+        self.controlSocket = controlSocket ?? stateDirectory + "/control.sock"
+        self.authorization = authorization
+        self.metricsAddress = metricsAddress
+        self.printEvents = printEvents
+    }
+}
+
+/// A long-running part of the daemon.
+public protocol DaemonService: AnyObject {
+    var name: String { get }
+    func start(_ reactor: Reactor) throws
+    func stop()
+}
+
+public final class Daemon {
+    public let configuration: DaemonConfiguration
+    let logger: Logger
+    let reactor: Reactor
+    public private(set) var loader: LoaderService!
+    public private(set) var events: EventService!
+    var services: [DaemonService] = []
+    /// Set by io.corral.Unload: remove the pins when the loop ends.
+    var unloadRequested = false
+
+    public init(configuration: DaemonConfiguration, logger: Logger) throws(DaemonError) {
+        self.configuration = configuration
+        self.logger = logger
+        do { reactor = try Reactor() } catch { throw .kernel("epoll: \(error)") }
+    }
+
+    /// Runs until a signal or io.corral.Unload. Errors before READY end the daemon.
+    public func run() throws(DaemonError) {
+        // A process-wide handler that only records the signal (async-signal-safe), polled by the
+        // reactor: `corral` runs this on a Swift concurrency thread, so a per-thread signal mask
+        // (signalfd) would leave the other threads to take the default action.
+        Sys.catchSignals([SIGTERM, SIGINT])
+        reactor.addTimer(after: 100, repeating: 100) { [reactor, logger] in
+            guard let sig = Sys.takeCaughtSignal() else { return }
+            logger.notice("signal \(sig): stopping; the programs stay pinned for the next daemon")
+            reactor.stop()
+        }
+
+        let loader = LoaderService(configuration: configuration, logger: logger)
+        let events = EventService(configuration: configuration, loader: loader, logger: logger)
+        let control = ControlService(configuration: configuration, loader: loader, events: events, logger: logger) { [weak self] in
+            self?.unloadRequested = true
+            self?.reactor.stop()
+        }
+        self.loader = loader
+        self.events = events
+        services = [loader, events, control]
+        if let addr = configuration.metricsAddress {
+            services.append(MetricsService(address: addr, loader: loader, events: events, logger: logger))
+        }
+        for s in services {
+            do { try s.start(reactor) } catch {
+                logger.error("\(s.name): \(error)")
+                for started in services.prefix(while: { $0 !== s }).reversed() { started.stop() }
+                throw (error as? DaemonError) ?? .kernel("\(s.name): \(error)")
+            }
+        }
+        ServiceNotify.send("READY=1\nSTATUS=enforcing generation \(loader.manager.generation) (\(loader.manager.session.mode.rawValue) mode)")
+        logger.info("ready: \(loader.manager.session.mode.rawValue) mode, generation \(loader.manager.generation), control socket \(configuration.controlSocket)")
+        do { try reactor.run() } catch { logger.error("reactor: \(error)") }
+        ServiceNotify.send("STOPPING=1")
+        for s in services.reversed() { s.stop() }
+        if unloadRequested {
+            loader.manager.session.stop()
+            logger.notice("unloaded: pins removed, enforcement stops")
+        } else {
+            loader.manager.session.release()
+        }
+    }
+}

@@ -1,0 +1,67 @@
+// LoaderService: owns the session through PolicyManager (load or adopt, apply, modes,
+// loosen expiry) and the re-resolution of cgroups that appear after a policy names them.
+import CorralKernel
+import CorralSystem
+import Foundation
+import Logging
+
+public final class LoaderService: DaemonService {
+    public let name = "loader"
+    let configuration: DaemonConfiguration
+    let logger: Logger
+    public private(set) var manager: PolicyManager!
+    var resolution: CgroupResolutionService?
+    var timers: [Reactor.TimerID] = []
+    weak var reactor: Reactor?
+    /// Admin actions go to the event trail (EventService sets this).
+    var onAction: (AdminAction) -> Void = { _ in }
+
+    init(configuration: DaemonConfiguration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    public func start(_ reactor: Reactor) throws {
+        self.reactor = reactor
+        var initial: (text: String, source: String)?
+        if let path = configuration.policyPath {
+            do { initial = (try Sys.readFile(path), path) } catch {
+                throw DaemonError.policyInvalid(["\(path):1:1: error: cannot read policy: \(error)"])
+            }
+        }
+        let m = try PolicyManager(options: configuration.session, stateDirectory: configuration.stateDirectory, initial: initial)
+        manager = m
+        m.onAction = { [weak self] action in self?.onAction(action) }
+        if m.adopted {
+            logger.notice("adopted pinned programs under \(configuration.session.pinDirectory ?? "?"): \(m.session.mode.rawValue) mode, now generation \(m.generation) (\(m.record.source)); no re-attach")
+        } else {
+            logger.info("loaded \(m.session.mode.rawValue) programs, generation \(m.generation) (\(m.record.source)), pinned under \(configuration.session.pinDirectory ?? "(none)")")
+        }
+        for w in m.session.unresolvedWarnings { logger.warning("\(w)") }
+
+        let res = CgroupResolutionService(session: m.session, reresolve: { try m.reresolve() },
+                                          log: { [logger] in logger.info("\($0)") })
+        resolution = res
+        res.tick()
+        // tick() reads inotify without blocking and rescans on its own 2 s interval; its fd
+        // comes and goes with the watches, so it is polled rather than registered.
+        timers.append(reactor.addTimer(after: 200, repeating: 200) { [weak res] in res?.tick() })
+        timers.append(reactor.addTimer(after: 1000, repeating: 1000) { [weak self] in self?.expireLoosened() })
+    }
+
+    func expireLoosened() {
+        guard let m = manager, let next = m.nextExpiry, next <= Date().timeIntervalSince1970 else { return }
+        do {
+            let rules = try m.expire()
+            if !rules.isEmpty { logger.notice("loosen expired for \(rules.joined(separator: ", ")): enforced again from generation \(m.generation)") }
+        } catch {
+            logger.error("reverting loosened rules failed (they stay in audit): \(error)")
+        }
+    }
+
+    public func stop() {
+        for t in timers { reactor?.cancelTimer(t) }
+        timers.removeAll()
+        resolution = nil
+    }
+}

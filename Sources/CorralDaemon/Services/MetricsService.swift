@@ -1,0 +1,109 @@
+// MetricsService: `GET /metrics` in Prometheus text format on a loopback TCP port
+// (docs/operations.md §6). Off unless --metrics is given. One request per connection.
+import CorralKernel
+import CorralSystem
+import Logging
+
+public final class MetricsService: DaemonService {
+    public let name = "metrics"
+    let address: String
+    let loader: LoaderService
+    let events: EventService
+    let logger: Logger
+    var listenFD: Int32 = -1
+    var statsFD: Int32 = -1
+    weak var reactor: Reactor?
+    private var buffers: [Int32: [UInt8]] = [:]
+
+    init(address: String, loader: LoaderService, events: EventService, logger: Logger) {
+        self.address = address
+        self.loader = loader
+        self.events = events
+        self.logger = logger
+    }
+
+    /// "127.0.0.1:9464" -> port; only loopback addresses are accepted.
+    static func parse(_ address: String) -> UInt16? {
+        let parts = address.split(separator: ":", maxSplits: 1)
+        guard parts.count == 2, parts[0] == "127.0.0.1" || parts[0] == "localhost", let port = UInt16(parts[1]), port > 0 else { return nil }
+        return port
+    }
+
+    public func start(_ reactor: Reactor) throws {
+        self.reactor = reactor
+        guard let port = Self.parse(address) else {
+            throw DaemonError.invalidParameter("metrics", "expected 127.0.0.1:PORT, got '\(address)'")
+        }
+        switch BPFStats.enableRunTime() {
+        case .success(let fd): statsFD = fd
+        case .failure(let e): logger.warning("BPF run-time stats unavailable (\(e)); program counters stay 0")
+        }
+        let fd = try Sys.socket(.ipv4)
+        do {
+            try Sys.bind(fd, ipv4: "127.0.0.1", port: port)
+            try Sys.listen(fd, backlog: 16)
+        } catch { Sys.close(fd); throw error }
+        listenFD = fd
+        try reactor.register(listenFD, interest: .read) { [weak self] _ in self?.accept() }
+        logger.info("metrics on http://127.0.0.1:\(port)/metrics")
+    }
+
+    func accept() {
+        guard let reactor else { return }
+        while case let fd?? = try? Sys.accept(listenFD) {
+            buffers[fd] = []
+            do {
+                try reactor.register(fd, interest: .read) { [weak self] _ in self?.read(fd) }
+            } catch { Sys.close(fd); buffers[fd] = nil }
+        }
+    }
+
+    func read(_ fd: Int32) {
+        var chunk = [UInt8](repeating: 0, count: 8192)
+        let got = chunk.withUnsafeMutableBytes { (try? Sys.receive(fd, into: $0)) ?? .endOfStream }
+        switch got {
+        case .wouldBlock: return
+        case .endOfStream: return close(fd)
+        case .count(let n): buffers[fd, default: []] += chunk[..<n]
+        }
+        let text = String(decoding: buffers[fd]!, as: UTF8.self)
+        guard text.contains("\r\n\r\n") || text.contains("\n\n") else {
+            if buffers[fd]!.count > 16384 { close(fd) }
+            return
+        }
+        let line = text.prefix(while: { $0 != "\r" && $0 != "\n" })
+        let response: String
+        if line.hasPrefix("GET /metrics ") || line == "GET /metrics" {
+            let body = snapshot().render()
+            response = "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body
+        } else {
+            let body = "only GET /metrics is served here\n"
+            response = "HTTP/1.0 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body
+        }
+        // Small responses: the socket buffer takes them whole; a client that does not read gets cut.
+        _ = try? Sys.send(fd, Array(response.utf8)[...])
+        close(fd)
+    }
+
+    func snapshot() -> MetricsSnapshot {
+        var s = events.metrics
+        let m = loader.manager!
+        s.ringbufDrops = m.session.ringbufDrops
+        s.generation = m.generation
+        s.lastApply = m.lastApplyAt
+        s.programs = m.session.object.programStats()
+        return s
+    }
+
+    private func close(_ fd: Int32) {
+        reactor?.remove(fd)
+        Sys.close(fd)
+        buffers[fd] = nil
+    }
+
+    public func stop() {
+        for fd in Array(buffers.keys) { close(fd) }
+        if listenFD >= 0 { reactor?.remove(listenFD); Sys.close(listenFD); listenFD = -1 }
+        if statsFD >= 0 { Sys.close(statsFD); statsFD = -1 }
+    }
+}

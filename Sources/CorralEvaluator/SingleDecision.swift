@@ -1,0 +1,60 @@
+// One decision against a given world state: the entry point for explaining a recorded kernel
+// event, asking "why" about live tasks, and replaying events against another policy.
+// It builds a fresh Evaluator from the world and runs the same hook procedure as every other
+// decision (docs/semantics.md); nothing here changes the semantics.
+import CorralPolicy
+
+extension Evaluator {
+    /// One supervised operation.
+    public enum Operation: Sendable, Hashable {
+        /// `actor` creates a namespace (unshare, clone with CLONE_NEW*).
+        case namespaceAlloc(actor: Int32, type: NamespaceType, inum: UInt32)
+        /// `actor` enters a namespace (setns).
+        case namespaceInstall(actor: Int32, type: NamespaceType, inum: UInt32)
+        /// `actor` moves `target` from `src` (nil: the target's cgroup) to `dst`.
+        case cgroupAttach(actor: Int32, target: Int32, src: CgroupPath?, dst: CgroupPath, threadgroup: Bool?, via: AttachVia)
+
+        public var hook: Hook {
+            switch self {
+            case .namespaceAlloc: .namespaceAlloc
+            case .namespaceInstall: .namespaceInstall
+            case .cgroupAttach: .cgroupAttach
+            }
+        }
+    }
+
+    /// The state one decision reads: policy, modes, the tasks involved (with cgroup, executable,
+    /// lock), tracked namespaces and the cgroup ids to report.
+    public struct World: Sendable {
+        public var policy: Policy?
+        public var auditAll: Bool
+        public var tasks: [TaskState]
+        public var trackedNamespaces: [TrackedNamespace]
+        public var cgroupIDs: [CgroupPath: UInt64]
+
+        public init(policy: Policy?, auditAll: Bool = false, tasks: [TaskState] = [],
+                    trackedNamespaces: [TrackedNamespace] = [], cgroupIDs: [CgroupPath: UInt64] = [:]) {
+            self.policy = policy
+            self.auditAll = auditAll
+            self.tasks = tasks
+            self.trackedNamespaces = trackedNamespaces
+            self.cgroupIDs = cgroupIDs
+        }
+    }
+
+    /// Decides `operation` in `world`. Tasks the world does not list are default tasks
+    /// (tgid = pid, no executable, cgroup "/"), as everywhere in the evaluator.
+    public static func decide(_ operation: Operation, in world: World) -> Decision {
+        var evaluator = Evaluator(policy: world.policy, auditAll: world.auditAll, cgroupIDs: world.cgroupIDs)
+        for task in world.tasks { evaluator.addTask(task) }
+        for namespace in world.trackedNamespaces { evaluator.addTrackedNamespace(namespace) }
+        switch operation {
+        case .namespaceAlloc(let actor, let type, let inum):
+            return evaluator.namespaceAlloc(actor: actor, type: type, inum: inum)
+        case .namespaceInstall(let actor, let type, let inum):
+            return evaluator.namespaceInstall(actor: actor, type: type, inum: inum)
+        case .cgroupAttach(let actor, let target, let src, let dst, let threadgroup, let via):
+            return evaluator.cgroupAttach(actor: actor, target: target, src: src, dst: dst, threadgroup: threadgroup, via: via)
+        }
+    }
+}

@@ -1,0 +1,60 @@
+// Kernel event -> recorded event: adds the id, the boot id and what /proc still knows about the
+// actor (docs/operations.md §3). Best effort: a task that is gone yields `actor_exe: null`.
+import CorralKernel
+import CorralSystem
+import Foundation
+
+public struct EventEnricher: Sendable {
+    /// First 8 hex digits of the boot id; nil when it could not be read.
+    public let bootID: String?
+    public let procRoot: String
+    /// Read the executable's xattr names too (`actor_exe_xattrs`, for `xattr:` subjects).
+    public var readXattrs: Bool
+
+    public init(procRoot: String = "/proc", bootID: String? = nil, readXattrs: Bool = true) {
+        self.procRoot = procRoot
+        self.bootID = bootID ?? Self.readBootID(path: procRoot + "/sys/kernel/random/boot_id")
+        self.readXattrs = readXattrs
+    }
+
+    /// The first 8 hex digits of a boot_id file ("3f1b5a0e-…" -> "3f1b5a0e").
+    public static func readBootID(path: String = "/proc/sys/kernel/random/boot_id") -> String? {
+        guard let text = try? Sys.readFile(path) else { return nil }
+        let hex = text.filter(\.isHexDigit).lowercased()
+        return hex.count >= 8 ? String(hex.prefix(8)) : nil
+    }
+
+    /// The recorded form of `event`: every DecisionEvent field, plus id, boot id and the actor's
+    /// executable as /proc shows it now.
+    public func enrich(_ event: DecisionEvent) -> RecordedEvent {
+        // Field by field (no JSON round trip: this runs once per kernel event). A field added to
+        // DecisionEvent must be added here; EventRecordingTests compares the two encodings.
+        var recorded = RecordedEvent(
+            id: String(event.seq), hook: event.hook, generation: event.generation, seq: event.seq,
+            timestampNs: event.timestampNs, verdict: event.verdict, mode: event.mode, rule: event.rule,
+            ruleUID: event.ruleUID, pid: event.pid, tgid: event.tgid, comm: event.comm, targetPID: event.targetPID,
+            srcCgroup: event.srcCgroup, dstCgroup: event.dstCgroup, srcCgroupPath: event.srcCgroupPath,
+            dstCgroupPath: event.dstCgroupPath, threadgroup: event.threadgroup, nsType: event.nsType,
+            nsInum: event.nsInum, nsLabel: event.nsLabel, errno: event.errno, err: event.err, compat: event.compat,
+            locked: event.locked, tracked: event.tracked, actorCgroup: event.actorCgroup,
+            actorCgroupPath: event.actorCgroupPath, actorLockRule: event.actorLockRule, actorLockLabel: event.actorLockLabel)
+        recorded.bootID = bootID
+        let (exe, xattrs) = actorExecutable(tgid: event.tgid)
+        recorded.actorExe = exe
+        recorded.actorExeXattrs = xattrs
+        return recorded
+    }
+
+    /// `/proc/<tgid>/exe` and its xattr names; (nil, nil) when the task is gone or has no executable.
+    public func actorExecutable(tgid: UInt32) -> (exe: String?, xattrs: [String]?) {
+        guard tgid != 0 else { return (nil, nil) }
+        let link = "\(procRoot)/\(tgid)/exe"
+        guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: link), !target.isEmpty else {
+            return (nil, nil)
+        }
+        guard readXattrs else { return (target, nil) }
+        // listxattr follows the magic link to the very file the task runs, even if renamed or deleted.
+        let names = (try? FileSystem.extendedAttributeNames(link)).map { $0.sorted() }
+        return (target, names)
+    }
+}

@@ -1,0 +1,182 @@
+// events.jsonl: append-only JSON lines with size-based rotation (docs/operations.md §1, §3).
+// `events.jsonl` is the newest file; when the next line would take it past `maxBytes` it becomes
+// `events.jsonl.1`, `.1` becomes `.2`, …, and `.<keep>` is dropped. Lines are not fsynced.
+import CorralSystem
+import Foundation
+
+/// A line of a JSONL file that is not a recorded event.
+public struct EventLogLineError: Error, Sendable, Hashable, CustomStringConvertible {
+    public var file: String
+    public var line: Int
+    public var message: String
+
+    public init(file: String, line: Int, message: String) {
+        self.file = file
+        self.line = line
+        self.message = message
+    }
+
+    public var description: String { "\(file):\(line): error: \(message)" }
+}
+
+public final class EventLog: @unchecked Sendable {
+    public static let defaultMaxBytes = 16 << 20
+    public static let defaultKeep = 4
+
+    public let directory: String
+    public let name: String
+    public let maxBytes: Int
+    /// Rotated files kept: `.1` … `.keep`.
+    public let keep: Int
+    private var fd: Int32 = -1
+    private var size = 0
+    private let lock = NSLock()
+
+    /// The file written now.
+    public var path: String { directory + "/" + name }
+
+    /// The rotated file `index` (1 = the newest rotated one).
+    public func rotatedPath(_ index: Int) -> String { path + ".\(index)" }
+
+    /// Opens (creating the directory and file) for appending.
+    public init(directory: String, name: String = "events.jsonl", maxBytes: Int = EventLog.defaultMaxBytes,
+                keep: Int = EventLog.defaultKeep) throws(Errno) {
+        self.directory = directory
+        self.name = name
+        self.maxBytes = max(1, maxBytes)
+        self.keep = max(0, keep)
+        try Sys.mkdirs(directory)
+        try open()
+    }
+
+    deinit { if fd >= 0 { Sys.close(fd) } }
+
+    private func open() throws(Errno) {
+        fd = try Sys.open(path, O_WRONLY | O_CREAT | O_APPEND, mode: 0o640)
+        size = Int((try? Sys.fileStatus(fd: fd).st_size) ?? 0)
+    }
+
+    /// Appends one event as one line.
+    public func append(_ event: RecordedEvent) throws(Errno) { try append(line: event.jsonLine) }
+
+    /// Appends one line (a newline is added). Rotates first when the line would not fit.
+    public func append(line: String) throws(Errno) {
+        lock.lock()
+        defer { lock.unlock() }
+        let bytes = Array((line + "\n").utf8)
+        if size > 0 && size + bytes.count > maxBytes { try rotate() }
+        if fd < 0 { try open() }
+        var off = 0
+        while off < bytes.count {
+            let n = try Sys.write(fd, Array(bytes[off...]))
+            if n <= 0 { throw Errno(rawValue: EIO) }
+            off += n
+        }
+        size += bytes.count
+    }
+
+    /// Shifts `.i` to `.i+1` (dropping `.keep`) and starts a new file.
+    private func rotate() throws(Errno) {
+        Sys.close(fd)
+        fd = -1
+        if keep == 0 {
+            try? Sys.unlink(path)
+        } else {
+            try? Sys.unlink(rotatedPath(keep))
+            for i in stride(from: keep - 1, through: 1, by: -1) where Sys.exists(rotatedPath(i)) {
+                try Sys.rename(rotatedPath(i), rotatedPath(i + 1))
+            }
+            try Sys.rename(path, rotatedPath(1))
+        }
+        try open()
+    }
+
+    /// Closes the file; a later append reopens it.
+    public func close() {
+        lock.lock()
+        defer { lock.unlock() }
+        if fd >= 0 { Sys.close(fd) }
+        fd = -1
+    }
+
+    /// The files that exist, oldest first (`.keep` … `.1`, then the current file).
+    public var files: [String] {
+        let rotated = keep > 0 ? (1...keep).reversed().map(rotatedPath) : []
+        return (rotated + [path]).filter { Sys.exists($0) }
+    }
+
+    /// Every event in every file, oldest first. Lines that do not parse are skipped (see
+    /// `readWithErrors`); a line being written concurrently is at worst the last, incomplete one.
+    public func readAll() -> [RecordedEvent] { readWithErrors().events }
+
+    /// Every event in every file, oldest first, and the lines that did not parse.
+    public func readWithErrors() -> (events: [RecordedEvent], errors: [EventLogLineError]) {
+        var events: [RecordedEvent] = []
+        var errors: [EventLogLineError] = []
+        for file in files {
+            let read = EventLog.read(path: file)
+            events += read.events
+            errors += read.errors
+        }
+        return (events, errors)
+    }
+
+    /// The newest event with this id (and boot id, when given). Searches newest file first.
+    public func event(id: String, bootID: String? = nil) -> RecordedEvent? {
+        for file in files.reversed() {
+            let (events, _) = EventLog.read(path: file)
+            if let hit = events.last(where: { $0.id == id && (bootID == nil || $0.bootID == bootID) }) { return hit }
+        }
+        return nil
+    }
+
+    /// Events matching `filter`, oldest first; `filter.limit` keeps the newest N.
+    public func events(matching filter: EventFilter) -> [RecordedEvent] {
+        filter.apply(readAll())
+    }
+
+    // MARK: reading JSONL
+
+    /// Parses JSONL text: events in order, and one error per malformed line (blank lines are skipped).
+    public static func parse(text: String, file: String) -> (events: [RecordedEvent], errors: [EventLogLineError]) {
+        var events: [RecordedEvent] = []
+        var errors: [EventLogLineError] = []
+        var number = 0
+        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            number += 1
+            let line = raw.trimmingCharacters(in: .whitespaces)
+            if line.isEmpty { continue }
+            do {
+                events.append(try RecordedEvent.parse(line: line))
+            } catch {
+                errors.append(EventLogLineError(file: file, line: number, message: describe(error)))
+            }
+        }
+        return (events, errors)
+    }
+
+    /// Reads and parses one JSONL file; an unreadable file is one error at line 0.
+    public static func read(path: String) -> (events: [RecordedEvent], errors: [EventLogLineError]) {
+        do {
+            return parse(text: try Sys.readFile(path), file: path)
+        } catch {
+            return ([], [EventLogLineError(file: path, line: 0, message: "cannot read: \(error)")])
+        }
+    }
+
+    static func describe(_ error: any Error) -> String {
+        switch error {
+        case DecodingError.keyNotFound(let key, _):
+            return "not a recorded event: missing key '\(key.stringValue)'"
+        case DecodingError.typeMismatch(let type, let ctx):
+            let path = ctx.codingPath.map(\.stringValue).joined(separator: ".")
+            return "not a recorded event: '\(path)' has the wrong type (expected \(type))"
+        case DecodingError.valueNotFound(_, let ctx):
+            return "not a recorded event: '\(ctx.codingPath.map(\.stringValue).joined(separator: "."))' is null"
+        case DecodingError.dataCorrupted:
+            return "invalid JSON"
+        default:
+            return "\(error)"
+        }
+    }
+}

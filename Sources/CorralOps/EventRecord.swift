@@ -1,1 +1,0 @@
-// Troubleshooting building blocks (docs/operations.md §3). Filled in by the ops work.

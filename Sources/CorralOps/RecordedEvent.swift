@@ -1,0 +1,340 @@
+// The event as the daemon records it: one JSON line per kernel decision or admin action
+// (docs/operations.md §3). Decoding is tolerant: every field but `id` and `hook` may be absent,
+// and keys this version does not know are kept in `fields` and written back unchanged.
+import Foundation
+
+/// A JSON value, for the free-form fields of admin events and for keys a newer daemon added.
+public enum RecordedValue: Codable, Sendable, Hashable, CustomStringConvertible {
+    case null
+    case bool(Bool)
+    case int(Int64)
+    case double(Double)
+    case string(String)
+    case array([RecordedValue])
+    case object([String: RecordedValue])
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if c.decodeNil() { self = .null }
+        else if let v = try? c.decode(Bool.self) { self = .bool(v) }
+        else if let v = try? c.decode(Int64.self) { self = .int(v) }
+        else if let v = try? c.decode(Double.self) { self = .double(v) }
+        else if let v = try? c.decode(String.self) { self = .string(v) }
+        else if let v = try? c.decode([RecordedValue].self) { self = .array(v) }
+        else { self = .object(try c.decode([String: RecordedValue].self)) }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .null: try c.encodeNil()
+        case .bool(let v): try c.encode(v)
+        case .int(let v): try c.encode(v)
+        case .double(let v): try c.encode(v)
+        case .string(let v): try c.encode(v)
+        case .array(let v): try c.encode(v)
+        case .object(let v): try c.encode(v)
+        }
+    }
+
+    /// Strings as they are; other values in their JSON spelling.
+    public var description: String {
+        switch self {
+        case .null: "null"
+        case .bool(let v): v ? "true" : "false"
+        case .int(let v): String(v)
+        case .double(let v): String(v)
+        case .string(let v): v
+        case .array(let v): "[" + v.map(\.description).joined(separator: ", ") + "]"
+        case .object(let v): "{" + v.keys.sorted().map { "\($0): \(v[$0]!)" }.joined(separator: ", ") + "}"
+        }
+    }
+}
+
+/// One recorded event. For kernel decisions every `DecisionEvent` field is set (nil where the
+/// kernel event has none, e.g. `rule` for a default allow); admin events (`hook == "admin"`) carry
+/// `action`, `generation` and free-form `fields`.
+public struct RecordedEvent: Codable, Sendable, Hashable {
+    /// `"<seq>"` for kernel events (per boot: pair it with `bootID`).
+    public var id: String
+    /// First 8 hex digits of /proc/sys/kernel/random/boot_id.
+    public var bootID: String?
+    /// namespace_alloc, namespace_install, namespace_free, cgroup_attach, admin, or what the kernel sent.
+    public var hook: String
+    public var generation: UInt64?
+
+    // DecisionEvent fields (absent for admin events).
+    public var seq: UInt64?
+    public var timestampNs: UInt64?
+    public var verdict: String?
+    public var mode: String?
+    public var rule: String?
+    public var ruleUID: UInt32?
+    public var pid: UInt32?
+    public var tgid: UInt32?
+    public var comm: String?
+    public var targetPID: UInt32?
+    public var srcCgroup: UInt64?
+    public var dstCgroup: UInt64?
+    public var srcCgroupPath: String?
+    public var dstCgroupPath: String?
+    public var threadgroup: UInt8?
+    public var nsType: String?
+    public var nsInum: UInt32?
+    public var nsLabel: String?
+    public var errno: String?
+    public var err: Int32?
+    public var compat: Bool?
+    public var locked: Bool?
+    public var tracked: Bool?
+    public var actorCgroup: UInt64?
+    public var actorCgroupPath: String?
+    public var actorLockRule: String?
+    public var actorLockLabel: String?
+
+    // Added by the daemon.
+    /// `/proc/<tgid>/exe` when the daemon read the event; nil when it could not (task gone).
+    public var actorExe: String?
+    /// Extended attribute names on that executable (for `xattr:` subjects); nil when not read.
+    public var actorExeXattrs: [String]?
+
+    // Admin events.
+    public var action: String?
+    /// Admin request fields, and any key this version does not know.
+    public var fields: [String: RecordedValue]
+
+    public var isAdmin: Bool { hook == "admin" }
+
+    public init(id: String, bootID: String? = nil, hook: String, generation: UInt64? = nil,
+                seq: UInt64? = nil, timestampNs: UInt64? = nil, verdict: String? = nil, mode: String? = nil,
+                rule: String? = nil, ruleUID: UInt32? = nil, pid: UInt32? = nil, tgid: UInt32? = nil,
+                comm: String? = nil, targetPID: UInt32? = nil, srcCgroup: UInt64? = nil, dstCgroup: UInt64? = nil,
+                srcCgroupPath: String? = nil, dstCgroupPath: String? = nil, threadgroup: UInt8? = nil,
+                nsType: String? = nil, nsInum: UInt32? = nil, nsLabel: String? = nil, errno: String? = nil,
+                err: Int32? = nil, compat: Bool? = nil, locked: Bool? = nil, tracked: Bool? = nil,
+                actorCgroup: UInt64? = nil, actorCgroupPath: String? = nil, actorLockRule: String? = nil,
+                actorLockLabel: String? = nil, actorExe: String? = nil, actorExeXattrs: [String]? = nil,
+                action: String? = nil, fields: [String: RecordedValue] = [:]) {
+        self.id = id
+        self.bootID = bootID
+        self.hook = hook
+        self.generation = generation
+        self.seq = seq
+        self.timestampNs = timestampNs
+        self.verdict = verdict
+        self.mode = mode
+        self.rule = rule
+        self.ruleUID = ruleUID
+        self.pid = pid
+        self.tgid = tgid
+        self.comm = comm
+        self.targetPID = targetPID
+        self.srcCgroup = srcCgroup
+        self.dstCgroup = dstCgroup
+        self.srcCgroupPath = srcCgroupPath
+        self.dstCgroupPath = dstCgroupPath
+        self.threadgroup = threadgroup
+        self.nsType = nsType
+        self.nsInum = nsInum
+        self.nsLabel = nsLabel
+        self.errno = errno
+        self.err = err
+        self.compat = compat
+        self.locked = locked
+        self.tracked = tracked
+        self.actorCgroup = actorCgroup
+        self.actorCgroupPath = actorCgroupPath
+        self.actorLockRule = actorLockRule
+        self.actorLockLabel = actorLockLabel
+        self.actorExe = actorExe
+        self.actorExeXattrs = actorExeXattrs
+        self.action = action
+        self.fields = fields
+    }
+
+    /// An admin event (`apply`, `mode`, `loosen`, `loosen-expired`, `adopt`). `timestampNs` is
+    /// CLOCK_MONOTONIC like the kernel's `bpf_ktime_get_ns`, so admin and kernel events order together.
+    public static func admin(id: String, bootID: String?, action: String, generation: UInt64,
+                             timestampNs: UInt64, fields: [String: RecordedValue] = [:]) -> RecordedEvent {
+        var event = RecordedEvent(id: id, bootID: bootID, hook: "admin", generation: generation,
+                                  timestampNs: timestampNs, action: action)
+        for (key, value) in fields {
+            switch (key, value) {
+            // Request fields that share a name with an event field go into it, so filters see them.
+            case ("rule", .string(let rule)): event.rule = rule
+            case ("mode", .string(let mode)): event.mode = mode
+            case _ where knownKeys.contains(key): event.fields["request_" + key] = value
+            default: event.fields[key] = value
+            }
+        }
+        return event
+    }
+
+    enum Key: String, CodingKey, CaseIterable {
+        case id, hook, generation, seq, verdict, mode, rule, pid, tgid, comm, threadgroup, errno, err, compat
+        case locked, tracked, action
+        case bootID = "boot_id"
+        case timestampNs = "timestamp_ns"
+        case ruleUID = "rule_uid"
+        case targetPID = "target_pid"
+        case srcCgroup = "src_cgroup"
+        case dstCgroup = "dst_cgroup"
+        case srcCgroupPath = "src_cgroup_path"
+        case dstCgroupPath = "dst_cgroup_path"
+        case nsType = "ns_type"
+        case nsInum = "ns_inum"
+        case nsLabel = "ns_label"
+        case actorCgroup = "actor_cgroup"
+        case actorCgroupPath = "actor_cgroup_path"
+        case actorLockRule = "actor_lock_rule"
+        case actorLockLabel = "actor_lock_label"
+        case actorExe = "actor_exe"
+        case actorExeXattrs = "actor_exe_xattrs"
+    }
+
+    struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    static let knownKeys = Set(Key.allCases.map(\.rawValue))
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: Key.self)
+        id = try c.decode(String.self, forKey: .id)
+        hook = try c.decode(String.self, forKey: .hook)
+        bootID = try c.decodeIfPresent(String.self, forKey: .bootID)
+        generation = try c.decodeIfPresent(UInt64.self, forKey: .generation)
+        seq = try c.decodeIfPresent(UInt64.self, forKey: .seq)
+        timestampNs = try c.decodeIfPresent(UInt64.self, forKey: .timestampNs)
+        verdict = try c.decodeIfPresent(String.self, forKey: .verdict)
+        mode = try c.decodeIfPresent(String.self, forKey: .mode)
+        rule = try c.decodeIfPresent(String.self, forKey: .rule)
+        ruleUID = try c.decodeIfPresent(UInt32.self, forKey: .ruleUID)
+        pid = try c.decodeIfPresent(UInt32.self, forKey: .pid)
+        tgid = try c.decodeIfPresent(UInt32.self, forKey: .tgid)
+        comm = try c.decodeIfPresent(String.self, forKey: .comm)
+        targetPID = try c.decodeIfPresent(UInt32.self, forKey: .targetPID)
+        srcCgroup = try c.decodeIfPresent(UInt64.self, forKey: .srcCgroup)
+        dstCgroup = try c.decodeIfPresent(UInt64.self, forKey: .dstCgroup)
+        srcCgroupPath = try c.decodeIfPresent(String.self, forKey: .srcCgroupPath)
+        dstCgroupPath = try c.decodeIfPresent(String.self, forKey: .dstCgroupPath)
+        threadgroup = try c.decodeIfPresent(UInt8.self, forKey: .threadgroup)
+        nsType = try c.decodeIfPresent(String.self, forKey: .nsType)
+        nsInum = try c.decodeIfPresent(UInt32.self, forKey: .nsInum)
+        nsLabel = try c.decodeIfPresent(String.self, forKey: .nsLabel)
+        errno = try c.decodeIfPresent(String.self, forKey: .errno)
+        err = try c.decodeIfPresent(Int32.self, forKey: .err)
+        compat = try c.decodeIfPresent(Bool.self, forKey: .compat)
+        locked = try c.decodeIfPresent(Bool.self, forKey: .locked)
+        tracked = try c.decodeIfPresent(Bool.self, forKey: .tracked)
+        actorCgroup = try c.decodeIfPresent(UInt64.self, forKey: .actorCgroup)
+        actorCgroupPath = try c.decodeIfPresent(String.self, forKey: .actorCgroupPath)
+        actorLockRule = try c.decodeIfPresent(String.self, forKey: .actorLockRule)
+        actorLockLabel = try c.decodeIfPresent(String.self, forKey: .actorLockLabel)
+        actorExe = try c.decodeIfPresent(String.self, forKey: .actorExe)
+        actorExeXattrs = try c.decodeIfPresent([String].self, forKey: .actorExeXattrs)
+        action = try c.decodeIfPresent(String.self, forKey: .action)
+        let all = try decoder.container(keyedBy: AnyKey.self)
+        var extra: [String: RecordedValue] = [:]
+        for key in all.allKeys where !Self.knownKeys.contains(key.stringValue) {
+            extra[key.stringValue] = try all.decode(RecordedValue.self, forKey: key)
+        }
+        fields = extra
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var all = encoder.container(keyedBy: AnyKey.self)
+        for (key, value) in fields where !Self.knownKeys.contains(key) {
+            try all.encode(value, forKey: AnyKey(stringValue: key))
+        }
+        var c = encoder.container(keyedBy: Key.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(hook, forKey: .hook)
+        try c.encodeIfPresent(bootID, forKey: .bootID)
+        try c.encodeIfPresent(generation, forKey: .generation)
+        try c.encodeIfPresent(seq, forKey: .seq)
+        try c.encodeIfPresent(timestampNs, forKey: .timestampNs)
+        try c.encodeIfPresent(verdict, forKey: .verdict)
+        try c.encodeIfPresent(mode, forKey: .mode)
+        try c.encodeIfPresent(rule, forKey: .rule)
+        try c.encodeIfPresent(ruleUID, forKey: .ruleUID)
+        try c.encodeIfPresent(pid, forKey: .pid)
+        try c.encodeIfPresent(tgid, forKey: .tgid)
+        try c.encodeIfPresent(comm, forKey: .comm)
+        try c.encodeIfPresent(targetPID, forKey: .targetPID)
+        try c.encodeIfPresent(srcCgroup, forKey: .srcCgroup)
+        try c.encodeIfPresent(dstCgroup, forKey: .dstCgroup)
+        try c.encodeIfPresent(srcCgroupPath, forKey: .srcCgroupPath)
+        try c.encodeIfPresent(dstCgroupPath, forKey: .dstCgroupPath)
+        try c.encodeIfPresent(threadgroup, forKey: .threadgroup)
+        try c.encodeIfPresent(nsType, forKey: .nsType)
+        try c.encodeIfPresent(nsInum, forKey: .nsInum)
+        try c.encodeIfPresent(nsLabel, forKey: .nsLabel)
+        try c.encodeIfPresent(errno, forKey: .errno)
+        try c.encodeIfPresent(err, forKey: .err)
+        try c.encodeIfPresent(compat, forKey: .compat)
+        try c.encodeIfPresent(locked, forKey: .locked)
+        try c.encodeIfPresent(tracked, forKey: .tracked)
+        try c.encodeIfPresent(actorCgroup, forKey: .actorCgroup)
+        try c.encodeIfPresent(actorCgroupPath, forKey: .actorCgroupPath)
+        try c.encodeIfPresent(actorLockRule, forKey: .actorLockRule)
+        try c.encodeIfPresent(actorLockLabel, forKey: .actorLockLabel)
+        if isAdmin {
+            try c.encodeIfPresent(actorExe, forKey: .actorExe)
+        } else {
+            // The contract writes `"actor_exe": null` when the task was gone.
+            try c.encode(actorExe, forKey: .actorExe)
+        }
+        try c.encodeIfPresent(actorExeXattrs, forKey: .actorExeXattrs)
+        try c.encodeIfPresent(action, forKey: .action)
+    }
+
+    /// One JSON object on one line (keys sorted), as written to events.jsonl.
+    public var jsonLine: String {
+        guard let data = try? Self.encoder.encode(self) else { return "{}" }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// Parses one line of events.jsonl.
+    public static func parse(line: String) throws -> RecordedEvent {
+        try JSONDecoder().decode(RecordedEvent.self, from: Data(line.utf8))
+    }
+
+    static var encoder: JSONEncoder {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return enc
+    }
+}
+
+/// Selects events: every set field must match; `limit` keeps the last N matches.
+public struct EventFilter: Sendable, Hashable {
+    public var rule: String?
+    public var verdict: String?
+    public var hook: String?
+    public var limit: Int?
+
+    public init(rule: String? = nil, verdict: String? = nil, hook: String? = nil, limit: Int? = nil) {
+        self.rule = rule
+        self.verdict = verdict
+        self.hook = hook
+        self.limit = limit
+    }
+
+    public func matches(_ e: RecordedEvent) -> Bool {
+        if let rule, e.rule != rule { return false }
+        if let verdict, e.verdict != verdict { return false }
+        if let hook, e.hook != hook { return false }
+        return true
+    }
+
+    /// Filters `events` (oldest first) and keeps the newest `limit`.
+    public func apply(_ events: some Sequence<RecordedEvent>) -> [RecordedEvent] {
+        let matching = events.filter(matches)
+        guard let limit else { return matching }
+        return Array(matching.suffix(max(0, limit)))
+    }
+}

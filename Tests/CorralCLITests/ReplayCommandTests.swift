@@ -1,0 +1,115 @@
+import ArgumentParser
+import CorralOps
+import CorralTestSupport
+import Foundation
+import Testing
+@testable import CorralCLI
+
+@Suite struct ReplayCommandTests {
+    @Test func help() {
+        #expect(CorralCommand.helpMessage(for: ReplayCommand.self, columns: 100) == """
+            OVERVIEW: Replay recorded events against a candidate policy and report verdicts that would change.
+
+            Reads events as the daemon records them (one JSON object per line). Each decision is decided again
+            by the reference evaluator under the candidate policy; events whose recorded inputs are incomplete
+            are listed as not replayable. With --generations, each event is first checked against the policy of
+            its own generation. Exits 0 when no verdict changes, 1 when some would change, 2 for bad input.
+
+            USAGE: corral replay --policy <candidate.yaml> [--generations <dir>] [--json] <events.jsonl>
+
+            ARGUMENTS:
+              <events.jsonl>          Recorded events, one JSON object per line (the daemon's events.jsonl).
+
+            OPTIONS:
+              --policy <candidate.yaml>
+                                      The candidate policy (YAML).
+              --generations <dir>     Directory of generation records (<N>.json, e.g. /run/corral/generations)
+                                      to cross-check each event against its own generation's policy.
+              --json                  Print one JSON document instead of text.
+              -h, --help              Show help information.
+
+            """)
+    }
+
+    @Test func parsesAsSubcommand() throws {
+        let command = try #require(try CorralCommand.parseAsRoot(["replay", "--policy", "p.yaml", "e.jsonl", "--json"]) as? ReplayCommand)
+        #expect(command.policy == "p.yaml" && command.events == "e.jsonl" && command.json && command.generations == nil)
+        #expect(throws: (any Error).self) { try CorralCommand.parseAsRoot(["replay", "e.jsonl"]) }
+        #expect(throws: (any Error).self) { try CorralCommand.parseAsRoot(["replay", "--policy", "p.yaml"]) }
+    }
+
+    /// Two events recorded under examples/lock_in: a denied escape and PID 1's allowed move.
+    static let events = [
+        #"{"actor_cgroup":40,"actor_cgroup_path":"/system.slice/web.service","actor_exe":"/usr/sbin/nginx","boot_id":"3f1b5a0e","comm":"nginx","dst_cgroup":30,"dst_cgroup_path":"/user.slice","err":1,"errno":"EPERM","generation":1,"hook":"cgroup_attach","id":"1","mode":"enforce","pid":500,"rule":"services-stay","seq":1,"src_cgroup":40,"src_cgroup_path":"/system.slice/web.service","target_pid":500,"tgid":500,"threadgroup":1,"verdict":"deny"}"#,
+        #"{"actor_cgroup":10,"actor_cgroup_path":"/init.scope","actor_exe":"/usr/lib/systemd/systemd","boot_id":"3f1b5a0e","comm":"systemd","dst_cgroup":30,"dst_cgroup_path":"/user.slice","err":0,"generation":1,"hook":"cgroup_attach","id":"2","mode":"enforce","pid":1,"rule":"init-manages","seq":2,"src_cgroup":40,"src_cgroup_path":"/system.slice/web.service","target_pid":500,"tgid":1,"threadgroup":1,"verdict":"allow"}"#,
+        #"{"action":"apply","boot_id":"3f1b5a0e","generation":2,"hook":"admin","id":"a1","timestamp_ns":5}"#,
+    ]
+
+    static func write(_ text: String, _ name: String, in dir: String) throws -> String {
+        let path = dir + "/" + name
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test func exitCodes() throws {
+        let dir = RepoPaths.temporaryDirectory("corral-replay")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let events = try Self.write(Self.events.joined(separator: "\n") + "\n", "events.jsonl", in: dir)
+        let same = RepoPaths.examples + "/lock_in/policy.yaml"
+
+        let unchanged = ReplayCommand.execute(policy: same, events: events)
+        #expect(unchanged.status == 0 && unchanged.stderr.isEmpty)
+        #expect(unchanged.stdout == ["replay against \(same)",
+                                     "summary: 3 events: 2 replayed, 0 would change, 0 rule-only changes, 0 not replayable, 1 skipped (not decisions); 2 replayed without their generation's policy (not cross-checked)"])
+
+        let tight = try Self.write("""
+            version: 1
+            rules:
+              - {id: services-stay, kind: stay, cgroups: [/system.slice]}
+            """, "tight.yaml", in: dir)
+        let changed = ReplayCommand.execute(policy: tight, events: events)
+        #expect(changed.status == 1)
+        #expect(changed.stdout.contains("  event 2 cgroup_attach pid 1 (systemd) moves 500 /system.slice/web.service -> /user.slice: allow by init-manages -> deny by services-stay"))
+        let json = ReplayCommand.execute(policy: tight, events: events, json: true)
+        #expect(json.status == 1 && json.stdout.count == 1)
+        let report = try JSONDecoder().decode(ReplayReport.self, from: Data(json.stdout[0].utf8))
+        #expect(report.summary.transitions == ["allow->deny": 1])
+
+        // Cross-checked against generation records.
+        let gens = dir + "/generations"
+        try FileManager.default.createDirectory(atPath: gens, withIntermediateDirectories: true)
+        let record: [String: Any] = ["generation": 1, "slot": 1, "source": same, "policy_mode": "enforce",
+                                     "policy": try String(contentsOfFile: same, encoding: .utf8),
+                                     "rule_modes": [String: String](), "loosened": [String: Double](), "applied_at": 1.0]
+        try JSONSerialization.data(withJSONObject: record).write(to: URL(fileURLWithPath: gens + "/1.json"))
+        let checked = ReplayCommand.execute(policy: same, events: events, generations: gens)
+        #expect(checked.status == 0)
+        #expect(checked.stdout.last == "summary: 3 events: 2 replayed, 0 would change, 0 rule-only changes, 0 not replayable, 1 skipped (not decisions)")
+    }
+
+    @Test func badInputExitsTwoWithFileAndLine() throws {
+        let dir = RepoPaths.temporaryDirectory("corral-replay")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let policy = RepoPaths.examples + "/lock_in/policy.yaml"
+        let events = try Self.write(Self.events[0] + "\n{\"id\": \"2\"\n\n" + #"{"hook":"admin"}"# + "\n", "bad.jsonl", in: dir)
+        let out = ReplayCommand.execute(policy: policy, events: events)
+        #expect(out.status == 2 && out.stdout.isEmpty)
+        #expect(out.stderr == ["\(events):2: error: invalid JSON",
+                               "\(events):4: error: not a recorded event: missing key 'id'",
+                               "\(events): 2 malformed lines"])
+        let missing = ReplayCommand.execute(policy: policy, events: dir + "/none.jsonl")
+        #expect(missing.status == 2 && missing.stderr == ["\(dir)/none.jsonl:0: error: cannot read events"])
+        let badPolicy = try Self.write("version: 2\n", "bad.yaml", in: dir)
+        let invalid = ReplayCommand.execute(policy: badPolicy, events: events)
+        #expect(invalid.status == 2 && invalid.stderr.first?.hasPrefix("\(badPolicy):1:10: error: unsupported version 2") == true)
+    }
+
+    @Test func runThrowsTheExitCode() async throws {
+        let dir = RepoPaths.temporaryDirectory("corral-replay")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let events = try Self.write("nonsense\n", "e.jsonl", in: dir)
+        let command = try #require(try CorralCommand.parseAsRoot(
+            ["replay", "--policy", RepoPaths.examples + "/lock_in/policy.yaml", events]) as? ReplayCommand)
+        await #expect(throws: ExitCode(2)) { try await command.run() }
+    }
+}

@@ -1,0 +1,219 @@
+import CorralKernel
+import CorralTestSupport
+import Foundation
+import Testing
+@testable import CorralOps
+
+@Suite struct RecordedEventTests {
+    /// A line as DecisionEvent.jsonLine writes it, plus the daemon's keys and one key from the future.
+    static let line = #"{"actor_cgroup":40,"actor_cgroup_path":"/system.slice/a.service","actor_exe":"/usr/bin/sh","#
+        + #""actor_lock_label":"sandbox","actor_lock_rule":"lock-sandbox","boot_id":"3f1b5a0e","comm":"sh","compat":false,"#
+        + #""dst_cgroup":42,"dst_cgroup_path":"/user.slice","err":1,"errno":"EPERM","future_key":{"a":[1,2.5,"x",null]},"#
+        + #""generation":7,"hook":"cgroup_attach","id":"12","locked":false,"mode":"enforce","ns_inum":0,"pid":311,"#
+        + #""rule":"services-stay","rule_uid":1234,"seq":12,"src_cgroup":40,"src_cgroup_path":"/system.slice/a.service","#
+        + #""target_pid":312,"tgid":311,"threadgroup":1,"timestamp_ns":91234,"tracked":false,"verdict":"deny"}"#
+
+    @Test func decisionEventRoundTripsAndKeepsUnknownKeys() throws {
+        let event = try RecordedEvent.parse(line: Self.line)
+        #expect(event.id == "12" && event.seq == 12 && event.generation == 7)
+        #expect(event.hook == "cgroup_attach" && event.verdict == "deny" && event.rule == "services-stay")
+        #expect(event.actorLockRule == "lock-sandbox" && event.actorLockLabel == "sandbox")
+        #expect(event.actorCgroupPath == "/system.slice/a.service" && event.actorExe == "/usr/bin/sh")
+        #expect(event.fields["future_key"] == .object(["a": .array([.int(1), .double(2.5), .string("x"), .null])]))
+        #expect(event.fields["verdict"] == nil)
+        let again = try RecordedEvent.parse(line: event.jsonLine)
+        #expect(again == event)
+        #expect(event.jsonLine == Self.line)
+    }
+
+    @Test func goneActorIsWrittenAsNull() throws {
+        var event = try RecordedEvent.parse(line: Self.line)
+        event.actorExe = nil
+        #expect(event.jsonLine.contains(#""actor_exe":null"#))
+        #expect(try RecordedEvent.parse(line: event.jsonLine).actorExe == nil)
+    }
+
+    @Test func adminEventsKeepTheirFields() throws {
+        let admin = RecordedEvent.admin(id: "admin-5", bootID: "3f1b5a0e", action: "loosen", generation: 8,
+                                        timestampNs: 99, fields: ["rule": .string("services-stay"), "seconds": .int(600),
+                                                                  "until": .double(1795430000.5), "pid": .int(7)])
+        #expect(admin.isAdmin && admin.rule == "services-stay")
+        #expect(admin.fields == ["seconds": .int(600), "until": .double(1795430000.5), "request_pid": .int(7)])
+        let line = admin.jsonLine
+        #expect(!line.contains("actor_exe"))
+        let again = try RecordedEvent.parse(line: line)
+        #expect(again == admin)
+        #expect(EventFilter(rule: "services-stay").matches(again))
+    }
+
+    @Test func tolerantOfMissingKeysButNotOfMissingIdentity() throws {
+        let minimal = try RecordedEvent.parse(line: #"{"id":"1","hook":"namespace_alloc"}"#)
+        #expect(minimal.verdict == nil && minimal.actorCgroup == nil && minimal.fields.isEmpty)
+        #expect(throws: (any Error).self) { try RecordedEvent.parse(line: #"{"hook":"namespace_alloc"}"#) }
+        #expect(throws: (any Error).self) { try RecordedEvent.parse(line: #"{"id":12,"hook":"namespace_alloc"}"#) }
+    }
+}
+
+@Suite struct EnricherTests {
+    /// A DecisionEvent as the kernel layer produces it (decoded from its own JSON form).
+    static func decisionEvent(tgid: Int32) throws -> DecisionEvent {
+        let json = #"{"seq":77,"timestamp_ns":5,"generation":3,"hook":"namespace_install","verdict":"deny","#
+            + #""mode":"enforce","rule":"lock-sandbox","rule_uid":9,"pid":\#(tgid),"tgid":\#(tgid),"comm":"sh","#
+            + #""target_pid":0,"src_cgroup":0,"dst_cgroup":0,"threadgroup":0,"ns_type":"net","ns_inum":4026532001,"#
+            + #""errno":"EPERM","err":1,"compat":false,"locked":false,"tracked":false,"actor_cgroup":40,"#
+            + #""actor_cgroup_path":"/user.slice","actor_lock_rule":"lock-sandbox","actor_lock_label":"sandbox"}"#
+        return try JSONDecoder().decode(DecisionEvent.self, from: Data(json.utf8))
+    }
+
+    @Test func bootIDIsTheFirstEightHexDigits() throws {
+        let dir = RepoPaths.temporaryDirectory("corral-ops-boot")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "3F1B5A0E-77aa-4c1e-9d2b-0123456789ab\n".write(toFile: dir + "/boot_id", atomically: true, encoding: .utf8)
+        #expect(EventEnricher.readBootID(path: dir + "/boot_id") == "3f1b5a0e")
+        #expect(EventEnricher.readBootID(path: dir + "/missing") == nil)
+        let real = EventEnricher.readBootID()
+        #expect(real?.count == 8 && real!.allSatisfy(\.isHexDigit))
+    }
+
+    @Test func enrichCarriesEveryFieldAndTheLiveExecutable() throws {
+        let me = getpid()
+        let enricher = EventEnricher(bootID: "0badc0de")
+        let recorded = enricher.enrich(try Self.decisionEvent(tgid: me))
+        #expect(recorded.id == "77" && recorded.seq == 77 && recorded.bootID == "0badc0de")
+        #expect(recorded.hook == "namespace_install" && recorded.nsType == "net" && recorded.nsInum == 4026532001)
+        #expect(recorded.actorLockRule == "lock-sandbox" && recorded.actorCgroup == 40 && recorded.err == 1)
+        let selfExe = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+        #expect(recorded.actorExe == selfExe)
+        #expect(recorded.actorExeXattrs != nil)
+        #expect(recorded.fields.isEmpty)
+        // The enriched line parses back to the same event.
+        #expect(try RecordedEvent.parse(line: recorded.jsonLine) == recorded)
+    }
+
+    /// enrich copies fields one by one: every key DecisionEvent encodes must come out equal.
+    @Test func enrichCopiesEveryDecisionEventKey() throws {
+        let event = try Self.decisionEvent(tgid: getpid())
+        let recorded = EventEnricher(bootID: "0badc0de").enrich(event)
+        let a = try JSONSerialization.jsonObject(with: JSONEncoder().encode(event)) as! [String: Any]
+        let b = try JSONSerialization.jsonObject(with: Data(recorded.jsonLine.utf8)) as! [String: Any]
+        for (key, value) in a {
+            #expect(b[key].map { "\($0)" } == "\(value)", "key \(key)")
+        }
+    }
+
+    @Test func enrichWithAGoneTaskRecordsNull() throws {
+        let dir = RepoPaths.temporaryDirectory("corral-ops-proc")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir + "/500", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: dir + "/500/exe", withDestinationPath: "/usr/bin/sandboxer")
+        let enricher = EventEnricher(procRoot: dir, bootID: "00000001", readXattrs: false)
+        let alive = enricher.enrich(try Self.decisionEvent(tgid: 500))
+        #expect(alive.actorExe == "/usr/bin/sandboxer" && alive.actorExeXattrs == nil)
+        let gone = enricher.enrich(try Self.decisionEvent(tgid: 501))
+        #expect(gone.actorExe == nil)
+        #expect(gone.jsonLine.contains(#""actor_exe":null"#))
+    }
+}
+
+@Suite struct EventLogTests {
+    static func event(_ n: Int) -> RecordedEvent {
+        Fixtures.attach(id: String(n), src: "/system.slice/a.service", dst: n % 3 == 0 ? "/user.slice" : "/system.slice/b",
+                        verdict: n % 3 == 0 ? "deny" : "allow", rule: n % 3 == 0 ? "services-stay" : nil)
+    }
+
+    @Test func rotatesBySizeAndReadsBackOldestFirst() throws {
+        let dir = RepoPaths.temporaryDirectory("corral-ops-log")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let lineBytes = Self.event(10).jsonLine.utf8.count + 1
+        let log = try EventLog(directory: dir, maxBytes: lineBytes * 3, keep: 2)
+        for n in 10..<30 { try log.append(Self.event(n)) }
+        let fm = FileManager.default
+        #expect(fm.fileExists(atPath: dir + "/events.jsonl"))
+        #expect(fm.fileExists(atPath: dir + "/events.jsonl.1"))
+        #expect(fm.fileExists(atPath: dir + "/events.jsonl.2"))
+        #expect(!fm.fileExists(atPath: dir + "/events.jsonl.3"))
+        for file in log.files {
+            let size = try #require(try fm.attributesOfItem(atPath: file)[.size] as? Int)
+            #expect(size <= lineBytes * 3)
+        }
+        // 3 files of at most 3 lines: the newest 8 or 9 events survive, in order.
+        let ids = log.readAll().map(\.id)
+        #expect(ids.last == "29")
+        #expect(ids == (30 - ids.count..<30).map(String.init))
+        #expect(ids.count >= 5 && ids.count <= 9)
+        #expect(log.event(id: "29")?.dstCgroupPath == "/system.slice/b")
+        #expect(log.event(id: "10") == nil)
+        #expect(log.event(id: "27", bootID: "3f1b5a0e")?.verdict == "deny")
+        #expect(log.event(id: "27", bootID: "ffffffff") == nil)
+    }
+
+    @Test func keepZeroKeepsOnlyTheCurrentFile() throws {
+        let dir = RepoPaths.temporaryDirectory("corral-ops-log")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let log = try EventLog(directory: dir, maxBytes: 10, keep: 0)
+        for n in 1...3 { try log.append(Self.event(n)) }
+        #expect(log.files == [dir + "/events.jsonl"])
+        #expect(!FileManager.default.fileExists(atPath: dir + "/events.jsonl.1"))
+        #expect(log.readAll().map(\.id) == ["3"])
+    }
+
+    @Test func filtersAndLimit() throws {
+        let dir = RepoPaths.temporaryDirectory("corral-ops-log")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let log = try EventLog(directory: dir)
+        for n in 1...10 { try log.append(Self.event(n)) }
+        try log.append(RecordedEvent.admin(id: "a1", bootID: nil, action: "apply", generation: 2, timestampNs: 1))
+        #expect(log.events(matching: EventFilter(verdict: "deny")).map(\.id) == ["3", "6", "9"])
+        #expect(log.events(matching: EventFilter(rule: "services-stay", limit: 2)).map(\.id) == ["6", "9"])
+        #expect(log.events(matching: EventFilter(hook: "admin")).map(\.id) == ["a1"])
+        #expect(log.events(matching: EventFilter(limit: 3)).map(\.id) == ["9", "10", "a1"])
+        #expect(log.events(matching: EventFilter(limit: 0)).isEmpty)
+    }
+
+    @Test func reopeningAppendsAndMalformedLinesAreReported() throws {
+        let dir = RepoPaths.temporaryDirectory("corral-ops-log")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        do {
+            let log = try EventLog(directory: dir)
+            try log.append(Self.event(1))
+            try log.append(line: "{not json")
+            log.close()
+        }
+        let log = try EventLog(directory: dir)
+        try log.append(Self.event(2))
+        let (events, errors) = log.readWithErrors()
+        #expect(events.map(\.id) == ["1", "2"])
+        #expect(errors.map(\.description) == ["\(dir)/events.jsonl:2: error: invalid JSON"])
+    }
+
+    @Test func parseNamesFileAndLine() {
+        let text = Self.event(1).jsonLine + "\n\n" + #"{"hook":"cgroup_attach"}"# + "\n[1]\n" + Self.event(2).jsonLine
+        let (events, errors) = EventLog.parse(text: text, file: "e.jsonl")
+        #expect(events.map(\.id) == ["1", "2"])
+        #expect(errors.map(\.line) == [3, 4])
+        #expect(errors[0].description == "e.jsonl:3: error: not a recorded event: missing key 'id'")
+    }
+}
+
+@Suite struct EventRingTests {
+    @Test func keepsTheLastCapacityEvents() {
+        var ring = EventRing(capacity: 3)
+        #expect(ring.isEmpty && ring.events.isEmpty)
+        for n in 1...5 { ring.append(EventLogTests.event(n)) }
+        #expect(ring.count == 3 && ring.appended == 5)
+        #expect(ring.events.map(\.id) == ["3", "4", "5"])
+        #expect(ring.event(id: "2") == nil)
+        #expect(ring.event(id: "3")?.verdict == "deny")
+        #expect(ring.events(matching: EventFilter(verdict: "allow")).map(\.id) == ["4", "5"])
+        #expect(ring.events(matching: EventFilter(verdict: "allow", limit: 1)).map(\.id) == ["5"])
+        ring.append(EventLogTests.event(6))
+        #expect(ring.events.map(\.id) == ["4", "5", "6"])
+    }
+
+    @Test func defaultCapacityIs4096() {
+        var ring = EventRing()
+        for n in 0..<5000 { ring.append(RecordedEvent(id: String(n), hook: "cgroup_attach")) }
+        #expect(ring.count == 4096)
+        #expect(ring.events.first?.id == "904" && ring.events.last?.id == "4999")
+    }
+}

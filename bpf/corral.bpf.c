@@ -486,3 +486,5 @@ int BPF_PROG(compat_cg_perm, struct inode *inode, int mask)
 	c->cg_err = err;
 	return corral_ret(err);
 }
+
+#include "self-protect/self_protect.bpf.h" /* self-protection, both modes: docs/security.md */

@@ -42,6 +42,9 @@ struct DaemonCommand: AsyncParsableCommand {
             }
             do {
                 let object = try CorralObject(adopting: pinDirectory)
+                if let map = try? object.map(SelfProtection.mapName) {
+                    try SelfProtection(protectMap: map, pinDirectory: pinDirectory).cleanup()
+                }
                 object.unload()
             } catch {
                 Sys.printError("corral: \(error)")

@@ -101,6 +101,7 @@ public final class Daemon {
         ServiceNotify.send("STOPPING=1")
         for s in services.reversed() { s.stop() }
         if unloadRequested {
+            loader.liftProtection()
             loader.manager.session.stop()
             logger.notice("unloaded: pins removed, enforcement stops")
         } else {

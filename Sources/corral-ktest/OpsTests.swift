@@ -2,6 +2,7 @@
 // mode, loosen, why/explain/replay against the kernel's own verdicts, kill -9 during apply
 // with adoption, metrics, sd_notify, and the control socket under malformed input.
 import CorralControl
+import CorralKernel
 import CorralPolicy
 import CorralSystem
 import Glibc
@@ -358,6 +359,14 @@ enum OpsTests {
         try check(try d.generation() == g, "malformed requests changed the generation")
         let (_, st) = try inChild { errnoOf { () throws(Errno) in try moveTo(fx.host(denied), pid: Sys.pid) } == EPERM ? 0 : 1 }
         try check(st == .exited(0), "enforcement changed after malformed requests")
+        // The daemon protected its pins: this process (another executable) cannot open them.
+        switch LibBPF.objGet(d.pins + "/maps/corral_control") {
+        case .success(let fd): Sys.close(fd); throw TestFailure(reason: "a non-daemon process opened the daemon's pinned map")
+        case .failure(let e): try check(e.rawValue == EPERM, "opening the daemon's pinned map: \(e), want EPERM")
+        }
+        try check(Sys.exists(d.pins + "/maps/corral_control"), "pin missing")
+        try check(errnoOf { () throws(Errno) in try Sys.unlink(d.pins + "/maps/corral_control") } == EPERM,
+                  "unlinking the daemon's pin was not refused with EPERM")
     }
 
     // MARK: helpers

@@ -11,8 +11,9 @@ let args = Array(CommandLine.arguments.dropFirst())
 if args.first == "--helper-setns", args.count == 2 {
     exit(Helper.setnsExpectingEPERM(args[1]))
 }
+if args.first == "--protect-attack" { exit(ProtectTests.attack(Array(args.dropFirst()))) }
 
-let tests = KTests.all + NativeTests.all + ModeTests.all + DaemonTests.all + OpsTests.all
+let tests = KTests.all + NativeTests.all + ModeTests.all + DaemonTests.all + OpsTests.all + ProtectTests.all
 if args.first == "--list" {
     for t in tests { print(t.name) }
     exit(0)

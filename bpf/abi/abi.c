@@ -9,3 +9,4 @@ _Static_assert(sizeof(struct corral_anchor_key) == 16, "corral_anchor_key layout
 _Static_assert(sizeof(struct corral_exe_key) == 16, "corral_exe_key layout");
 _Static_assert(sizeof(struct corral_task_state) == 16, "corral_task_state layout");
 _Static_assert(sizeof(struct corral_generation) == 32, "corral_generation layout");
+_Static_assert(sizeof(struct corral_protect_key) == 16, "corral_protect_key layout");

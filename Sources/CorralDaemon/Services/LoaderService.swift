@@ -10,6 +10,8 @@ public final class LoaderService: DaemonService {
     let configuration: DaemonConfiguration
     let logger: Logger
     public private(set) var manager: PolicyManager!
+    /// nil when the kernel or object cannot protect itself (logged at start).
+    public private(set) var protection: SelfProtection?
     var resolution: CgroupResolutionService?
     var timers: [Reactor.TimerID] = []
     weak var reactor: Reactor?
@@ -38,6 +40,12 @@ public final class LoaderService: DaemonService {
             logger.info("loaded \(m.session.mode.rawValue) programs, generation \(m.generation) (\(m.record.source)), pinned under \(configuration.session.pinDirectory ?? "(none)")")
         }
         for w in m.session.unresolvedWarnings { logger.warning("\(w)") }
+        do {
+            protection = try m.session.protect()
+            logger.info("self-protection: \(protection!.protected.count) objects and pins only this executable may touch")
+        } catch {
+            logger.warning("self-protection off: \(error)")
+        }
 
         let res = CgroupResolutionService(session: m.session, reresolve: { try m.reresolve() },
                                           log: { [logger] in logger.info("\($0)") })
@@ -57,6 +65,12 @@ public final class LoaderService: DaemonService {
         } catch {
             logger.error("reverting loosened rules failed (they stay in audit): \(error)")
         }
+    }
+
+    /// Before an unload: lift protection so the pins can go.
+    func liftProtection() {
+        do { try protection?.cleanup() } catch { logger.error("self-protection cleanup: \(error)") }
+        protection = nil
     }
 
     public func stop() {

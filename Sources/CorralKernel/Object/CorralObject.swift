@@ -174,20 +174,26 @@ public final class CorralObject {
 
     /// Removes every pin and destroys every link: enforcement stops once no other holder remains.
     public func unload() {
-        for l in links {
+        for l in links.sorted(by: { Self.isPolicyProgram($0.program) && !Self.isPolicyProgram($1.program) }) {
             try? l.unpin()
             l.destroy()
         }
         links.removeAll()
         if let dir = pinDirectory {
             for sub in [Self.linksDirectory(dir), Self.mapsDirectory(dir)] {
-                for e in (try? Sys.listDirectory(sub)) ?? [] { try? Sys.unlink(sub + "/" + e.name) }
+                // Policy programs first: each released LSM link waits for its trampoline update,
+                // and the shared programs (self-protection) sit on some of the same trampolines.
+                let names = ((try? Sys.listDirectory(sub)) ?? []).map(\.name)
+                    .sorted { (Self.isPolicyProgram($0) ? 0 : 1, $0) < (Self.isPolicyProgram($1) ? 0 : 1, $1) }
+                for name in names { try? Sys.unlink(sub + "/" + name) }
                 try? Sys.rmdir(sub)
             }
             try? Sys.rmdir(dir)
             pinDirectory = nil
         }
     }
+
+    static func isPolicyProgram(_ name: String) -> Bool { name.hasPrefix("native_") || name.hasPrefix("compat_") }
 
     /// Lets go of this process's references and keeps the pins: enforcement continues and the
     /// next daemon adopts it. Without pins this is `unload()`.

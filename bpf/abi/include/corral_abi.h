@@ -271,4 +271,75 @@ enum corral_stat {
 	CORRAL_STAT_COUNT = 7,
 };
 
+/* ====================================================================================== */
+/* Self-protection (bpf/self-protect/, docs/security.md)                                   */
+/* ====================================================================================== */
+/*
+ * Only the daemon identity may get fds for Corral's maps, programs and links, open or remove
+ * its pins, or unmount the bpffs that holds them. Every entry lives in one hash map:
+ *
+ * Map "corral_protect": BPF_MAP_TYPE_HASH, CORRAL_MAX_PROTECTED entries,
+ * key struct corral_protect_key, value __u32 (1; reserved). Empty map: nothing is protected.
+ * Userspace (Sources/CorralKernel/Protect/SelfProtection.swift) writes the daemon identity
+ * first and removes it last, so there is never a protected object without an identity.
+ *
+ * Worked examples (dev is the kernel-internal dev_t, major << 20 | minor, as in corral_exe_key):
+ *   {id = 1183,  dev = 0x00800001, kind = CORRAL_PROTECT_DAEMON_EXE} -> 1
+ *       tasks whose mm->exe_file is inode 1183 on 8:1 are the daemon identity
+ *   {id = 42,    dev = 0,          kind = CORRAL_PROTECT_MAP_ID}     -> 1   map id 42
+ *   {id = 97,    dev = 0,          kind = CORRAL_PROTECT_PROG_ID}    -> 1   program id 97
+ *   {id = 12,    dev = 0,          kind = CORRAL_PROTECT_LINK_ID}    -> 1   link id 12
+ *   {id = 20513, dev = 0x0000001a, kind = CORRAL_PROTECT_INODE}      -> 1
+ *       a pin (file) or pin directory on the bpffs 0:26; files: no open/BPF_OBJ_GET, unlink,
+ *       rename; directories: no entry created/removed inside (MAY_WRITE), rmdir, rename
+ *   {id = 0,     dev = 0x0000001a, kind = CORRAL_PROTECT_SUPERBLOCK} -> 1
+ *       the bpffs 0:26 cannot be unmounted (any of its mounts)
+ */
+#define CORRAL_MAX_PROTECTED 1024
+
+enum corral_protect_kind {
+	CORRAL_PROTECT_DAEMON_EXE = 1, /* id = inode number, dev = its superblock's dev */
+	CORRAL_PROTECT_MAP_ID = 2,     /* id = map id (bpf_map_info.id), dev = 0 */
+	CORRAL_PROTECT_PROG_ID = 3,    /* id = program id, dev = 0 */
+	CORRAL_PROTECT_LINK_ID = 4,    /* id = link id, dev = 0 */
+	CORRAL_PROTECT_INODE = 5,      /* id = bpffs inode number, dev = bpffs dev */
+	CORRAL_PROTECT_SUPERBLOCK = 6, /* id = 0, dev = bpffs dev */
+};
+
+struct corral_protect_key {
+	__u64 id;
+	__u32 dev;
+	__u32 kind; /* enum corral_protect_kind */
+};
+
+/*
+ * Denials are reported as a struct corral_event with
+ *   hook = CORRAL_HOOK_SELF_PROTECT, verdict = CORRAL_VERDICT_DENY, mode = CORRAL_MODE_ENFORCE,
+ *   err = EPERM (1), rule_uid = 0, generation = 0, flags = 0,
+ *   ns_type = enum corral_protect_op (what was refused),
+ *   ns_inum = the map/prog/link id (*_BY_ID, *_FD), the inode number (OPEN, UNLINK, RENAME, RMDIR,
+ *             DIR_WRITE) or 0 (UMOUNT, PTRACE),
+ *   target_pid = the traced task (PTRACE), else 0; pid/tgid/comm/actor_* as for decisions.
+ * Example: {hook = 5, verdict = 1, err = 1, ns_type = CORRAL_PROTECT_OP_MAP_BY_ID, ns_inum = 42,
+ *           pid = 377, tgid = 377, comm = "bpftool"}: bpftool was refused an fd for map 42.
+ * Self-protection is always enforced: CORRAL_F_AUDIT_ALL and rule modes do not apply to it.
+ */
+#define CORRAL_HOOK_SELF_PROTECT 5 /* corral_event.hook; enum corral_hook continues here */
+
+enum corral_protect_op {
+	CORRAL_PROTECT_OP_MAP_BY_ID = 1,  /* bpf(BPF_MAP_GET_FD_BY_ID)   lsm/bpf */
+	CORRAL_PROTECT_OP_PROG_BY_ID = 2, /* bpf(BPF_PROG_GET_FD_BY_ID)  lsm/bpf */
+	CORRAL_PROTECT_OP_LINK_BY_ID = 3, /* bpf(BPF_LINK_GET_FD_BY_ID)  lsm/bpf */
+	CORRAL_PROTECT_OP_OPEN = 4,       /* any permission check on a pin file: BPF_OBJ_GET, open */
+	CORRAL_PROTECT_OP_DIR_WRITE = 5,  /* MAY_WRITE on a pin directory: create/remove entries */
+	CORRAL_PROTECT_OP_UNLINK = 6,     /* lsm/inode_unlink of a pin */
+	CORRAL_PROTECT_OP_RENAME = 7,     /* lsm/inode_rename from, to or over a protected inode */
+	CORRAL_PROTECT_OP_RMDIR = 8,      /* lsm/inode_rmdir of a pin directory or inside one */
+	CORRAL_PROTECT_OP_UMOUNT = 9,     /* lsm/sb_umount of the protected bpffs */
+	CORRAL_PROTECT_OP_PTRACE = 10,    /* PTRACE_MODE_ATTACH access to a daemon-identity task */
+	CORRAL_PROTECT_OP_MAP_FD = 11,    /* lsm/bpf_map: a new fd for a protected map by any path
+					   * (e.g. BPF_OBJ_GET of a pin not yet protected) */
+	CORRAL_PROTECT_OP_PROG_FD = 12,   /* lsm/bpf_prog: the same for a protected program */
+};
+
 #endif /* CORRAL_ABI_H */

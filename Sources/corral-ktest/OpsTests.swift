@@ -385,7 +385,7 @@ enum OpsTests {
     static func expectDenialEvent(_ d: DaemonHarness, generation: Int, cgroup: String) throws {
         let (_, st) = try inChild { errnoOf { () throws(Errno) in try moveTo(cgroup, pid: Sys.pid) } == EPERM ? 0 : 1 }
         try check(st == .exited(0), "move into \(cgroup) not denied")
-        try d.waitFor("a deny event of generation \(generation)", seconds: 120) {
+        try d.waitFor("a deny event of generation \(generation)", seconds: 300) {
             ((try? d.events(rule: "deny-ops", verdict: "deny", limit: 50)) ?? []).contains { $0["generation"]?.intValue == generation }
         }
     }

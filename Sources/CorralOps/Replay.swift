@@ -292,37 +292,16 @@ public enum Replay {
 /// Effective policies of recorded generations, from a directory of generation records
 /// (`<state>/generations/<N>.json`, docs/operations.md §1), for offline replay and explain.
 public enum GenerationPolicies {
-    struct Record: Decodable {
-        var generation: UInt64
-        var source: String
-        var policy: String
-        var policyMode: String?
-        var ruleModes: [String: String]?
-        var loosened: [String: Double]?
-
-        enum CodingKeys: String, CodingKey {
-            case generation, source, policy, loosened
-            case policyMode = "policy_mode"
-            case ruleModes = "rule_modes"
-        }
-    }
-
     /// The effective policy recorded for `generation` in `directory`: the YAML with the record's
     /// rule modes applied (loosened rules audit; `policy_mode: audit` audits every rule).
     /// nil when there is no readable, valid record.
     public static func load(directory: String, generation: UInt64) -> Policy? {
         let path = "\(directory)/\(generation).json"
         guard let data = FileManager.default.contents(atPath: path),
-              let record = try? JSONDecoder().decode(Record.self, from: data),
-              var policy = try? PolicyLoader.parse(yaml: record.policy, source: record.source) else { return nil }
-        for i in policy.rules.indices {
-            let id = policy.rules[i].id
-            if record.policyMode == "audit" || record.loosened?[id] != nil {
-                policy.rules[i].mode = .audit
-            } else if let mode = record.ruleModes?[id] {
-                policy.rules[i].mode = mode == "audit" ? .audit : .enforce
-            }
-        }
+              let record = try? JSONDecoder().decode(GenerationRecord.self, from: data),
+              let base = try? PolicyLoader.parse(yaml: record.policy, source: record.source) else { return nil }
+        var policy = record.applyingOverrides(to: base)
+        if record.policyMode == "audit" { for i in policy.rules.indices { policy.rules[i].mode = .audit } }
         return policy
     }
 

@@ -4,6 +4,7 @@
 // the active generation, the overrides and the record untouched.
 import CorralCompiler
 import CorralKernel
+import CorralOps
 import CorralPolicy
 import CorralSystem
 import Foundation
@@ -218,13 +219,5 @@ public final class PolicyManager {
     }
 
     /// The base policy with the record's overrides: loosened rules are audit until their time.
-    static func effective(_ base: Policy, _ rec: GenerationRecord) -> Policy {
-        var p = base
-        for i in p.rules.indices {
-            let id = p.rules[i].id
-            if rec.loosened[id] != nil { p.rules[i].mode = .audit }
-            else if let m = rec.ruleModes[id] { p.rules[i].mode = m == "audit" ? .audit : .enforce }
-        }
-        return p
-    }
+    static func effective(_ base: Policy, _ rec: GenerationRecord) -> Policy { rec.applyingOverrides(to: base) }
 }

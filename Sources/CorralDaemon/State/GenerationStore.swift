@@ -1,29 +1,9 @@
 // Generation records: `<state>/generations/<N>.json`, one per installed policy generation
 // (docs/operations.md §1). Written before the generation flip, so the active generation always
 // has a record; a restarted daemon reads it to adopt the pinned state.
+import CorralOps
 import CorralSystem
 import Foundation
-
-public struct GenerationRecord: Codable, Sendable, Equatable {
-    public var generation: UInt64
-    public var slot: UInt32
-    public var source: String
-    public var policy: String
-    /// enforce, or audit for every rule.
-    public var policyMode: String
-    /// Per-rule overrides from `corral mode` / `corral loosen`: rule id -> audit|enforce.
-    public var ruleModes: [String: String]
-    /// Rule id -> wall-clock second its temporary audit ends.
-    public var loosened: [String: Double]
-    public var appliedAt: Double
-
-    enum CodingKeys: String, CodingKey {
-        case generation, slot, source, policy, loosened
-        case policyMode = "policy_mode"
-        case ruleModes = "rule_modes"
-        case appliedAt = "applied_at"
-    }
-}
 
 public struct GenerationStore: Sendable {
     public let directory: String

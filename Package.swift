@@ -76,7 +76,7 @@ let package = Package(
         .testTarget(name: "CorralPolicyTests", dependencies: ["CorralPolicy", "CorralTestSupport"]),
         .testTarget(name: "CorralEvaluatorTests", dependencies: ["CorralEvaluator", "CorralTestSupport"]),
         .testTarget(name: "CorralCompilerTests", dependencies: ["CorralCompiler", "CorralSystem", "CorralTestSupport"]),
-        .testTarget(name: "CorralControlTests", dependencies: ["CorralControl", "CorralSystem"]),
+        .testTarget(name: "CorralControlTests", dependencies: ["CorralControl", "CorralSystem", "CorralTestSupport"]),
         .testTarget(name: "CorralOpsTests", dependencies: ["CorralOps", "CorralTestSupport"]),
         .testTarget(name: "CorralCLITests", dependencies: ["CorralCLI", "CorralTestSupport"]),
     ],

@@ -61,7 +61,7 @@ struct DaemonCommand: AsyncParsableCommand {
         if let p = enforcement.policy { _ = try loadPolicyOrExit(p) } // diagnostics with file:line before anything loads
         let config = DaemonConfiguration(
             policyPath: enforcement.policy,
-            session: enforcement.sessionOptions(traceAll: traceAll, pinDirectory: pinDirectory),
+            session: enforcement.sessionOptions(traceAll: traceAll, pinDirectory: pinDirectory, selfProtection: true),
             stateDirectory: stateDirectory, logDirectory: logDirectory == "none" ? nil : logDirectory,
             controlSocket: controlSocket, authorization: auth, metricsAddress: metrics, printEvents: !quiet)
         do {

@@ -11,8 +11,8 @@ struct EnforcementOptions: ParsableArguments {
         if let mode, mode != "native", mode != "compat" { throw ValidationError("--mode must be native or compat") }
     }
 
-    func sessionOptions(traceAll: Bool, pinDirectory: String? = nil) -> SessionOptions {
+    func sessionOptions(traceAll: Bool, pinDirectory: String? = nil, selfProtection: Bool = false) -> SessionOptions {
         SessionOptions(mode: mode.flatMap(KernelMode.init(rawValue:)), auditAll: audit, traceAll: traceAll,
-                       pinDirectory: pinDirectory)
+                       pinDirectory: pinDirectory, selfProtection: selfProtection)
     }
 }

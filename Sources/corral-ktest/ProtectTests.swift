@@ -129,7 +129,7 @@ enum ProtectTests {
             mounted = true
             let dir = pinDir
             let s = try kernel("load") { () throws(KernelError) in
-                try CorralSession(policy: policy, options: SessionOptions(pinDirectory: dir))
+                try CorralSession(policy: policy, options: SessionOptions(pinDirectory: dir, selfProtection: true))
             }
             session = s
             let b = box

@@ -3,6 +3,7 @@
 // Tests run serially in one single-threaded process (tests fork). Exit 0 when nothing failed.
 // Usage: corral-ktest [--list] [NAME-PREFIX...]
 //        corral-ktest --helper-setns PATH   (exec'd by the inheritance test: exit 0 if setns is EPERM)
+//        corral-ktest --stress-attach N      (diagnostic: attach/detach N times under load)
 import CorralSystem
 import CorralKernel
 import Glibc
@@ -12,6 +13,7 @@ if args.first == "--helper-setns", args.count == 2 {
     exit(Helper.setnsExpectingEPERM(args[1]))
 }
 if args.first == "--protect-attack" { exit(ProtectTests.attack(Array(args.dropFirst()))) }
+if args.first == "--stress-attach" { exit(StressMode.attachChurn(Array(args.dropFirst()))) }
 
 let tests = KTests.all + NativeTests.all + ModeTests.all + DaemonTests.all + OpsTests.all + ProtectTests.all
 if args.first == "--list" {

@@ -3,6 +3,7 @@
 // keep the connection usable, and never run the one state-changing method.
 import CorralControl
 import CorralSystem
+import CorralTestSupport
 import Foundation
 import Testing
 

@@ -1,4 +1,4 @@
-// Test harness: a ControlServer on its own Reactor thread, raw client connections, a seeded PRNG.
+// Test harness: a ControlServer on its own Reactor thread and raw client connections.
 import CorralControl
 import CorralSystem
 import Foundation
@@ -230,18 +230,6 @@ struct TestTimeout: Error, CustomStringConvertible {
     var description: String
 }
 
-/// SplitMix64: a small seeded PRNG, so fuzz failures reproduce.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 extension ControlReply {
     var errorName: String? {

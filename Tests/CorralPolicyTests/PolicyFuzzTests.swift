@@ -1,20 +1,10 @@
 import CorralPolicy
+import CorralTestSupport
 import Testing
 
 /// Seeded mutations of valid policies: each result is a Policy or PolicyErrors with positioned
 /// diagnostics, never a crash.
 @Suite struct PolicyFuzzTests {
-    /// SplitMix64: deterministic across platforms and runs.
-    struct SeededRandom: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
 
     static let bases: [String] = [
         PolicyModelTests.full,
@@ -53,7 +43,7 @@ import Testing
         "#", "@", "`", "a: b: c", "<<: *x",
     ]
 
-    static func mutate(_ text: String, using rng: inout SeededRandom) -> String {
+    static func mutate(_ text: String, using rng: inout SplitMix) -> String {
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         if lines.isEmpty { lines = [""] }
         let steps = Int.random(in: 1...3, using: &rng)
@@ -103,7 +93,7 @@ import Testing
     }
 
     @Test func mutatedPoliciesNeverCrash() {
-        var rng = SeededRandom(state: 0xC0_22A1)
+        var rng = SplitMix(seed: 0xC0_22A1)
         var loaded = 0, rejected = 0
         for iteration in 0..<5000 {
             let base = Self.bases[iteration % Self.bases.count]

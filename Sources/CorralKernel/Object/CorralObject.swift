@@ -60,8 +60,9 @@ public final class CorralObject {
         return Array(Set(out)).sorted()
     }
 
-    /// Opens the object and enables only `mode`'s program set.
-    public init(path: String, mode: KernelMode) throws(KernelError) {
+    /// Opens the object and enables only `mode`'s program set, plus the self-protection
+    /// programs (`protect_*`) when `selfProtection`.
+    public init(path: String, mode: KernelMode, selfProtection: Bool = false) throws(KernelError) {
         guard mode != .unsupported else { throw .unsupported([]) }
         self.path = path
         self.mode = mode
@@ -71,7 +72,7 @@ public final class CorralObject {
         let drop = mode == .native ? "compat_" : "native_"
         var kept = 0
         for p in handle.programs {
-            if p.name.hasPrefix(drop) { p.setAutoload(false) }
+            if p.name.hasPrefix(drop) || (!selfProtection && p.name.hasPrefix("protect_")) { p.setAutoload(false) }
             if p.name.hasPrefix(keep) { kept += 1 }
         }
         if kept == 0 { throw .object(path: path, reason: "has no \(keep)* programs") }

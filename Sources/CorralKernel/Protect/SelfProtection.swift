@@ -117,7 +117,7 @@ public final class SelfProtection {
                 guard let found = progs.first(where: { $0.name == p.name }) else {
                     return "\(object.path) has no program \(p.name) (rebuild with scripts/build-bpf)"
                 }
-                if !found.enabled { return "program \(p.name) is not enabled" }
+                if !found.enabled { return "program \(p.name) is not loaded (the session was opened without SessionOptions.selfProtection)" }
             }
         }
         if (try? object.map(mapName)) == nil { return "\(object.path) has no map \(mapName)" }

@@ -16,14 +16,19 @@ public struct SessionOptions: Sendable {
     public var pinDirectory: String?
     /// corral.bpf.o; nil searches `CorralObject.searchPaths()`.
     public var objectPath: String?
+    /// Load and attach the self-protection programs (`protect_*`, for `protect()`). Off, they
+    /// are not loaded: a session without a daemon has nothing to protect, and each of them is
+    /// one more program on hot hooks such as inode_permission.
+    public var selfProtection: Bool
 
     public init(mode: KernelMode? = nil, auditAll: Bool = false, traceAll: Bool = false,
-                pinDirectory: String? = nil, objectPath: String? = nil) {
+                pinDirectory: String? = nil, objectPath: String? = nil, selfProtection: Bool = false) {
         self.mode = mode
         self.auditAll = auditAll
         self.traceAll = traceAll
         self.pinDirectory = pinDirectory
         self.objectPath = objectPath
+        self.selfProtection = selfProtection
     }
 }
 
@@ -63,7 +68,7 @@ public final class CorralSession {
         self.options = options
         self.policy = policy
         auditAll = options.auditAll
-        object = try CorralObject(path: path, mode: mode)
+        object = try CorralObject(path: path, mode: mode, selfProtection: options.selfProtection)
         try object.load()
         installer = try PolicyInstaller(object: object)
         // Install before attaching so the first decision already sees the policy.

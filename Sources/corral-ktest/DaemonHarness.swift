@@ -18,6 +18,10 @@ final class DaemonHarness {
     var out: String { dir + "/stdout" }
     var err: String { dir + "/stderr" }
     private var extra: [String] = []
+    /// The process that made this harness. A forked test child shares the object; in a release
+    /// build Swift may end `d`'s lifetime early on the child's path and run `deinit` there,
+    /// which must not kill the parent's daemon.
+    private let owner = Sys.pid
 
     init(_ name: String, extraArguments: [String] = []) throws {
         guard let exe = Sys.executablePath() else { throw TestFailure(reason: "no /proc/self/exe") }
@@ -137,6 +141,7 @@ final class DaemonHarness {
 
     /// Stops the daemon (if running) and removes the pins: enforcement ends.
     func teardown() {
+        guard Sys.pid == owner else { return }
         if pid > 0 { try? Sys.kill(pid, SIGKILL); _ = try? Sys.waitpid(pid); pid = -1 }
         _ = try? Sys.runCapturing([corral, "daemon", "--unload", "--pin-directory", pins])
     }

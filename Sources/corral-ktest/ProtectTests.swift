@@ -119,6 +119,7 @@ enum ProtectTests {
         private let box = Box()
         final class Box { var events: [corral_event] = [] }
         private var mounted = false
+        private let owner = Sys.pid
 
         init(_ policy: Policy, beforeProtect: (String) throws -> Void = { _ in }) throws {
             let mp = Self.mountPath
@@ -164,6 +165,8 @@ enum ProtectTests {
         }
 
         deinit {
+            // Only in the process that set it up (a forked child may run this deinit: see DaemonHarness.owner).
+            guard Sys.pid == owner else { return }
             if let p = protection { try? p.cleanup() }
             ring.close()
             session.stop()

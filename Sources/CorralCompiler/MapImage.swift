@@ -36,6 +36,19 @@ public enum PolicyMap: String, CaseIterable, Sendable {
         }
     }
 
+    /// The value size this build writes (corral_abi.h). The installer refuses a map whose
+    /// value size differs: an object or pins from another ABI version.
+    public var valueSize: Int {
+        switch self {
+        case .generations: MemoryLayout<corral_generation>.size
+        case .rules: MemoryLayout<corral_rule>.size
+        case .hookRules: MemoryLayout<corral_slot_list>.size
+        case .anchors: MemoryLayout<corral_anchor>.size
+        case .subjectCgroups, .subjectExes: MemoryLayout<UInt64>.size
+        case .ruleUIDs: MemoryLayout<UInt32>.size
+        }
+    }
+
     /// The generation slot a raw key of this map belongs to (nil for a malformed key).
     public func generation(ofKey key: [UInt8]) -> UInt32? {
         func u32(at offset: Int) -> UInt32? {

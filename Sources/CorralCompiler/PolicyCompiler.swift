@@ -327,6 +327,7 @@ private struct Compilation {
             template.rule_uid = uid
             template.kind = UInt16(Self.kindValue(rule.kind).rawValue)
             template.mode = UInt8((rule.mode == .audit ? CORRAL_MODE_AUDIT : CORRAL_MODE_ENFORCE).rawValue)
+            template.audit_until_ns = rule.auditUntil ?? 0
             template.flags = rule.kind == .lockOnEntry && rule.denyUnshare ? UInt8(CORRAL_RULE_F_DENY_UNSHARE) : 0
             template.ns_types = NamespaceType.mask(rule.namespaceTypes)
             template.err = rule.errno

@@ -10,6 +10,9 @@ public struct Evaluator: Sendable {
     public private(set) var policy: Policy?
     /// The global audit switch (`corral run --audit`): every rule is treated as audit.
     public var auditAll: Bool
+    /// CLOCK_BOOTTIME nanoseconds of the decisions, compared with `Rule.auditUntil` (a loosened
+    /// rule is audit while `now` is below it). 0, the default, is "during every loosening".
+    public var now: UInt64 = 0
     public private(set) var tasks: [Int32: TaskState] = [:]
     /// Tracked namespaces by inum. Not tied to a policy: they survive policy swaps.
     public private(set) var trackedNamespaces: [UInt32: TrackedNamespace] = [:]
@@ -337,7 +340,11 @@ public struct Evaluator: Sendable {
     }
 
     /// A rule's mode at decision time.
-    public func mode(of rule: Rule) -> RuleMode { auditAll ? .audit : rule.mode }
+    public func mode(of rule: Rule) -> RuleMode {
+        if auditAll { return .audit }
+        if let until = rule.auditUntil, now < until { return .audit }
+        return rule.mode
+    }
 
     public func rank(_ rule: Rule, _ subject: Subject, _ effect: Effect) -> UInt64 {
         RuleOrder.rank(rule: rule, subject: subject, effect: effect, precedence: precedence[rule.id] ?? 0)

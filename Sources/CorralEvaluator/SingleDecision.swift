@@ -31,11 +31,15 @@ extension Evaluator {
         public var tasks: [TaskState]
         public var trackedNamespaces: [TrackedNamespace]
         public var cgroupIDs: [CgroupPath: UInt64]
+        /// CLOCK_BOOTTIME of the decision (`Evaluator.now`): decides whether a loosening is over.
+        public var now: UInt64
 
         public init(policy: Policy?, auditAll: Bool = false, tasks: [TaskState] = [],
-                    trackedNamespaces: [TrackedNamespace] = [], cgroupIDs: [CgroupPath: UInt64] = [:]) {
+                    trackedNamespaces: [TrackedNamespace] = [], cgroupIDs: [CgroupPath: UInt64] = [:],
+                    now: UInt64 = 0) {
             self.policy = policy
             self.auditAll = auditAll
+            self.now = now
             self.tasks = tasks
             self.trackedNamespaces = trackedNamespaces
             self.cgroupIDs = cgroupIDs
@@ -46,6 +50,7 @@ extension Evaluator {
     /// (tgid = pid, no executable, cgroup "/"), as everywhere in the evaluator.
     public static func decide(_ operation: Operation, in world: World) -> Decision {
         var evaluator = Evaluator(policy: world.policy, auditAll: world.auditAll, cgroupIDs: world.cgroupIDs)
+        evaluator.now = world.now
         for task in world.tasks { evaluator.addTask(task) }
         for namespace in world.trackedNamespaces { evaluator.addTrackedNamespace(namespace) }
         switch operation {

@@ -11,12 +11,16 @@ public struct GenerationRecord: Codable, Sendable, Equatable {
     public var policyMode: String
     /// Per-rule overrides from `corral mode` / `corral loosen`: rule id -> audit|enforce.
     public var ruleModes: [String: String]
-    /// Rule id -> wall-clock second its temporary audit ends.
+    /// Rule id -> wall-clock second its temporary audit ends (for people; see the next one).
     public var loosened: [String: Double]
+    /// Rule id -> CLOCK_BOOTTIME nanosecond its temporary audit ends: the deadline the kernel
+    /// enforces (corral_rule.audit_until_ns). Records written before it existed decode as empty.
+    public var loosenedUntilBoottime: [String: UInt64]
     public var appliedAt: Double
 
     public init(generation: UInt64, slot: UInt32, source: String, policy: String, policyMode: String,
-                ruleModes: [String: String], loosened: [String: Double], appliedAt: Double) {
+                ruleModes: [String: String], loosened: [String: Double],
+                loosenedUntilBoottime: [String: UInt64] = [:], appliedAt: Double) {
         self.generation = generation
         self.slot = slot
         self.source = source
@@ -24,6 +28,7 @@ public struct GenerationRecord: Codable, Sendable, Equatable {
         self.policyMode = policyMode
         self.ruleModes = ruleModes
         self.loosened = loosened
+        self.loosenedUntilBoottime = loosenedUntilBoottime
         self.appliedAt = appliedAt
     }
 
@@ -31,18 +36,45 @@ public struct GenerationRecord: Codable, Sendable, Equatable {
         case generation, slot, source, policy, loosened
         case policyMode = "policy_mode"
         case ruleModes = "rule_modes"
+        case loosenedUntilBoottime = "loosened_until_boottime_ns"
         case appliedAt = "applied_at"
     }
 
-    /// `base` with this record's overrides: loosened rules audit until their time, then the
-    /// per-rule modes. (Policy-wide audit is the generation's audit flag, not applied here.)
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        generation = try c.decode(UInt64.self, forKey: .generation)
+        slot = try c.decode(UInt32.self, forKey: .slot)
+        source = try c.decode(String.self, forKey: .source)
+        policy = try c.decode(String.self, forKey: .policy)
+        policyMode = try c.decode(String.self, forKey: .policyMode)
+        ruleModes = try c.decode([String: String].self, forKey: .ruleModes)
+        loosened = try c.decode([String: Double].self, forKey: .loosened)
+        loosenedUntilBoottime = try c.decodeIfPresent([String: UInt64].self, forKey: .loosenedUntilBoottime) ?? [:]
+        appliedAt = try c.decode(Double.self, forKey: .appliedAt)
+    }
+
+    /// `base` with this record's overrides: the per-rule modes, and for a loosened rule its
+    /// kernel deadline (`Rule.auditUntil`): audit until then, its mode after. A loosening with
+    /// no boot-time deadline (a record from before CORRAL_ABI_VERSION 2) is audit for the whole
+    /// generation, as it was then; such records are only replayed, never installed again
+    /// (`dropExpiredLoosenings` removes them at adoption). Policy-wide audit is the
+    /// generation's audit flag, not applied here.
     public func applyingOverrides(to base: Policy) -> Policy {
         var p = base
         for i in p.rules.indices {
             let id = p.rules[i].id
-            if loosened[id] != nil { p.rules[i].mode = .audit }
-            else if let m = ruleModes[id] { p.rules[i].mode = m == "audit" ? .audit : .enforce }
+            if let m = ruleModes[id] { p.rules[i].mode = m == "audit" ? .audit : .enforce }
+            if loosened[id] != nil { p.rules[i].auditUntil = loosenedUntilBoottime[id] ?? .max }
         }
         return p
+    }
+
+    /// Drops the loosenings that are over at `boottime` (or have no boot-time deadline).
+    /// Returns their rule ids, sorted.
+    public mutating func dropExpiredLoosenings(boottime: UInt64) -> [String] {
+        let due = loosened.keys.filter { id in loosenedUntilBoottime[id].map { $0 <= boottime } ?? true }.sorted()
+        for id in due { loosened[id] = nil; loosenedUntilBoottime[id] = nil }
+        for id in loosenedUntilBoottime.keys where loosened[id] == nil { loosenedUntilBoottime[id] = nil }
+        return due
     }
 }

@@ -81,7 +81,8 @@ public struct WhyQuery: Sendable, Hashable {
     }
 
     /// Decides the operation under `policy` (the active generation's effective policy).
-    public func answer(policy: Policy, generation: UInt64, auditAll: Bool = false,
+    /// `now`: CLOCK_BOOTTIME nanoseconds, which decides whether a loosened rule is still audit.
+    public func answer(policy: Policy, generation: UInt64, auditAll: Bool = false, now: UInt64 = 0,
                        live: some LiveState) throws(WhyError) -> WhyAnswer {
         let task = try live.task(pid: pid)
         var tasks = [task]
@@ -113,7 +114,8 @@ public struct WhyQuery: Sendable, Hashable {
             question = "may \(Self.describe(task)) enter \(path) (\(ns.type.rawValue) \(ns.inum)\(tracked.first.map { ", label '\($0.label)'" } ?? ", untracked"))?"
         }
         var decision = Evaluator.decide(operation, in: Evaluator.World(
-            policy: policy, auditAll: auditAll, tasks: tasks, trackedNamespaces: tracked, cgroupIDs: cgroupIDs))
+            policy: policy, auditAll: auditAll, tasks: tasks, trackedNamespaces: tracked, cgroupIDs: cgroupIDs,
+            now: now))
         decision.record.hookCount = 0
         var lines = ["why: " + question, "answer: " + DecisionExplainer.summary(decision),
                      "policy: \(policy.source), generation \(generation)\(auditAll ? " (audit-all)" : "")"]

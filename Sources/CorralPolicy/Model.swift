@@ -209,6 +209,10 @@ public struct Rule: Hashable, Sendable {
     /// Position in the file (0-based), the last tie-break of the total order.
     public var index: Int
     public var location: SourceLocation?
+    /// Set by `corral loosen`, never by a policy file: the rule is audit while CLOCK_BOOTTIME is
+    /// below this (nanoseconds), then `mode` applies again. The kernel compares the same value
+    /// (corral_rule.audit_until_ns), so the loosening ends without a daemon.
+    public var auditUntil: UInt64? = nil
 
     public init(
         id: String, kind: RuleKind, mode: RuleMode = .enforce, description: String? = nil,

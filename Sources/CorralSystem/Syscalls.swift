@@ -391,6 +391,14 @@ public enum Sys {
         return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
     }
 
+    /// CLOCK_BOOTTIME in nanoseconds: the clock of bpf_ktime_get_boot_ns(), which keeps counting
+    /// across suspend (loosening deadlines in corral_rule.audit_until_ns).
+    public static func boottimeNanos() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_BOOTTIME, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+
     /// CLOCK_MONOTONIC in nanoseconds (for intervals).
     public static func monotonicNanos() -> UInt64 {
         var ts = timespec()

@@ -115,6 +115,17 @@ struct Example {
         #expect(image.labelByID[StableID.of("other")] == "other")
         #expect(image.ruleIDByUID[StableID.of("no-a")] == "no-a")
         #expect(image.cgroupPathByID[ex.idOps] == cg("/ops"))
+        #expect((0..<10).allSatisfy { image.slot($0).audit_until_ns == 0 }, "no loosening in a policy file")
+    }
+
+    @Test func looseningDeadlineIsWrittenToEverySlotOfTheRule() throws {
+        let ex = try Example()
+        var policy = ex.policy
+        policy.rules[0].auditUntil = 123_000_000_000 // stay-ab: slots 0-3
+        let image = try PolicyCompiler.compile(policy, gen: 1, generation: 7, resolver: ex.resolver)
+        #expect((0..<4).allSatisfy { image.slot($0).audit_until_ns == 123_000_000_000 })
+        #expect(image.slot(0).mode == UInt8(CORRAL_MODE_ENFORCE.rawValue), "the mode after the deadline stays")
+        #expect(image.slot(4).audit_until_ns == 0)
     }
 
     @Test func hookListsHoldSubjectDrivenKinds() throws {
@@ -257,7 +268,7 @@ struct Example {
             let rules = image.entries(map: "corral_rules")
             #expect(rules.count == 10)
             #expect(rules.map { u32($0.key) } == (0..<10).map { gen * 16384 + UInt32($0) })
-            #expect(rules.allSatisfy { $0.key.count == 4 && $0.value.count == 80 })
+            #expect(rules.allSatisfy { $0.key.count == 4 && $0.value.count == 88 })
             // rank is the first field
             #expect(rules[3].value.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) } == image.slot(3).rank)
             let lists = image.entries(map: "corral_hook_rules")

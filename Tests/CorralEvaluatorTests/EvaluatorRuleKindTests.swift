@@ -243,3 +243,37 @@ private func evaluator(_ rules: [Rule], auditAll: Bool = false) -> Evaluator {
         #expect(e.task(200)?.cgroup == CgroupPath("/user.slice"), "an audited deny still moves the task")
     }
 }
+
+/// `corral loosen`: a rule with `auditUntil` is audit while `now` is below it, then its mode
+/// applies again (the kernel compares corral_rule.audit_until_ns the same way).
+@Suite struct LooseningDeadlineTests {
+    private func loosened(until: UInt64?, mode: RuleMode = .enforce) -> Evaluator {
+        var rule = Rules.denyInto("no-d", cgroups: ["/denied"], mode: mode)
+        rule.auditUntil = until
+        return evaluator([rule])
+    }
+
+    private func move(_ e: inout Evaluator) -> Decision {
+        e.cgroupAttach(actor: 200, target: 200, src: nil, dst: CgroupPath("/denied")!, threadgroup: true, via: .procs)
+    }
+
+    @Test func auditBeforeTheDeadlineEnforcedFromIt() {
+        var e = loosened(until: 5_000)
+        e.now = 4_999
+        let before = move(&e)
+        #expect(before.verdict == .audit && before.rule == "no-d" && before.mode == .audit)
+        e.now = 5_000
+        let at = move(&e)
+        #expect(at.verdict == .deny && at.rule == "no-d" && at.mode == .enforce && at.err == 1)
+    }
+
+    @Test func noDeadlineIsTheRulesOwnMode() {
+        var e = loosened(until: nil)
+        #expect(move(&e).verdict == .deny)
+        var zero = loosened(until: 0) // 0 in the kernel: no loosening
+        #expect(move(&zero).verdict == .deny)
+        var audit = loosened(until: 10, mode: .audit)
+        audit.now = 20
+        #expect(move(&audit).verdict == .audit, "after the deadline an audit rule stays audit")
+    }
+}

@@ -163,8 +163,9 @@ import Testing
         try write(3, ["loosened": ["init-manages": 1795430000.0]])
         try write(4, ["policy_mode": "audit"])
         try "{".write(toFile: "\(dir)/5.json", atomically: true, encoding: .utf8)
+        // The mode a decision sees (a loosened rule is audit until its deadline).
         func modes(_ n: UInt64) -> [String]? {
-            GenerationPolicies.load(directory: dir, generation: n)?.rules.map(\.mode.rawValue)
+            GenerationPolicies.load(directory: dir, generation: n)?.rules.map { Evaluator().mode(of: $0).rawValue }
         }
         #expect(modes(1) == ["enforce", "enforce", "enforce", "enforce"])
         #expect(modes(2) == ["enforce", "enforce", "audit", "enforce"])

@@ -1,7 +1,7 @@
 // Compile-time checks that the ABI has the same layout wherever it is compiled.
 #include "corral_abi.h"
 
-_Static_assert(sizeof(struct corral_rule) == 80, "corral_rule layout");
+_Static_assert(sizeof(struct corral_rule) == 88, "corral_rule layout");
 _Static_assert(sizeof(struct corral_event) == 120, "corral_event layout");
 _Static_assert(sizeof(struct corral_slot_list) == 136, "corral_slot_list layout");
 _Static_assert(sizeof(struct corral_anchor) == 40, "corral_anchor layout");

@@ -124,9 +124,15 @@ static __always_inline void corral_begin(struct corral_decision *d)
 
 /* ---- results ---- */
 
+/* Audit: the rule's mode, the policy-wide switch, or a loosening (`corral loosen`) whose
+ * CLOCK_BOOTTIME deadline has not passed. The deadline is checked here, at every decision, so
+ * a loosening ends on time whether or not a daemon runs. The clock is read only for a
+ * loosened rule. */
 static __always_inline int corral_rule_audit(struct corral_decision *d, const struct corral_rule *r)
 {
-	return r->mode == CORRAL_MODE_AUDIT || (d->gflags & CORRAL_F_AUDIT_ALL);
+	if (r->mode == CORRAL_MODE_AUDIT || (d->gflags & CORRAL_F_AUDIT_ALL))
+		return 1;
+	return r->audit_until_ns && bpf_ktime_get_boot_ns() < r->audit_until_ns;
 }
 
 /* One applicable result: rank = rule rank, | CORRAL_RANK_DENY for a deny. */

@@ -101,6 +101,7 @@ public final class ControlService: DaemonService {
                 let m = self.manager
                 let effective = PolicyManager.effective(m.policy, m.record)
                 answer = try q.answer(policy: effective, generation: m.generation, auditAll: m.record.policyMode == "audit",
+                                      now: Sys.boottimeNanos(),
                                       live: ProcLiveState(policy: effective, kernel: SessionStateReader(session: m.session)))
             } catch let e as WhyError {
                 switch e {

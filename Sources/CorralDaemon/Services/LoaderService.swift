@@ -58,12 +58,12 @@ public final class LoaderService: DaemonService {
     }
 
     func expireLoosened() {
-        guard let m = manager, let next = m.nextExpiry, next <= Date().timeIntervalSince1970 else { return }
+        guard let m = manager, m.hasExpiredLoosening else { return }
         do {
             let rules = try m.expire()
             if !rules.isEmpty { logger.notice("loosen expired for \(rules.joined(separator: ", ")): enforced again from generation \(m.generation)") }
         } catch {
-            logger.error("reverting loosened rules failed (they stay in audit): \(error)")
+            logger.error("writing the generation that drops expired loosenings failed (the kernel enforces those rules anyway; status still lists them): \(error)")
         }
     }
 

@@ -24,6 +24,8 @@ public final class PolicyManager {
     public private(set) var lastApplyAt: Double
     let store: GenerationStore
     let clock: () -> Double
+    /// CLOCK_BOOTTIME nanoseconds: the clock of loosening deadlines (the kernel's too).
+    let boottime: () -> UInt64
     /// Called after every successful change.
     public var onAction: (AdminAction) -> Void = { _ in }
 
@@ -31,9 +33,11 @@ public final class PolicyManager {
     /// `initial` (text, source) is required for a fresh load; with adoption it replaces the
     /// recorded policy. Without either, adoption refuses (the daemon cannot know the policy).
     public init(options: SessionOptions, stateDirectory: String, initial: (text: String, source: String)?,
-                clock: @escaping () -> Double = { Date().timeIntervalSince1970 }) throws(DaemonError) {
+                clock: @escaping () -> Double = { Date().timeIntervalSince1970 },
+                boottime: @escaping () -> UInt64 = Sys.boottimeNanos) throws(DaemonError) {
         store = GenerationStore(stateDirectory: stateDirectory)
         self.clock = clock
+        self.boottime = boottime
         let now = clock()
         let pinDir = options.pinDirectory
         if let dir = pinDir, CorralObject.hasPinnedState(dir) {
@@ -54,6 +58,10 @@ public final class PolicyManager {
                               + "start with --policy FILE to install a fresh generation over the pinned programs, "
                               + "or --unload to remove the pins")
             }
+            // The recorded overrides are re-applied in the generation installed below, before
+            // the daemon reports ready; loosenings that ran out meanwhile are dropped (the
+            // kernel already enforced them: corral_rule.audit_until_ns).
+            _ = rec.dropExpiredLoosenings(boottime: boottime())
             let base = try Self.parse(rec.policy, source: rec.source)
             let effective = Self.effective(base, rec)
             let store = self.store
@@ -104,6 +112,7 @@ public final class PolicyManager {
         let ids = Set(base.rules.map(\.id))
         next.ruleModes = next.ruleModes.filter { ids.contains($0.key) }
         next.loosened = next.loosened.filter { ids.contains($0.key) }
+        next.loosenedUntilBoottime = next.loosenedUntilBoottime.filter { ids.contains($0.key) }
         let t0 = Sys.monotonicNanos()
         var t1 = t0
         try install(base: base, next) { t1 = Sys.monotonicNanos() }
@@ -124,6 +133,7 @@ public final class PolicyManager {
             default: throw .invalidParameter("mode", "expected audit, enforce or policy, got '\(mode)'")
             }
             next.loosened[rule] = nil
+            next.loosenedUntilBoottime[rule] = nil
         } else {
             switch mode {
             case "audit", "enforce": next.policyMode = mode
@@ -136,7 +146,9 @@ public final class PolicyManager {
                              fields: ["rule": rule ?? "*", "mode": mode]))
     }
 
-    /// Audits `rule` for `seconds`; `expire(now:)` reverts it.
+    /// Audits `rule` for `seconds`. The deadline is in the kernel (corral_rule.audit_until_ns on
+    /// CLOCK_BOOTTIME): the rule is enforced again at that time with or without a daemon;
+    /// `expire()` then only writes the generation that drops the loosening.
     @discardableResult
     public func loosen(rule: String, seconds: Double) throws(DaemonError) -> Double {
         guard policy.rules.contains(where: { $0.id == rule }) else { throw .noSuchRule(rule) }
@@ -144,28 +156,30 @@ public final class PolicyManager {
         var next = record
         let until = clock() + seconds
         next.loosened[rule] = until
+        next.loosenedUntilBoottime[rule] = boottime() + UInt64(seconds * 1e9)
         try install(base: policy, next)
         onAction(AdminAction(action: "loosen", generation: record.generation,
                              fields: ["rule": rule, "until": String(format: "%.0f", until)]))
         return until
     }
 
-    /// Reverts loosenings whose time is up (one generation for all of them). Returns the rules.
+    /// Drops loosenings whose time is up (one generation for all of them). Returns the rules.
     @discardableResult
-    public func expire(now: Double? = nil) throws(DaemonError) -> [String] {
-        let t = now ?? clock()
-        let due = record.loosened.filter { $0.value <= t }.map(\.key).sorted()
-        guard !due.isEmpty else { return [] }
+    public func expire() throws(DaemonError) -> [String] {
         var next = record
-        for r in due { next.loosened[r] = nil }
+        let due = next.dropExpiredLoosenings(boottime: boottime())
+        guard !due.isEmpty else { return [] }
         try install(base: policy, next)
         onAction(AdminAction(action: "loosen-expired", generation: record.generation,
                              fields: ["rules": due.joined(separator: ",")]))
         return due
     }
 
-    /// The earliest loosening deadline, for the reactor's timer.
-    public var nextExpiry: Double? { record.loosened.values.min() }
+    /// Whether a loosening has run out and `expire()` has a generation to write.
+    public var hasExpiredLoosening: Bool {
+        let now = boottime()
+        return record.loosened.keys.contains { record.loosenedUntilBoottime[$0].map { $0 <= now } ?? true }
+    }
 
     /// Compiles the running policy again when a cgroup it names appeared (see CgroupResolutionService).
     public func reresolve() throws(DaemonError) -> [UnresolvedReference] {

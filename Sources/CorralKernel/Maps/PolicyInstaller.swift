@@ -12,7 +12,20 @@ public struct PolicyInstaller {
     public init(object: CorralObject) throws(KernelError) {
         control = try object.map("corral_control")
         var m: [PolicyMap: BPFMap] = [:]
-        for p in PolicyMap.allCases { m[p] = try object.map(p.rawValue) }
+        for p in PolicyMap.allCases {
+            let map = try object.map(p.rawValue)
+            // The kernel copies value_size bytes whatever the buffer holds: a map of another
+            // ABI version would take truncated or padded values silently.
+            switch LibBPF.mapValueSize(fd: map.fd) {
+            case .success(let size) where size != p.valueSize:
+                throw .object(path: object.path, reason: "map \(p.rawValue) holds \(size)-byte values, this build writes \(p.valueSize) "
+                              + "(CORRAL_ABI_VERSION \(CORRAL_ABI_VERSION)): the BPF object or the pinned maps come from another "
+                              + "Corral version; rebuild the object, or stop the old daemon and run `corral daemon --unload`")
+            case .success: break
+            case .failure(let e): throw .map(name: p.rawValue, operation: "read info", errno: e)
+            }
+            m[p] = map
+        }
         maps = m
     }
 

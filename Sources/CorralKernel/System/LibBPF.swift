@@ -361,6 +361,14 @@ extension LibBPF {
         return rc == 0 ? .success(info.id) : .failure(errnoOf(rc))
     }
 
+    /// The value size of the map behind `fd`, in bytes.
+    public static func mapValueSize(fd: Int32) -> Result<Int, Errno> {
+        var info = bpf_map_info()
+        var len = UInt32(MemoryLayout<bpf_map_info>.size)
+        let rc = bpf_obj_get_info_by_fd(fd, &info, &len)
+        return rc == 0 ? .success(Int(info.value_size)) : .failure(errnoOf(rc))
+    }
+
     /// The kernel id of the link behind `fd` and of the program it runs.
     public static func linkIDs(fd: Int32) -> Result<(link: UInt32, program: UInt32), Errno> {
         var info = bpf_link_info()

@@ -18,7 +18,7 @@
 #include <linux/types.h>
 #endif
 
-#define CORRAL_ABI_VERSION 1
+#define CORRAL_ABI_VERSION 2 /* 2: corral_rule.audit_until_ns (loosening expires in the kernel) */
 
 /* ---- capacities (the compiler refuses policies that exceed them) ---- */
 #define CORRAL_MAX_RULE_SLOTS     16384 /* rule slots per generation (a rule with N scopes uses N) */
@@ -123,8 +123,11 @@ struct corral_generation {
  * subject any (bit 0):
  *   {rank = RuleOrder.rank(allow), subject_mask = 0x1, cgroup_id = 42, rule_uid = fnv1a("stay-services"),
  *    kind = CORRAL_RULE_STAY, mode = CORRAL_MODE_ENFORCE, flags = 0, ns_types = 0, err = 1 (EPERM),
- *    labels = {0}, track_label = 0}
+ *    labels = {0}, track_label = 0, audit_until_ns = 0}
  * The same rule is also listed in corral_anchors under (gen, 42).
+ * After `corral loosen stay-services --for 5m` at boot time 100 s: the same value with
+ * audit_until_ns = 400000000000. Until then decisions treat the rule as audit; from then on as
+ * enforce, although the daemon has not written a new generation (docs/operations.md, "Loosening").
  */
 struct corral_rule {
 	__u64 rank;         /* rank of this rule's allow; a deny ranks rank | CORRAL_RANK_DENY */
@@ -139,6 +142,9 @@ struct corral_rule {
 	__u32 labels[CORRAL_MAX_LABELS]; /* label ids, 0-terminated */
 	__u32 track_label;  /* track: label id given to tracked namespaces */
 	__u32 _pad;
+	__u64 audit_until_ns; /* `corral loosen`: the rule is audit while bpf_ktime_get_boot_ns() is
+			       * below this (CLOCK_BOOTTIME), then `mode` applies again, with or
+			       * without a daemon. 0: no loosening. */
 };
 
 /*

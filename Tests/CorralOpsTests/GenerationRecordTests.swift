@@ -1,0 +1,38 @@
+import CorralEvaluator
+import CorralOps
+import CorralPolicy
+import Foundation
+import Testing
+
+/// Loosening deadlines in the generation record (docs/operations.md, "Loosening").
+@Suite struct GenerationRecordTests {
+    private func record(loosened: [String: Double], boottime: [String: UInt64]) -> GenerationRecord {
+        GenerationRecord(generation: 3, slot: 1, source: "p.yaml", policy: "", policyMode: "enforce",
+                         ruleModes: ["b": "audit"], loosened: loosened, loosenedUntilBoottime: boottime, appliedAt: 1)
+    }
+
+    @Test func overridesCarryTheKernelDeadline() {
+        let base = Policy(rules: [Rule(id: "a", kind: .stay), Rule(id: "b", kind: .stay, index: 1)])
+        let p = record(loosened: ["a": 100, "b": 100], boottime: ["a": 7_000, "b": 9_000]).applyingOverrides(to: base)
+        #expect(p.rules[0].mode == .enforce && p.rules[0].auditUntil == 7_000)
+        #expect(p.rules[1].mode == .audit && p.rules[1].auditUntil == 9_000, "after the deadline: the `mode` override")
+    }
+
+    @Test func expiredAndDeadlineLessLooseningsAreDropped() {
+        var r = record(loosened: ["a": 100, "b": 100, "old": 100], boottime: ["a": 5_000, "b": 6_000, "stray": 1])
+        #expect(r.dropExpiredLoosenings(boottime: 5_000) == ["a", "old"])
+        #expect(r.loosened.keys.sorted() == ["b"] && r.loosenedUntilBoottime == ["b": 6_000])
+        #expect(r.dropExpiredLoosenings(boottime: 5_999).isEmpty)
+    }
+
+    @Test func recordsWithoutBoottimeDeadlinesDecode() throws {
+        let json = #"{"generation":2,"slot":0,"source":"s","policy":"","policy_mode":"enforce","rule_modes":{},"loosened":{"a":1795430000},"applied_at":1}"#
+        let r = try JSONDecoder().decode(GenerationRecord.self, from: Data(json.utf8))
+        #expect(r.loosened == ["a": 1795430000] && r.loosenedUntilBoottime.isEmpty)
+        let p = r.applyingOverrides(to: Policy(rules: [Rule(id: "a", kind: .stay)]))
+        #expect(Evaluator().mode(of: p.rules[0]) == .audit, "replayed as it was decided then")
+        let again = try JSONDecoder().decode(GenerationRecord.self, from: JSONEncoder().encode(
+            record(loosened: ["a": 2], boottime: ["a": 18_446_744_073_709_551_000])))
+        #expect(again.loosenedUntilBoottime["a"] == 18_446_744_073_709_551_000, "64-bit deadlines round-trip exactly")
+    }
+}

@@ -487,4 +487,44 @@ int BPF_PROG(compat_cg_perm, struct inode *inode, int mask)
 	return corral_ret(err);
 }
 
+/* ====================================================================================== */
+/* shared: domain scope (ptrace-scope), both modes                                          */
+/* ====================================================================================== */
+
+/* ptrace attach/seize, /proc/PID/mem, process_vm_readv/writev, pidfd_getfd: all ask for
+ * PTRACE_MODE_ATTACH. READ-mode checks (/proc/PID/stat, environ, ...) are not scoped. */
+SEC("lsm/ptrace_access_check")
+int BPF_PROG(scope_ptrace, struct task_struct *child, unsigned int mode)
+{
+	struct corral_task_ctx *c;
+
+	if (!(mode & CORRAL_MODE_ATTACH))
+		return 0;
+	c = corral_ctx(1);
+	if (!c)
+		return 0;
+	c->d.hook = CORRAL_HOOK_PTRACE;
+	c->d.compat = 0;
+	c->d.eperm_only = 0;
+	c->d.ev_flags = 0;
+	c->d.target_pid = BPF_CORE_READ(child, pid);
+	return corral_ret(corral_decide_ptrace(&c->d, bpf_get_current_task_btf(), child));
+}
+
+/* PTRACE_TRACEME: the parent becomes the tracer, so it is the one confined. */
+SEC("lsm/ptrace_traceme")
+int BPF_PROG(scope_traceme, struct task_struct *parent)
+{
+	struct corral_task_ctx *c = corral_ctx(1);
+
+	if (!c)
+		return 0;
+	c->d.hook = CORRAL_HOOK_PTRACE;
+	c->d.compat = 0;
+	c->d.eperm_only = 0;
+	c->d.ev_flags = CORRAL_EVENT_F_TRACEME;
+	c->d.target_pid = BPF_CORE_READ(parent, pid);
+	return corral_ret(corral_decide_ptrace(&c->d, parent, bpf_get_current_task_btf()));
+}
+
 #include "self-protect/self_protect.bpf.h" /* self-protection, both modes: docs/security.md */

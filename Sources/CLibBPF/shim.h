@@ -28,6 +28,22 @@ static inline int corral_sys_pidfd_open(int pid, unsigned int flags) {
 }
 static inline int corral_sys_gettid(void) { return (int)syscall(SYS_gettid); }
 
+#ifndef SYS_pidfd_getfd
+#define SYS_pidfd_getfd 438
+#endif
+/* ptrace(2) is variadic in glibc; the raw syscall takes exactly these four. */
+static inline long corral_sys_ptrace(long request, int pid, unsigned long addr, unsigned long data) {
+	return syscall(SYS_ptrace, request, pid, addr, data);
+}
+static inline int corral_sys_pidfd_getfd(int pidfd, int fd, unsigned int flags) {
+	return (int)syscall(SYS_pidfd_getfd, pidfd, fd, flags);
+}
+/* process_vm_writev / process_vm_readv of one range. */
+static inline long corral_sys_process_vm(int write, int pid, void *local, unsigned long remote, unsigned long len) {
+	struct { void *base; unsigned long len; } l = {local, len}, r = {(void *)remote, len};
+	return syscall(write ? SYS_process_vm_writev : SYS_process_vm_readv, pid, &l, 1UL, &r, 1UL, 0UL);
+}
+
 /* struct clone_args (linux/sched.h), spelled out so glibc headers do not clash. */
 struct corral_clone_args {
 	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls,

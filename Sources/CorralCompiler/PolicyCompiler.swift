@@ -282,6 +282,14 @@ private struct Compilation {
         }
     }
 
+    /// A deny-create / deny-enter slot of a `cgroup:` subject with ptrace-scope: the subject's
+    /// subtree is a domain its tasks may not ptrace out of (CORRAL_RULE_F_PTRACE_SCOPE).
+    public static func scopesCgroupJail(_ rule: Rule, _ subject: Subject) -> Bool {
+        guard rule.ptraceScope, rule.kind == .denyCreate || rule.kind == .denyEnter else { return false }
+        if case .cgroup = subject.matcher { return true }
+        return false
+    }
+
     static func hasScope(_ kind: RuleKind) -> Bool {
         switch kind {
         case .delegated, .stay, .locked, .denyInto: true
@@ -329,6 +337,7 @@ private struct Compilation {
             template.mode = UInt8((rule.mode == .audit ? CORRAL_MODE_AUDIT : CORRAL_MODE_ENFORCE).rawValue)
             template.audit_until_ns = rule.auditUntil ?? 0
             template.flags = rule.kind == .lockOnEntry && rule.denyUnshare ? UInt8(CORRAL_RULE_F_DENY_UNSHARE) : 0
+            if rule.kind == .lockOnEntry && rule.ptraceScope { template.flags |= UInt8(CORRAL_RULE_F_PTRACE_SCOPE) }
             template.ns_types = NamespaceType.mask(rule.namespaceTypes)
             template.err = rule.errno
             if rule.labels.count > Capacity.labels {
@@ -368,6 +377,7 @@ private struct Compilation {
                 value.rank = RuleOrder.rank(rule: rule, subject: subject, effect: .allow,
                                             precedence: precedence[rule.id] ?? 0)
                 value.subject_mask = Self.mask(bitOf[subject.matcher]!)
+                if Self.scopesCgroupJail(rule, subject) { value.flags |= UInt8(CORRAL_RULE_F_PTRACE_SCOPE) }
                 for scope in scopes {
                     let slot = slots.count
                     value.cgroup_id = scope?.id ?? 0

@@ -68,6 +68,8 @@ public enum DecisionExplainer {
             parts.append("src \(r.srcCgroupPath ?? "?") (id \(r.srcCgroup))")
             parts.append("dst \(r.dstCgroupPath ?? "?") (id \(r.dstCgroup))")
             parts.append("threadgroup \(r.threadgroup)")
+        case .ptrace:
+            parts.append("other task \(r.targetPID)")
         }
         return parts.joined(separator: ", ")
     }

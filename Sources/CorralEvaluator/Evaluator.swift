@@ -308,6 +308,66 @@ public struct Evaluator: Sendable {
         return decision
     }
 
+    /// Domain scope: `tracer` asks for PTRACE_MODE_ATTACH access to `tracee` (ptrace attach or
+    /// seize, /proc/PID/mem, process_vm_readv/writev, pidfd_getfd), or `tracee` calls
+    /// PTRACE_TRACEME (`traceme`) to make its parent `tracer` trace it. Denied when the tracer is
+    /// confined by a ptrace-scope rule and the tracee lies outside that domain: its task lock
+    /// (tracee not locked by the same entry), or a deny-create / deny-enter rule of a `cgroup:`
+    /// subject the tracer matches and the tracee does not. The record names the caller: the
+    /// tracer, or for `traceme` the tracee (with the tracer as target).
+    public mutating func ptrace(tracer pid: Int32, tracee: Int32, traceme: Bool = false) -> Decision {
+        let count = bump(.ptrace)
+        let tracerTask = ensureTask(pid)
+        let traceeTask = ensureTask(tracee)
+        let caller = traceme ? traceeTask : tracerTask
+        let record = EventRecord(pid: caller.pid, tgid: caller.tgid, comm: caller.comm,
+                                 targetPID: traceme ? tracerTask.pid : traceeTask.pid, hookCount: count)
+        guard let policy else { return noPolicy(.ptrace, record) }
+        var trace = Trace()
+        if let lock = tracerTask.lock {
+            if let rule = policy.rule(id: lock.ruleID), rule.kind == .lockOnEntry, rule.ptraceScope {
+                let mode = mode(of: rule)
+                let subject = rule.subjects.first ?? .any
+                let same = traceeTask.lock.map { $0.label == lock.label && $0.inum == lock.inum } ?? false
+                if same {
+                    trace.entries.append(Consideration(
+                        rule: rule.id, kind: rule.kind, mode: mode, role: .taskLock, subject: subject.displayName,
+                        applicable: false, note: "\(describe(traceeTask)) is locked by the same entry as \(describe(tracerTask))"))
+                } else {
+                    let why = "\(describe(tracerTask)) is locked since it entered \(lockedNamespaceText(lock)) and "
+                        + "\(describe(traceeTask)) is outside that domain (ptrace-scope)"
+                    let rank = rank(rule, subject, .deny)
+                    trace.entries.append(Consideration(rule: rule.id, kind: rule.kind, mode: mode, role: .taskLock,
+                                                       subject: subject.displayName, applicable: true, effect: .deny,
+                                                       rank: rank, note: why, droppedAsAudit: mode == .audit))
+                    trace.results.append(Result(rule: rule, subject: subject, effect: .deny, rank: rank, mode: mode, why: why))
+                }
+            }
+        }
+        for rule in policy.rules where rule.kind == .denyCreate || rule.kind == .denyEnter {
+            guard rule.ptraceScope else { continue }
+            let mode = mode(of: rule)
+            for subject in rule.subjects {
+                guard case .cgroup(let jail) = subject.matcher,
+                      Evaluator.match(subject, tracerTask).matches else { continue }
+                if traceeTask.cgroup.isWithin(jail) {
+                    trace.entries.append(Consideration(
+                        rule: rule.id, kind: rule.kind, mode: mode, role: .verdict, subject: subject.displayName,
+                        applicable: false, note: "\(describe(traceeTask)) lies within \(jail) as well"))
+                    continue
+                }
+                let why = "\(describe(tracerTask)) is jailed in \(jail) and \(describe(traceeTask)) (cgroup \(traceeTask.cgroup)) "
+                    + "is outside it (ptrace-scope)"
+                let rank = rank(rule, subject, .deny)
+                trace.entries.append(Consideration(rule: rule.id, kind: rule.kind, mode: mode, role: .verdict,
+                                                   subject: subject.displayName, applicable: true, effect: .deny,
+                                                   rank: rank, note: why, droppedAsAudit: mode == .audit))
+                trace.results.append(Result(rule: rule, subject: subject, effect: .deny, rank: rank, mode: mode, why: why))
+            }
+        }
+        return finish(.ptrace, trace: trace, record: record)
+    }
+
     /// clone3(CLONE_INTO_CGROUP): forks `child` from `parent`, decides its attach to `into`,
     /// and removes the child again when denied (the clone fails).
     public mutating func clone3(parent: Int32, child: Int32, into dst: CgroupPath, thread: Bool = false) -> Decision {

@@ -13,12 +13,15 @@ extension Evaluator {
         case namespaceInstall(actor: Int32, type: NamespaceType, inum: UInt32)
         /// `actor` moves `target` from `src` (nil: the target's cgroup) to `dst`.
         case cgroupAttach(actor: Int32, target: Int32, src: CgroupPath?, dst: CgroupPath, threadgroup: Bool?, via: AttachVia)
+        /// `tracer` asks for PTRACE_MODE_ATTACH access to `tracee` (or `tracee` calls PTRACE_TRACEME).
+        case ptrace(tracer: Int32, tracee: Int32, traceme: Bool)
 
         public var hook: Hook {
             switch self {
             case .namespaceAlloc: .namespaceAlloc
             case .namespaceInstall: .namespaceInstall
             case .cgroupAttach: .cgroupAttach
+            case .ptrace: .ptrace
             }
         }
     }
@@ -60,6 +63,8 @@ extension Evaluator {
             return evaluator.namespaceInstall(actor: actor, type: type, inum: inum)
         case .cgroupAttach(let actor, let target, let src, let dst, let threadgroup, let via):
             return evaluator.cgroupAttach(actor: actor, target: target, src: src, dst: dst, threadgroup: threadgroup, via: via)
+        case .ptrace(let tracer, let tracee, let traceme):
+            return evaluator.ptrace(tracer: tracer, tracee: tracee, traceme: traceme)
         }
     }
 }

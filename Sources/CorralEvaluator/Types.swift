@@ -2,12 +2,14 @@
 // Semantics: docs/semantics.md. JSON field names follow `struct corral_event` (corral_abi.h).
 import CorralPolicy
 
-/// The four supervised hooks; `abiValue` is `enum corral_hook`.
+/// The supervised hooks; `abiValue` is `enum corral_hook`. `ptrace` is Corral's domain scope
+/// (ptrace_access_check with PTRACE_MODE_ATTACH, and ptrace_traceme), the same in both modes.
 public enum Hook: String, Codable, Sendable, Hashable, CaseIterable {
     case namespaceAlloc = "namespace_alloc"
     case namespaceInstall = "namespace_install"
     case namespaceFree = "namespace_free"
     case cgroupAttach = "cgroup_attach"
+    case ptrace = "ptrace"
 
     public var abiValue: UInt32 {
         switch self {
@@ -15,6 +17,7 @@ public enum Hook: String, Codable, Sendable, Hashable, CaseIterable {
         case .namespaceInstall: 2
         case .namespaceFree: 3
         case .cgroupAttach: 4
+        case .ptrace: 6 // 5 is CORRAL_HOOK_SELF_PROTECT, not a policy decision
         }
     }
 

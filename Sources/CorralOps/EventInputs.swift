@@ -148,6 +148,9 @@ public enum EventInputReconstruction {
             }
         case .namespaceFree:
             return .notADecision("namespace_free is a notification, not a decision")
+        case .ptrace:
+            // The event carries the caller's cgroup and lock, not the other task's.
+            return .incomplete([MissingInput(field: "target_pid", reason: "a ptrace event does not record the other task's cgroup and lock, which the decision compared")])
         }
 
         let missing = missingInputs(event, hook: hook, type: event.nsType.flatMap(NamespaceType.init(rawValue:)),

@@ -199,6 +199,11 @@ public struct Rule: Hashable, Sendable {
     public var trackLabel: String?
     /// lock-on-entry: a locked task may not create namespaces either.
     public var denyUnshare: Bool
+    /// `ptrace-scope` (lock-on-entry, deny-create, deny-enter; default true): the rule also
+    /// confines PTRACE_MODE_ATTACH access and PTRACE_TRACEME to its domain: for a lock, the tasks
+    /// locked by the same entry; for deny-create/deny-enter, the subtree of each `cgroup:`
+    /// subject (other subjects have no domain and are not scoped). docs/semantics.md §Scope.
+    public var ptraceScope: Bool = true
     /// Cgroup scopes: the subtree(s) of delegated/stay/locked, the destinations of deny-into.
     public var cgroups: [CgroupPath]
     /// The errno a denial returns where the kernel lets Corral choose it (native hooks, task_alloc,

@@ -42,9 +42,9 @@ struct PolicyParser {
     static func kindKeys(_ kind: RuleKind) -> [String] {
         switch kind {
         case .track: ["subject", "types", "label"]
-        case .lockOnEntry: ["subject", "labels", "deny-unshare", "errno"]
-        case .denyCreate: ["subject", "types", "errno"]
-        case .denyEnter: ["subject", "types", "labels", "errno"]
+        case .lockOnEntry: ["subject", "labels", "deny-unshare", "ptrace-scope", "errno"]
+        case .denyCreate: ["subject", "types", "ptrace-scope", "errno"]
+        case .denyEnter: ["subject", "types", "labels", "ptrace-scope", "errno"]
         case .allowEnterOnly: ["subject", "labels", "types", "errno"]
         case .managers: ["subject"]
         case .delegated: ["cgroup", "manager", "errno"]
@@ -362,6 +362,9 @@ struct PolicyParser {
         }
         if let entry = applies("deny-unshare"), let flag = reader.bool(entry.value, "\(path).deny-unshare") {
             rule.denyUnshare = flag
+        }
+        if let entry = applies("ptrace-scope"), let flag = reader.bool(entry.value, "\(path).ptrace-scope") {
+            rule.ptraceScope = flag
         }
         if let entry = applies("cgroup"), let cgroup = parseCgroupPath(entry.value, "\(path).cgroup") {
             if kind == .delegated && cgroup == .root {

@@ -1,12 +1,19 @@
 // Issue 11 in the guest: escape routes tried as root against the daemon (self-protection on),
 // each with a control that shows the attempt reaches the operation.
 import CorralControl
+import CorralKernel
+import CorralPolicy
 import CorralSystem
 import Glibc
+
+/// Written by an attacker into a victim with process_vm_writev: every task of the test is a
+/// fork of this process, so the address is valid in each.
+nonisolated(unsafe) var ptraceScratch: UInt64 = 0
 
 enum EscapeTests {
     nonisolated(unsafe) static let all: [KTest] = [
         KTest(name: "escape/loosen_expires_without_daemon", body: loosenExpiresWithoutDaemon),
+        KTest(name: "escape/ptrace_scope", body: ptraceScope),
     ]
 
     /// `corral loosen RULE --for 3s`, then `kill -9` the daemon. The kernel ends the loosening
@@ -75,5 +82,201 @@ enum EscapeTests {
         while Sys.boottimeNanos() < deadline2 { Sys.sleep(millis: 20) }
         let (n3, ok3) = try hammer(seconds: 3)
         try check(ok3 == 0, "\(ok3) of \(n3) moves succeeded after an adopted loosening expired")
+    }
+
+    // MARK: domain scope
+
+    /// The takeover operations, each returning 0 or the errno: all ask the kernel for
+    /// PTRACE_MODE_ATTACH access to `victim`.
+    static func takeover(_ victim: Int32) -> [String: Int32] {
+        var out: [String: Int32] = [:]
+        out["ptrace-attach"] = errnoOf { () throws(Errno) in
+            try Linux.ptrace(Linux.ptraceAttach, pid: victim)
+            var st: Int32 = 0
+            _ = waitpid(victim, &st, __WALL)
+            try? Linux.ptrace(Linux.ptraceDetach, pid: victim)
+        }
+        out["ptrace-seize"] = errnoOf { () throws(Errno) in
+            try Linux.ptrace(Linux.ptraceSeize, pid: victim)
+            _ = kill(victim, SIGCONT)
+        }
+        out["proc-mem-write"] = errnoOf { () throws(Errno) in Sys.close(try Sys.open("/proc/\(victim)/mem", O_RDWR)) }
+        out["process-vm-writev"] = errnoOf { () throws(Errno) in
+            var one: UInt64 = 1
+            try withUnsafeMutablePointer(to: &ptraceScratch) { remote throws(Errno) in
+                try Linux.processVM(write: true, pid: victim, local: &one, remote: UInt(bitPattern: remote), count: 8)
+            }
+        }
+        out["pidfd-getfd"] = errnoOf { () throws(Errno) in
+            let pidfd = try Linux.pidfdOpen(victim)
+            defer { Sys.close(pidfd) }
+            Sys.close(try Linux.pidfdGetfd(pidfd, 1))
+        }
+        return out
+    }
+
+    /// The errno each operation gives when the kernel refuses PTRACE_MODE_ATTACH.
+    static let refused: [String: Int32] = ["ptrace-attach": EPERM, "ptrace-seize": EPERM, "proc-mem-write": EACCES,
+                                           "process-vm-writev": EPERM, "pidfd-getfd": EPERM]
+
+    /// Where an attacker puts itself before it attacks.
+    enum Confinement {
+        case none
+        case lockedIn(nsPath: String) // setns into a tracked namespace: locked by lock-on-entry
+        case jailed(cgroupDir: String) // move into a cgroup that a deny-create rule's subject names
+
+        func enter() -> Int32 {
+            switch self {
+            case .none: return 0
+            case .lockedIn(let path):
+                return errnoOf { () throws(Errno) in
+                    let fd = try Sys.open(path, O_RDONLY)
+                    defer { Sys.close(fd) }
+                    try Linux.setns(fd, Linux.cloneNewUTS)
+                }
+            case .jailed(let dir):
+                return errnoOf { () throws(Errno) in try moveTo(dir, pid: Sys.pid) }
+            }
+        }
+    }
+
+    /// Runs the takeover operations against `victim` in a child confined by `how`; returns the errnos.
+    static func attack(_ how: Confinement, victim: Int32, scratch: String) throws -> [String: Int32] {
+        let pid = try sys("fork") { () throws(Errno) in try Sys.fork() }
+        if pid == 0 {
+            let e = how.enter()
+            if e != 0 { Sys.exit(Int32(100 + e)) }
+            let r = takeover(victim)
+            _ = try? Sys.writeFileSynced(scratch, Array(r.map { "\($0.key)=\($0.value)" }.sorted().joined(separator: " ").utf8))
+            Sys.exit(0)
+        }
+        let st = try sys("waitpid") { () throws(Errno) in try Sys.waitpid(pid) }
+        try check(st == .exited(0), "\(how): attacker setup failed: \(st)")
+        var r: [String: Int32] = [:]
+        for kv in ((try? Sys.readFile(scratch)) ?? "").split(separator: " ") {
+            let p = kv.split(separator: "=")
+            if p.count == 2, let v = Int32(p[1]) { r[String(p[0])] = v }
+        }
+        try check(r.count == refused.count, "\(how): attacker reported \(r)")
+        return r
+    }
+
+    static func expectAll(_ r: [String: Int32], _ want: (String) -> Int32, _ what: String) throws {
+        for (op, e) in r.sorted(by: { $0.key < $1.key }) {
+            try check(e == want(op), "\(what): \(op) gave errno \(e), expected \(want(op)) (all: \(r))")
+        }
+    }
+
+    /// A child confined by `how` forks a sleeper (which inherits its lock / cgroup) and seizes it.
+    static func seizeOwnChild(_ how: Confinement) throws -> Sys.ExitStatus {
+        let pid = try sys("fork") { () throws(Errno) in try Sys.fork() }
+        if pid == 0 {
+            if how.enter() != 0 { Sys.exit(90) }
+            guard let child = try? Sys.fork() else { Sys.exit(91) }
+            if child == 0 { while true { Sys.sleep(millis: 1000) } }
+            let e = errnoOf { () throws(Errno) in try Linux.ptrace(Linux.ptraceSeize, pid: child) }
+            _ = kill(child, SIGKILL)
+            _ = try? Sys.waitpid(child)
+            Sys.exit(e)
+        }
+        return try sys("waitpid") { () throws(Errno) in try Sys.waitpid(pid) }
+    }
+
+    /// A parent confined by `how` forks a child that (if `leaveTo`) moves itself there and then
+    /// calls PTRACE_TRACEME. Exits with the child's errno.
+    static func tracemeFromChild(_ how: Confinement, leaveTo: String?) throws -> Sys.ExitStatus {
+        let pid = try sys("fork") { () throws(Errno) in try Sys.fork() }
+        if pid == 0 {
+            if how.enter() != 0 { Sys.exit(90) }
+            guard let child = try? Sys.fork() else { Sys.exit(91) }
+            if child == 0 {
+                if let dir = leaveTo, errnoOf({ () throws(Errno) in try moveTo(dir, pid: Sys.pid) }) != 0 { Sys.exit(92) }
+                Sys.exit(errnoOf { () throws(Errno) in try Linux.ptrace(Linux.ptraceTraceme, pid: 0) })
+            }
+            guard let st = try? Sys.waitpid(child), case .exited(let code) = st else { Sys.exit(94) }
+            Sys.exit(code)
+        }
+        return try sys("waitpid") { () throws(Errno) in try Sys.waitpid(pid) }
+    }
+
+    /// Acceptance "Takeover": from a locked task and from a task in a cgroup jail (deny-create on a
+    /// cgroup subject), ptrace attach and seize, a /proc/PID/mem write, process_vm_writev and
+    /// pidfd_getfd against a root task outside the sandbox are refused; the same from an
+    /// unconfined task succeed; inside the domain they succeed; PTRACE_TRACEME to a jailed
+    /// parent from outside the jail is refused. Each refusal is a ptrace event naming the rule.
+    static func ptraceScope() throws {
+        let fx = try CgroupFixture("esc_ptrace")
+        let jail = try fx.make("jail"), home = try fx.make("home")
+        let d = try DaemonHarness("ptrace")
+        defer { d.teardown() }
+        try d.writePolicy("""
+            version: 1
+            subjects:
+              jailed: {cgroup: \(jail)}
+            rules:
+              - id: track-sandbox
+                kind: track
+                types: [uts]
+                label: sandbox
+              - id: lock-sandbox
+                kind: lock-on-entry
+                labels: [sandbox]
+              - id: jail-no-ns
+                kind: deny-create
+                subject: jailed
+                types: [uts, net, ipc, mnt, pid, cgroup, time]
+
+            """)
+        try d.start()
+        try sys("enter home") { () throws(Errno) in try moveTo(fx.host(home), pid: Sys.pid) }
+        var children: [Int32] = []
+        defer { for c in children { try? Sys.kill(c, SIGKILL); _ = try? Sys.waitpid(c) } }
+        func sleeper(in dir: String? = nil) throws -> Int32 {
+            let pid = try sys("fork") { () throws(Errno) in try Sys.fork() }
+            if pid == 0 { while true { Sys.sleep(millis: 1000) } }
+            children.append(pid)
+            if let dir { try sys("place \(pid)") { () throws(Errno) in try moveTo(dir, pid: pid) } }
+            return pid
+        }
+
+        // A tracked sandbox: the holder unshares a uts namespace (tracked by track-sandbox).
+        let ready = d.dir + "/holder"
+        let holder = try sys("fork") { () throws(Errno) in try Sys.fork() }
+        if holder == 0 {
+            let e = errnoOf { () throws(Errno) in try Linux.unshare(Linux.cloneNewUTS) }
+            _ = try? Sys.writeFileSynced(ready, Array("\(e)".utf8))
+            while true { Sys.sleep(millis: 1000) }
+        }
+        children.append(holder)
+        try d.waitFor("the holder's unshare", seconds: 30) { Sys.exists(ready) }
+        try check((try? Sys.readFile(ready)) == "0", "holder: unshare failed: \((try? Sys.readFile(ready)) ?? "")")
+        let locked = Confinement.lockedIn(nsPath: "/proc/\(holder)/ns/uts")
+        let jailed = Confinement.jailed(cgroupDir: fx.host(jail))
+        let scratch = d.dir + "/attack"
+
+        // 1. Control: an unconfined root task takes over a root task outside the sandbox.
+        try expectAll(try attack(.none, victim: try sleeper(), scratch: scratch), { _ in 0 }, "unconfined attacker (the control)")
+        // 2. A locked task: every operation refused against an outside task; its own (locked) child is fair game.
+        try expectAll(try attack(locked, victim: try sleeper(), scratch: scratch), { refused[$0]! }, "locked attacker")
+        let own = try seizeOwnChild(locked)
+        try check(own == .exited(0), "a locked task could not seize a task locked by the same entry: \(own)")
+        // 3. A jailed task: refused against an outside task, allowed against a task in the jail.
+        try expectAll(try attack(jailed, victim: try sleeper(), scratch: scratch), { refused[$0]! }, "jailed attacker")
+        try expectAll(try attack(jailed, victim: try sleeper(in: fx.host(jail)), scratch: scratch), { _ in 0 },
+                      "jailed attacker against a task in the same jail")
+        // 4. PTRACE_TRACEME to a jailed parent: refused from outside the jail, allowed inside.
+        let out = try tracemeFromChild(jailed, leaveTo: fx.host(home))
+        try check(out == .exited(EPERM), "PTRACE_TRACEME from outside the jail to a jailed parent: \(out), expected exit EPERM")
+        let inside = try tracemeFromChild(jailed, leaveTo: nil)
+        try check(inside == .exited(0), "PTRACE_TRACEME inside the jail: \(inside), expected exit 0")
+
+        // The refusals are decisions of named rules, reported as ptrace events.
+        var byRule: [String: Int] = [:]
+        try d.waitFor("ptrace deny events of both rules", seconds: 30) {
+            let evs = ((try? d.events(verdict: "deny", hook: "ptrace")) ?? [])
+            byRule = Dictionary(grouping: evs.compactMap { $0["rule"]?.stringValue }, by: { $0 }).mapValues(\.count)
+            return (byRule["lock-sandbox"] ?? 0) >= 5 && (byRule["jail-no-ns"] ?? 0) >= 6
+        }
+        print("# ptrace deny events by rule: \(byRule)")
     }
 }

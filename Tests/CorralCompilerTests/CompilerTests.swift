@@ -104,7 +104,7 @@ struct Example {
         let lock = image.slot(6)
         #expect(lock.kind == UInt16(CORRAL_RULE_LOCK_ON_ENTRY.rawValue))
         #expect(lock.mode == UInt8(CORRAL_MODE_AUDIT.rawValue))
-        #expect(lock.flags == UInt8(CORRAL_RULE_F_DENY_UNSHARE))
+        #expect(lock.flags == UInt8(CORRAL_RULE_F_DENY_UNSHARE | CORRAL_RULE_F_PTRACE_SCOPE))
         #expect(labels(lock) == [StableID.of("sandbox"), StableID.of("other"), 0, 0, 0, 0, 0, 0])
 
         let denyInto = image.slot(7)
@@ -116,6 +116,26 @@ struct Example {
         #expect(image.ruleIDByUID[StableID.of("no-a")] == "no-a")
         #expect(image.cgroupPathByID[ex.idOps] == cg("/ops"))
         #expect((0..<10).allSatisfy { image.slot($0).audit_until_ns == 0 }, "no loosening in a policy file")
+    }
+
+    @Test func ptraceScopeFlagsLocksAndCgroupSubjectSlotsOnly() throws {
+        let ex = try Example()
+        let image = try ex.compile()
+        let scope = UInt8(CORRAL_RULE_F_PTRACE_SCOPE)
+        #expect(image.slot(6).flags & scope != 0, "lock-sandbox: a lock-on-entry rule, scoped by default")
+        var policy = ex.policy
+        policy.rules.append(Rule(id: "jail", kind: .denyCreate,
+                                 subjects: [Subject(matcher: .cgroup(cg("/ops"))), Subject(matcher: .pid1)],
+                                 namespaceTypes: [.net], index: policy.rules.count))
+        let jailed = try PolicyCompiler.compile(policy, gen: 1, generation: 7, resolver: ex.resolver)
+        let jailSlots = jailed.slots(ofRule: "jail")
+        #expect(jailSlots.count == 2)
+        #expect(jailed.slot(jailSlots[0]).flags & scope != 0 && jailed.slot(jailSlots[1]).flags & scope == 0,
+                "the cgroup subject's slot is a domain; pid1's is not")
+        policy.rules[policy.rules.count - 1].ptraceScope = false
+        policy.rules[3].ptraceScope = false
+        let off = try PolicyCompiler.compile(policy, gen: 1, generation: 7, resolver: ex.resolver)
+        #expect(off.slot(6).flags & scope == 0 && off.slot(jailSlots[0]).flags & scope == 0)
     }
 
     @Test func looseningDeadlineIsWrittenToEverySlotOfTheRule() throws {

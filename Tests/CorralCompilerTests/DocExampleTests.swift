@@ -45,7 +45,7 @@ import Testing
         #expect(rule.err == (id == "no-untrusted" ? 13 : 1))
     }
     #expect(image.slot(2).ns_types == 0x4400_0000 && image.slot(2).track_label == StableID.of("sandbox"))
-    #expect(image.slot(3).flags == UInt8(CORRAL_RULE_F_DENY_UNSHARE))
+    #expect(image.slot(3).flags == UInt8(CORRAL_RULE_F_DENY_UNSHARE | CORRAL_RULE_F_PTRACE_SCOPE))
     #expect(labels(image.slot(3)) == [StableID.of("sandbox"), 0, 0, 0, 0, 0, 0, 0])
 
     #expect(image.list(CORRAL_LIST_NS_ALLOC) == [2])

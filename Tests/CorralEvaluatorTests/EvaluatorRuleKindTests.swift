@@ -277,3 +277,56 @@ private func evaluator(_ rules: [Rule], auditAll: Bool = false) -> Evaluator {
         #expect(move(&audit).verdict == .audit, "after the deadline an audit rule stays audit")
     }
 }
+
+/// ptrace-scope: a confined tracer may take over only tasks inside its domain.
+@Suite struct PtraceScopeTests {
+    private let jail = "/system.slice/jail.service"
+
+    private func world(_ rules: [Rule]) -> Evaluator {
+        var e = Evaluator(policy: makePolicy(rules))
+        e.addTask(TaskState(pid: 100, exe: sandboxer))
+        e.addTask(TaskState(pid: 300, exe: "/bin/sh", cgroup: CgroupPath(jail)!))
+        e.addTask(TaskState(pid: 301, exe: "/bin/sh", cgroup: CgroupPath(jail + "/sub")!))
+        e.addTask(TaskState(pid: 400, exe: "/bin/sh", cgroup: CgroupPath("/user.slice")!))
+        return e
+    }
+
+    @Test func jailedTracerIsConfinedToItsSubtree() {
+        var e = world([Rules.denyCreate("jail-no-ns", [Subjects.cgroup(jail)], types: [.net])])
+        let out = e.ptrace(tracer: 300, tracee: 400)
+        #expect(out.verdict == .deny && out.rule == "jail-no-ns" && out.err == 1 && out.hook == .ptrace)
+        #expect(out.record.pid == 300 && out.record.targetPID == 400)
+        #expect(e.ptrace(tracer: 300, tracee: 301).verdict == .allow, "inside the subtree")
+        #expect(e.ptrace(tracer: 400, tracee: 300).verdict == .allow, "from outside into the jail")
+        // PTRACE_TRACEME: the tracer is the parent; the record names the caller (the tracee).
+        let me = e.ptrace(tracer: 300, tracee: 400, traceme: true)
+        #expect(me.verdict == .deny && me.record.pid == 400 && me.record.targetPID == 300)
+    }
+
+    @Test func optOutAndNonCgroupSubjectsAreNotScoped() {
+        var off = Rules.denyCreate("jail-no-ns", [Subjects.cgroup(jail)], types: [.net])
+        off.ptraceScope = false
+        var e = world([off, Rules.denyEnter("exe-no-enter", [Subjects.exe("/bin/sh")], types: [.net])])
+        #expect(e.ptrace(tracer: 300, tracee: 400).verdict == .allow)
+    }
+
+    @Test func lockedTracerIsConfinedToItsEntry() {
+        var e = world([
+            Rules.track("track", [Subjects.exe(sandboxer)], types: [.uts], label: "sandbox"),
+            Rules.lockOnEntry("lock", labels: ["sandbox"]),
+        ])
+        _ = e.namespaceAlloc(actor: 100, type: .uts, inum: newUTS)
+        _ = e.namespaceInstall(actor: 400, type: .uts, inum: newUTS)
+        e.fork(parent: 400, child: 401)
+        let out = e.ptrace(tracer: 400, tracee: 300)
+        #expect(out.verdict == .deny && out.rule == "lock")
+        #expect(e.ptrace(tracer: 400, tracee: 401).verdict == .allow, "a task locked by the same entry")
+        #expect(e.ptrace(tracer: 300, tracee: 400).verdict == .allow, "an unconfined tracer")
+    }
+
+    @Test func auditedScopeOnlyReports() {
+        var e = world([Rules.denyCreate("jail-no-ns", [Subjects.cgroup(jail)], types: [.net], mode: .audit)])
+        let out = e.ptrace(tracer: 300, tracee: 400)
+        #expect(out.verdict == .audit && out.rule == "jail-no-ns" && out.err == 0)
+    }
+}

@@ -281,3 +281,19 @@ import Testing
         }
     }
 }
+
+@Suite struct PtraceScopeKeyTests {
+    @Test func defaultsOnAndCanBeTurnedOff() throws {
+        let on = load(policy("  - {id: a, kind: lock-on-entry, labels: [x]}\n  - {id: b, kind: deny-create, types: [net], ptrace-scope: false}\n"))
+        #expect(on.errors.isEmpty)
+        #expect(on.policy?.rules.map(\.ptraceScope) == [true, false])
+    }
+
+    @Test func badValueAndWrongKindAreNamed() {
+        #expect(errors(policy("  - {id: a, kind: deny-enter, types: [net], ptrace-scope: 2}\n"))
+            == ["p.yaml:3:59: error: expected a boolean (true or false), found an integer (rules[0].ptrace-scope)"])
+        let wrongKind = errors(policy("  - {id: a, kind: stay, cgroups: [/s], ptrace-scope: true}\n"))
+        #expect(wrongKind.count == 1 && wrongKind[0].contains("key 'ptrace-scope' does not apply to a 'stay' rule")
+                && wrongKind[0].hasSuffix("(rules[0].ptrace-scope)"))
+    }
+}

@@ -95,6 +95,8 @@ static __always_inline __u64 corral_cgroup_ancestor_id(struct cgroup *cg, int le
 	return BPF_CORE_READ(a, kn, id);
 }
 
+#define CORRAL_MODE_ATTACH 0x02 /* PTRACE_MODE_ATTACH */
+
 /* LSM return value for an errno (positive): the verifier wants [-MAX_ERRNO, 0] provably. */
 static __always_inline int corral_ret(int err)
 {

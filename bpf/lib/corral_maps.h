@@ -113,6 +113,7 @@ struct corral_decision {
 	__u32 traced;
 	__u64 generation;
 	__u64 bits;        /* actor subject bits */
+	__u64 target_bits; /* hook PTRACE: the tracee's cgroup subject bits */
 	/* results: keys are corral_rules keys + 1 (0 = none) */
 	__u64 wb_rank;     /* would-be winner */
 	__u64 ef_rank;     /* effective winner (audit denies dropped) */

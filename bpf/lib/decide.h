@@ -13,9 +13,8 @@
 
 /* ---- actor ---- */
 
-static __always_inline __u64 corral_exe_bits(__u32 gen)
+static __always_inline __u64 corral_exe_bits(struct task_struct *t, __u32 gen)
 {
-	struct task_struct *t = bpf_get_current_task_btf();
 	struct corral_exe_key k = {};
 	struct inode *ino;
 	__u64 *bits;
@@ -30,10 +29,9 @@ static __always_inline __u64 corral_exe_bits(__u32 gen)
 	return bits ? *bits : 0;
 }
 
-/* OR of corral_subj_cg over the actor's default-hierarchy cgroup and its ancestors. */
-static __always_inline __u64 corral_cgroup_bits(__u32 gen)
+/* OR of corral_subj_cg over t's default-hierarchy cgroup and its ancestors. */
+static __always_inline __u64 corral_cgroup_bits(struct task_struct *t, __u32 gen)
 {
-	struct task_struct *t = bpf_get_current_task_btf();
 	struct corral_anchor_key k = {.gen = gen};
 	struct cgroup *cg;
 	__u64 bits = 0, *v;
@@ -72,7 +70,9 @@ static __always_inline __u32 corral_read_ancestors(struct cgroup *cg, __u64 *anc
 	return n;
 }
 
-static __always_inline void corral_begin(struct corral_decision *d)
+/* Reads the active generation and the actor's subject bits and lock. The actor is the task
+ * that asks (current), except for PTRACE_TRACEME, where it is the tracer (current's parent). */
+static __always_inline void corral_begin_actor(struct corral_decision *d, struct task_struct *actor)
 {
 	struct corral_generation *g;
 	struct corral_control *ctl;
@@ -95,14 +95,15 @@ static __always_inline void corral_begin(struct corral_decision *d)
 		d->rule_slots = g->rule_slots < CORRAL_MAX_RULE_SLOTS ? g->rule_slots
 								       : CORRAL_MAX_RULE_SLOTS;
 		bits = g->any_mask;
-		if ((bpf_get_current_pid_tgid() >> 32) == 1)
+		if (BPF_CORE_READ(actor, tgid) == 1)
 			bits |= g->pid1_mask;
 	}
-	bits |= corral_exe_bits(gen);
-	bits |= corral_cgroup_bits(gen);
+	bits |= corral_exe_bits(actor, gen);
+	bits |= corral_cgroup_bits(actor, gen);
 	d->bits = bits;
+	d->target_bits = 0;
 
-	st = bpf_task_storage_get(&corral_task_state, bpf_get_current_task_btf(), 0, 0);
+	st = bpf_task_storage_get(&corral_task_state, actor, 0, 0);
 	d->traced = st && (st->flags & CORRAL_TASK_TRACED);
 	d->actor_lock_rule = d->actor_lock_label = 0;
 	if (st && (st->flags & CORRAL_TASK_LOCKED)) {
@@ -120,6 +121,11 @@ static __always_inline void corral_begin(struct corral_decision *d)
 	d->side_label = 0;
 	d->side_uid = 0;
 	d->ev_flags = d->compat ? CORRAL_EVENT_F_COMPAT : 0;
+}
+
+static __always_inline void corral_begin(struct corral_decision *d)
+{
+	corral_begin_actor(d, bpf_get_current_task_btf());
 }
 
 /* ---- results ---- */
@@ -262,6 +268,13 @@ static __noinline int corral_eval_slot(struct corral_decision *d, __u32 slot)
 			break;
 		}
 		return 0;
+	case CORRAL_HOOK_PTRACE:
+		/* A cgroup jail (deny-create / deny-enter on a cgroup subject) with ptrace-scope:
+		 * the tracer matches the subject (checked above), the tracee lies outside it. */
+		if ((r->kind == CORRAL_RULE_DENY_CREATE || r->kind == CORRAL_RULE_DENY_ENTER) &&
+		    (r->flags & CORRAL_RULE_F_PTRACE_SCOPE) && !(r->subject_mask & d->target_bits))
+			corral_result(d, r, key, 1);
+		return 0;
 	}
 	return 0;
 }
@@ -391,6 +404,11 @@ static __noinline int corral_emit(struct corral_decision *d)
 		e->target_pid = d->target_pid;
 		e->threadgroup = d->threadgroup;
 		e->ns_type = e->ns_inum = e->ns_label = 0;
+	} else if (d->hook == CORRAL_HOOK_PTRACE) {
+		e->src_cgroup = e->dst_cgroup = 0;
+		e->target_pid = d->target_pid;
+		e->threadgroup = 0;
+		e->ns_type = e->ns_inum = e->ns_label = 0;
 	} else {
 		e->src_cgroup = e->dst_cgroup = 0;
 		e->target_pid = 0;
@@ -504,6 +522,45 @@ __noinline int corral_decide_cgroup(struct corral_decision *d)
 			continue;
 		corral_scan_anchor(d, d->dst_anc[i]);
 	}
+	corral_finish(d);
+	corral_emit(d);
+	return d->err;
+}
+
+/*
+ * Domain scope (ptrace_access_check with PTRACE_MODE_ATTACH, ptrace_traceme): `tracer` may
+ * attach to `tracee` only inside its domains. Results come from the tracer's task lock (when
+ * its lock-on-entry rule has ptrace-scope and the tracee is not locked by the same entry) and
+ * from ptrace-scope deny-create / deny-enter slots of cgroup subjects the tracer matches and
+ * the tracee does not. Inputs: hook = CORRAL_HOOK_PTRACE, target_pid, ev_flags (TRACEME).
+ */
+static __always_inline int corral_decide_ptrace(struct corral_decision *d, struct task_struct *tracer,
+						struct task_struct *tracee)
+{
+	struct corral_task_state *st, *ts;
+	struct corral_uid_key uk = {};
+	const struct corral_rule *r;
+	__u32 *slot, key = 0, flags = d->ev_flags;
+
+	corral_begin_actor(d, tracer);
+	d->ev_flags |= flags;
+	d->target_bits = corral_cgroup_bits(tracee, d->gen);
+	st = bpf_task_storage_get(&corral_task_state, tracer, 0, 0);
+	if (st && (st->flags & CORRAL_TASK_LOCKED)) {
+		uk.rule_uid = st->lock_rule_uid;
+		uk.gen = d->gen;
+		slot = bpf_map_lookup_elem(&corral_rule_uids, &uk);
+		r = slot ? corral_rule_at(d, *slot, &key) : NULL;
+		if (r && r->kind == CORRAL_RULE_LOCK_ON_ENTRY && (r->flags & CORRAL_RULE_F_PTRACE_SCOPE)) {
+			d->locked = 1;
+			ts = bpf_task_storage_get(&corral_task_state, tracee, 0, 0);
+			if (!ts || !(ts->flags & CORRAL_TASK_LOCKED) || ts->lock_label != st->lock_label ||
+			    ts->lock_inum != st->lock_inum)
+				corral_result(d, r, key, 1);
+		}
+	}
+	corral_scan_list(d, CORRAL_LIST_NS_ALLOC);
+	corral_scan_list(d, CORRAL_LIST_NS_INSTALL);
 	corral_finish(d);
 	corral_emit(d);
 	return d->err;

@@ -126,6 +126,7 @@ public final class EventDecoder: @unchecked Sendable {
         case 3: "namespace_free"
         case 4: "cgroup_attach"
         case 5: "self_protect" // CORRAL_HOOK_SELF_PROTECT: ns_type = corral_protect_op, ns_inum = id/inode
+        case 6: "ptrace"       // CORRAL_HOOK_PTRACE: domain scope; target_pid is the other task
         default: "hook\(e.hook)"
         }
         let verdict: String = switch e.verdict {

@@ -26,6 +26,25 @@ public enum Linux {
 
     public static var tid: Int32 { corral_sys_gettid() }
 
+    public static let ptraceTraceme = 0, ptraceAttach = 16, ptraceDetach = 17, ptraceSeize = 0x4206
+
+    /// ptrace(2) with an integer result (attach, seize, detach, traceme).
+    public static func ptrace(_ request: Int, pid: Int32, data: UInt = 0) throws(Errno) {
+        if corral_sys_ptrace(request, pid, 0, data) < 0 { throw Errno.current }
+    }
+
+    /// pidfd_getfd(2): a duplicate of `fd` of the process behind `pidfd`.
+    public static func pidfdGetfd(_ pidfd: Int32, _ fd: Int32) throws(Errno) -> Int32 {
+        let r = corral_sys_pidfd_getfd(pidfd, fd, 0)
+        if r < 0 { throw Errno.current }
+        return r
+    }
+
+    /// process_vm_writev (or readv) of `count` bytes between `local` and `remote` in `pid`.
+    public static func processVM(write: Bool, pid: Int32, local: UnsafeMutableRawPointer, remote: UInt, count: Int) throws(Errno) {
+        if corral_sys_process_vm(write ? 1 : 0, pid, local, remote, UInt(count)) < 0 { throw Errno.current }
+    }
+
     /// clone3 with fork semantics (0 in the child); with CLONE_INTO_CGROUP when `cgroupFD` >= 0.
     public static func clone3(flags: UInt64, cgroupFD: Int32 = -1) throws(Errno) -> (pid: Int32, pidfd: Int32?) {
         var pidfd: Int32 = -1

@@ -39,6 +39,8 @@ enum corral_hook {
 	CORRAL_HOOK_NS_INSTALL = 2,
 	CORRAL_HOOK_NS_FREE = 3,
 	CORRAL_HOOK_CGROUP_ATTACH = 4,
+	/* 5 is CORRAL_HOOK_SELF_PROTECT (below) */
+	CORRAL_HOOK_PTRACE = 6, /* domain scope: ptrace_access_check (ATTACH) and ptrace_traceme */
 };
 
 enum corral_rule_kind {
@@ -79,6 +81,12 @@ enum corral_hook_list {
 
 /* corral_rule.flags */
 #define CORRAL_RULE_F_DENY_UNSHARE (1u << 0) /* lock-on-entry: a locked task may not create namespaces */
+/* ptrace-scope: the rule also confines PTRACE_MODE_ATTACH access (ptrace attach/seize,
+ * /proc/PID/mem, process_vm_readv/writev, pidfd_getfd) and PTRACE_TRACEME to its domain.
+ * lock-on-entry: the domain is the tasks locked by the same entry (same lock_label and
+ * lock_inum). deny-create / deny-enter: set only on slots whose subject is a cgroup; the domain
+ * is that subject's subtree. */
+#define CORRAL_RULE_F_PTRACE_SCOPE (1u << 1)
 
 /* corral_control.flags and corral_generation.flags */
 #define CORRAL_F_AUDIT_ALL (1u << 0) /* treat every rule as audit */
@@ -92,6 +100,8 @@ enum corral_hook_list {
 #define CORRAL_EVENT_F_COMPAT (1u << 0)   /* decided by the compat hook set */
 #define CORRAL_EVENT_F_LOCKED (1u << 1)   /* this decision locked the actor */
 #define CORRAL_EVENT_F_TRACKED (1u << 2)  /* this decision tracked the namespace */
+#define CORRAL_EVENT_F_TRACEME (1u << 3)  /* hook PTRACE: the actor called PTRACE_TRACEME; the
+					   * tracer is target_pid (its parent) */
 
 /*
  * Map "corral_control": BPF_MAP_TYPE_ARRAY, 1 entry, key __u32 0.
@@ -231,6 +241,8 @@ struct corral_task_state {
 /*
  * Ring buffer "corral_events": BPF_MAP_TYPE_RINGBUF, CORRAL_RINGBUF_BYTES.
  * One record per decision that a rule applied to, or made by a traced task, or with TRACE_ALL.
+ * Hook PTRACE: pid/tgid/comm are the caller, target_pid the other task (the tracee, or with
+ * CORRAL_EVENT_F_TRACEME the tracer); the cgroup and ns fields are 0.
  * Example (a denied cgroup.procs write):
  *   {timestamp_ns = 91234, generation = 7, seq = 12, src_cgroup = 40, dst_cgroup = 42,
  *    hook = CORRAL_HOOK_CGROUP_ATTACH, verdict = CORRAL_VERDICT_DENY, mode = CORRAL_MODE_ENFORCE,

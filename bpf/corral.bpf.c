@@ -527,4 +527,161 @@ int BPF_PROG(scope_traceme, struct task_struct *parent)
 	return corral_ret(corral_decide_ptrace(&c->d, parent, bpf_get_current_task_btf()));
 }
 
+/* ====================================================================================== */
+/* shared: id maps (id-map rules), both modes                                              */
+/* ====================================================================================== */
+
+#define CORRAL_PROC_SUPER_MAGIC 0x9fa0
+#define CORRAL_NR_WRITE 1     /* x86_64 write(2) */
+#define CORRAL_NR_PWRITE64 18 /* x86_64 pwrite64(2) */
+
+/* Ends the number being read: stores it as the next field of the current extent. */
+static __always_inline void corral_id_field_end(struct corral_task_ctx *c)
+{
+	__u32 idx = c->d.n_ext * 3 + c->id_field;
+
+	if (!c->id_digit)
+		return;
+	if (c->id_cur > 0xffffffffULL || c->id_field >= 3 || idx >= 3 * CORRAL_MAX_ID_EXTENTS)
+		c->d.id_bad = 1;
+	else
+		c->d.id_ext[idx] = (__u32)c->id_cur;
+	c->id_field++;
+	c->id_cur = 0;
+	c->id_digit = 0;
+}
+
+/* Ends a line: a complete extent has three numbers; an empty line is skipped. */
+static __always_inline void corral_id_line_end(struct corral_task_ctx *c)
+{
+	corral_id_field_end(c);
+	if (c->id_field == 3)
+		c->d.n_ext++;
+	else if (c->id_field != 0)
+		c->d.id_bad = 1;
+	c->id_field = 0;
+}
+
+/* bpf_loop body: one byte of "INSIDE OUTSIDE COUNT\n..." (the format map_write parses). */
+static long corral_id_parse_byte(__u32 i, void *unused)
+{
+	struct corral_task_ctx *c = corral_ctx(0);
+	char ch;
+
+	if (!c || i >= CORRAL_ID_MAP_WRITE_MAX || i >= c->id_len)
+		return 1;
+	ch = c->id_buf[i];
+	if (ch >= '0' && ch <= '9') {
+		c->id_cur = c->id_cur * 10 + (ch - '0');
+		c->id_digit = 1;
+		if (c->id_cur > 0xffffffffULL)
+			c->d.id_bad = 1;
+	} else if (ch == ' ' || ch == '\t') {
+		corral_id_field_end(c);
+	} else if (ch == '\n') {
+		corral_id_line_end(c);
+	} else {
+		c->d.id_bad = 1;
+	}
+	return c->d.id_bad ? 1 : 0;
+}
+
+/* Reads and parses the buffer of the write(2)/pwrite64(2) being checked. Anything else (writev,
+ * io_uring, a fault, more than CORRAL_ID_MAP_WRITE_MAX bytes or CORRAL_MAX_ID_EXTENTS extents)
+ * leaves id_bad set: where an id-map rule applies, the write is refused. */
+static __always_inline void corral_id_read_write(struct corral_task_ctx *c)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	unsigned long nr, buf, len;
+	__u32 n;
+
+	c->d.n_ext = 0;
+	c->d.id_bad = 1;
+	c->id_len = 0;
+	c->id_field = c->id_digit = 0;
+	c->id_cur = 0;
+	if (!regs)
+		return;
+	nr = BPF_CORE_READ(regs, orig_ax);
+	buf = BPF_CORE_READ(regs, si);
+	len = BPF_CORE_READ(regs, dx);
+	if (nr != CORRAL_NR_WRITE && nr != CORRAL_NR_PWRITE64)
+		return;
+	n = len;
+	asm volatile("" : "+r"(n)); /* keep the bound check on the register passed to the helper */
+	if (n == 0 || n > CORRAL_ID_MAP_WRITE_MAX || len > CORRAL_ID_MAP_WRITE_MAX)
+		return;
+	if (bpf_probe_read_user(c->id_buf, n, (const void *)buf))
+		return;
+	c->id_len = n;
+	c->d.id_bad = 0;
+	bpf_loop(CORRAL_ID_MAP_WRITE_MAX, corral_id_parse_byte, NULL, 0);
+	if (!c->d.id_bad)
+		corral_id_line_end(c);
+	if (c->d.n_ext > CORRAL_MAX_ID_EXTENTS)
+		c->d.id_bad = 1;
+}
+
+static __always_inline int corral_name_is(const unsigned char *name, __u32 len, const char *want, __u32 want_len)
+{
+	char got[10] = {};
+	int i;
+
+	if (len != want_len || bpf_probe_read_kernel(got, want_len, name))
+		return 0;
+#pragma unroll
+	for (i = 0; i < 10; i++) {
+		if (i >= want_len)
+			break;
+		if (got[i] != want[i])
+			return 0;
+	}
+	return 1;
+}
+
+/* Writes to /proc/PID/{uid_map,gid_map,setgroups} (and the task/TID copies). Every other
+ * write returns after reading the superblock magic: this hook runs for every read and write. */
+SEC("lsm/file_permission")
+int BPF_PROG(idmap_write, struct file *file, int mask)
+{
+	struct corral_task_ctx *c;
+	struct seq_file *seq;
+	struct user_namespace *ns;
+	struct dentry *dentry;
+	const unsigned char *name;
+	__u32 len, which;
+
+	if (!(mask & MAY_WRITE) || BPF_CORE_READ(file, f_inode, i_sb, s_magic) != CORRAL_PROC_SUPER_MAGIC)
+		return 0;
+	dentry = BPF_CORE_READ(file, f_path.dentry);
+	name = BPF_CORE_READ(dentry, d_name.name);
+	len = BPF_CORE_READ(dentry, d_name.len);
+	if (corral_name_is(name, len, "uid_map", 7))
+		which = CORRAL_EVENT_F_UID_MAP;
+	else if (corral_name_is(name, len, "gid_map", 7))
+		which = CORRAL_EVENT_F_GID_MAP;
+	else if (corral_name_is(name, len, "setgroups", 9))
+		which = CORRAL_EVENT_F_SETGROUPS;
+	else
+		return 0;
+	seq = BPF_CORE_READ(file, private_data);
+	ns = seq ? BPF_CORE_READ(seq, private) : NULL;
+	if (!ns)
+		return 0;
+	c = corral_ctx(1);
+	if (!c)
+		return 0;
+	c->d.hook = CORRAL_HOOK_ID_MAP;
+	c->d.ns_type = CLONE_NEWUSER;
+	c->d.ns_inum = BPF_CORE_READ(ns, ns.inum);
+	c->d.compat = 0;
+	c->d.eperm_only = 0;
+	c->d.ev_flags = which;
+	c->d.n_ext = 0;
+	c->d.id_bad = 0;
+	if (which != CORRAL_EVENT_F_SETGROUPS)
+		corral_id_read_write(c);
+	return corral_ret(corral_decide_id_map(&c->d));
+}
+
 #include "self-protect/self_protect.bpf.h" /* self-protection, both modes: docs/security.md */

@@ -26,13 +26,24 @@ public enum PolicyMap: String, CaseIterable, Sendable {
     case subjectCgroups = "corral_subj_cg"
     case subjectExes = "corral_subj_exe"
     case ruleUIDs = "corral_rule_uids"
+    case idRanges = "corral_id_ranges"
 
     /// Hash maps hold entries of both generations side by side: before writing an image into a
     /// generation slot, the installer deletes that slot's old entries (see `generation(ofKey:)`).
     public var isHash: Bool {
         switch self {
         case .generations, .rules, .hookRules: false
-        case .anchors, .subjectCgroups, .subjectExes, .ruleUIDs: true
+        case .anchors, .subjectCgroups, .subjectExes, .ruleUIDs, .idRanges: true
+        }
+    }
+
+    /// The key size in bytes (corral_abi.h).
+    public var keySize: Int {
+        switch self {
+        case .generations, .rules, .hookRules, .idRanges: MemoryLayout<UInt32>.size
+        case .anchors, .subjectCgroups: MemoryLayout<corral_anchor_key>.size
+        case .subjectExes: MemoryLayout<corral_exe_key>.size
+        case .ruleUIDs: MemoryLayout<corral_uid_key>.size
         }
     }
 
@@ -46,6 +57,7 @@ public enum PolicyMap: String, CaseIterable, Sendable {
         case .anchors: MemoryLayout<corral_anchor>.size
         case .subjectCgroups, .subjectExes: MemoryLayout<UInt64>.size
         case .ruleUIDs: MemoryLayout<UInt32>.size
+        case .idRanges: MemoryLayout<corral_id_ranges>.size
         }
     }
 
@@ -62,6 +74,7 @@ public enum PolicyMap: String, CaseIterable, Sendable {
         case .anchors, .subjectCgroups: return key.count == 16 ? u32(at: 8) : nil
         case .subjectExes: return key.count == 16 ? u32(at: 12) : nil
         case .ruleUIDs: return key.count == 8 ? u32(at: 4) : nil
+        case .idRanges: return key.count == 4 ? u32(at: 0).map { $0 / UInt32(CORRAL_MAX_RULE_SLOTS) } : nil
         }
     }
 }
@@ -136,6 +149,8 @@ public struct MapImage: Sendable {
     public var subjectCgroups: [MapEntry<corral_anchor_key, UInt64>]
     public var subjectExes: [MapEntry<corral_exe_key, UInt64>]
     public var ruleUIDs: [MapEntry<corral_uid_key, UInt32>]
+    /// `corral_id_ranges`: key = the id-map slot's corral_rules key.
+    public var idRanges: [MapEntry<UInt32, corral_id_ranges>]
 
     /// References that did not resolve; enforcement for them is described in docs/compiler.md.
     public var unresolved: [UnresolvedReference]
@@ -166,6 +181,7 @@ public struct MapImage: Sendable {
         case .subjectCgroups: subjectCgroups.map(raw)
         case .subjectExes: subjectExes.map(raw)
         case .ruleUIDs: ruleUIDs.map(raw)
+        case .idRanges: idRanges.map(raw)
         }
     }
 
@@ -178,6 +194,7 @@ public struct MapImage: Sendable {
         case .subjectCgroups: subjectCgroups.count
         case .subjectExes: subjectExes.count
         case .ruleUIDs: ruleUIDs.count
+        case .idRanges: idRanges.count
         }
     }
 

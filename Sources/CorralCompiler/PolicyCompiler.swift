@@ -38,6 +38,7 @@ public enum Capacity {
     public static let anchors = Int(CORRAL_MAX_ANCHORS) / 2
     public static let subjectCgroups = Int(CORRAL_MAX_SUBJECT_CGROUPS) / 2
     public static let subjectExes = Int(CORRAL_MAX_SUBJECT_EXES) / 2
+    public static let idMapSlots = Int(CORRAL_MAX_ID_MAP_SLOTS) / 2
 }
 
 public enum PolicyCompiler {
@@ -89,6 +90,7 @@ private struct Compilation {
     var anchorOrder: [UInt64] = []
     var firstSlotOfUID: [UInt32: Int] = [:]
     var uidOrder: [UInt32] = []
+    var idRanges: [(slot: Int, ranges: corral_id_ranges)] = []
 
     // Decoding tables and reports.
     var ruleIDByUID: [UInt32: String] = [:]
@@ -128,7 +130,7 @@ private struct Compilation {
 
     /// Independent limits: one per hook list, per anchor cgroup, per rule's labels.
     enum CapacityKey: Hashable {
-        case slots, subjects, exes, subjectCgroups, anchors
+        case slots, subjects, exes, subjectCgroups, anchors, idMapSlots
         case list(Int), anchor(UInt64), labels(Int)
     }
 
@@ -263,6 +265,7 @@ private struct Compilation {
         case .track, .denyCreate: CORRAL_LIST_NS_ALLOC
         case .denyEnter, .allowEnterOnly, .lockOnEntry: CORRAL_LIST_NS_INSTALL
         case .managers, .delegated: CORRAL_LIST_CGROUP
+        case .idMap: CORRAL_LIST_ID_MAP
         case .stay, .locked, .denyInto: nil
         }
     }
@@ -279,6 +282,7 @@ private struct Compilation {
         case .stay: CORRAL_RULE_STAY
         case .locked: CORRAL_RULE_LOCKED
         case .denyInto: CORRAL_RULE_DENY_INTO
+        case .idMap: CORRAL_RULE_ID_MAP
         }
     }
 
@@ -338,6 +342,8 @@ private struct Compilation {
             template.audit_until_ns = rule.auditUntil ?? 0
             template.flags = rule.kind == .lockOnEntry && rule.denyUnshare ? UInt8(CORRAL_RULE_F_DENY_UNSHARE) : 0
             if rule.kind == .lockOnEntry && rule.ptraceScope { template.flags |= UInt8(CORRAL_RULE_F_PTRACE_SCOPE) }
+            if rule.kind == .idMap && rule.setgroupsAllowed { template.flags |= UInt8(CORRAL_RULE_F_SETGROUPS) }
+            let ranges = rule.kind == .idMap ? Self.idRanges(rule) : nil
             template.ns_types = NamespaceType.mask(rule.namespaceTypes)
             template.err = rule.errno
             if rule.labels.count > Capacity.labels {
@@ -394,6 +400,14 @@ private struct Compilation {
                         firstSlotOfUID[uid] = slot
                         uidOrder.append(uid)
                     }
+                    if let ranges {
+                        idRanges.append((slot, ranges))
+                        if idRanges.count > Capacity.idMapSlots {
+                            noteCapacity(.idMapSlots, capacityName: "CORRAL_MAX_ID_MAP_SLOTS / 2 (per generation)",
+                                         limit: Capacity.idMapSlots, what: "id-map rule slots (one per rule and subject)",
+                                         needed: idRanges.count, location: location(rule: ri), fieldPath: "rules[\(ri)]")
+                        }
+                    }
                     if let list = Self.list(for: rule.kind) {
                         let l = Int(list.rawValue)
                         lists[l].append(slot)
@@ -430,6 +444,7 @@ private struct Compilation {
         switch list {
         case CORRAL_LIST_NS_ALLOC: "NS_ALLOC"
         case CORRAL_LIST_NS_INSTALL: "NS_INSTALL"
+        case CORRAL_LIST_ID_MAP: "ID_MAP"
         default: "CGROUP"
         }
     }
@@ -438,8 +453,26 @@ private struct Compilation {
         switch list {
         case CORRAL_LIST_NS_ALLOC: "track, deny-create"
         case CORRAL_LIST_NS_INSTALL: "deny-enter, allow-enter-only, lock-on-entry"
+        case CORRAL_LIST_ID_MAP: "id-map"
         default: "managers, delegated"
         }
+    }
+
+    /// An id-map rule's corral_id_ranges value (the parser allows at most CORRAL_MAX_ID_RANGES each).
+    static func idRanges(_ rule: Rule) -> corral_id_ranges {
+        var v = corral_id_ranges()
+        func store(_ ranges: [IDRange], into raw: UnsafeMutableRawBufferPointer) -> UInt32 {
+            let n = min(ranges.count, Int(CORRAL_MAX_ID_RANGES))
+            for (i, r) in ranges.prefix(n).enumerated() {
+                raw.storeBytes(of: r.inside, toByteOffset: i * 12, as: UInt32.self)
+                raw.storeBytes(of: r.outside, toByteOffset: i * 12 + 4, as: UInt32.self)
+                raw.storeBytes(of: r.count, toByteOffset: i * 12 + 8, as: UInt32.self)
+            }
+            return UInt32(n)
+        }
+        v.n_uid = withUnsafeMutableBytes(of: &v.uid) { store(rule.uidRanges, into: $0) }
+        v.n_gid = withUnsafeMutableBytes(of: &v.gid) { store(rule.gidRanges, into: $0) }
+        return v
     }
 
     // MARK: Image
@@ -498,6 +531,7 @@ private struct Compilation {
                 key.gen = gen
                 return MapEntry(key: key, value: UInt32(firstSlotOfUID[uid]!))
             },
+            idRanges: idRanges.map { MapEntry(key: slotBase + UInt32($0.slot), value: $0.ranges) },
             unresolved: unresolved,
             ruleIDByUID: ruleIDByUID,
             labelByID: labelByID,

@@ -60,7 +60,7 @@ public enum DecisionExplainer {
         var parts: [String] = []
         if d.hook != .namespaceFree { parts.append("actor pid \(r.pid) tgid \(r.tgid)" + (r.comm.isEmpty ? "" : " (\(r.comm))")) }
         switch d.hook {
-        case .namespaceAlloc, .namespaceInstall, .namespaceFree:
+        case .namespaceAlloc, .namespaceInstall, .namespaceFree, .idMap:
             parts.append("ns \(r.nsType?.rawValue ?? "?") \(r.nsInum)")
             parts.append(r.nsLabel.map { "label '\($0)'" } ?? "untracked")
         case .cgroupAttach:

@@ -368,6 +368,54 @@ public struct Evaluator: Sendable {
         return finish(.ptrace, trace: trace, record: record)
     }
 
+    /// CORRAL_MAX_ID_EXTENTS (corral_abi.h; CompilerTests ties the two): the extents of one
+    /// uid_map/gid_map write the kernel side reads.
+    public static let maxIDMapExtents = 4
+
+    /// A write by `actor` to `file` of the user namespace `inum`. `extents` are the lines of a
+    /// uid_map/gid_map write, nil when they could not be read (a write the kernel side refuses
+    /// wherever an id-map rule applies: see corral_abi.h CORRAL_ID_MAP_WRITE_MAX).
+    /// An id-map rule applies when the actor matches and the namespace carries one of its labels
+    /// (no labels: every user namespace); it allows a uid_map/gid_map write whose every extent lies
+    /// within one of its ranges, and a setgroups write when it says `setgroups: allow`.
+    public mutating func idMapWrite(actor pid: Int32, inum: UInt32, file: IDMapFile, extents: [IDRange]?) -> Decision {
+        let count = bump(.idMap)
+        let actor = ensureTask(pid)
+        let label = trackedNamespaces[inum]?.label
+        let record = nsRecord(actor, type: .user, inum: inum, label: label, count: count)
+        guard let policy else { return noPolicy(.idMap, record) }
+        let nsText = describeNamespace(type: .user, inum: inum, label: label)
+        var trace = Trace()
+        for rule in policy.rules where rule.kind == .idMap {
+            if !rule.labels.isEmpty, !(label.map { rule.labels.contains($0) } ?? false) {
+                consider(rule, role: .verdict, effect: nil,
+                         condition: "\(nsText) carries none of its labels \(labelList(rule.labels))", actor: actor, into: &trace)
+                continue
+            }
+            let allowed: Bool
+            let cond: String
+            switch file {
+            case .setgroups:
+                allowed = rule.setgroupsAllowed
+                cond = allowed ? "may write setgroups of \(nsText)" : "may not write setgroups of \(nsText)"
+            case .uidMap, .gidMap:
+                let ranges = file == .uidMap ? rule.uidRanges : rule.gidRanges
+                if let extents, extents.count <= Self.maxIDMapExtents {
+                    let outside = extents.first { e in !ranges.contains { $0.contains(e) } }
+                    allowed = outside == nil
+                    let rangeText = ranges.isEmpty ? "no ranges" : ranges.map { "'\($0)'" }.joined(separator: ", ")
+                    cond = outside.map { "may map only \(rangeText) in \(file.rawValue) of \(nsText), not '\($0)'" }
+                        ?? "may write \(file.rawValue) of \(nsText): every extent lies within \(rangeText)"
+                } else {
+                    allowed = false
+                    cond = "the \(file.rawValue) write could not be read or holds more than \(Self.maxIDMapExtents) extents"
+                }
+            }
+            consider(rule, role: .verdict, effect: allowed ? .allow : .deny, condition: cond, actor: actor, into: &trace)
+        }
+        return finish(.idMap, trace: trace, record: record)
+    }
+
     /// clone3(CLONE_INTO_CGROUP): forks `child` from `parent`, decides its attach to `into`,
     /// and removes the child again when denied (the clone fails).
     public mutating func clone3(parent: Int32, child: Int32, into dst: CgroupPath, thread: Bool = false) -> Decision {

@@ -15,6 +15,8 @@ extension Evaluator {
         case cgroupAttach(actor: Int32, target: Int32, src: CgroupPath?, dst: CgroupPath, threadgroup: Bool?, via: AttachVia)
         /// `tracer` asks for PTRACE_MODE_ATTACH access to `tracee` (or `tracee` calls PTRACE_TRACEME).
         case ptrace(tracer: Int32, tracee: Int32, traceme: Bool)
+        /// `actor` writes `file` of user namespace `inum` (`extents`: the uid_map/gid_map lines).
+        case idMapWrite(actor: Int32, inum: UInt32, file: IDMapFile, extents: [IDRange]?)
 
         public var hook: Hook {
             switch self {
@@ -22,6 +24,7 @@ extension Evaluator {
             case .namespaceInstall: .namespaceInstall
             case .cgroupAttach: .cgroupAttach
             case .ptrace: .ptrace
+            case .idMapWrite: .idMap
             }
         }
     }
@@ -65,6 +68,8 @@ extension Evaluator {
             return evaluator.cgroupAttach(actor: actor, target: target, src: src, dst: dst, threadgroup: threadgroup, via: via)
         case .ptrace(let tracer, let tracee, let traceme):
             return evaluator.ptrace(tracer: tracer, tracee: tracee, traceme: traceme)
+        case .idMapWrite(let actor, let inum, let file, let extents):
+            return evaluator.idMapWrite(actor: actor, inum: inum, file: file, extents: extents)
         }
     }
 }

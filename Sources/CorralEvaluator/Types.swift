@@ -10,6 +10,7 @@ public enum Hook: String, Codable, Sendable, Hashable, CaseIterable {
     case namespaceFree = "namespace_free"
     case cgroupAttach = "cgroup_attach"
     case ptrace = "ptrace"
+    case idMap = "id_map"
 
     public var abiValue: UInt32 {
         switch self {
@@ -18,6 +19,7 @@ public enum Hook: String, Codable, Sendable, Hashable, CaseIterable {
         case .namespaceFree: 3
         case .cgroupAttach: 4
         case .ptrace: 6 // 5 is CORRAL_HOOK_SELF_PROTECT, not a policy decision
+        case .idMap: 7
         }
     }
 
@@ -44,6 +46,13 @@ public enum Verdict: String, Codable, Sendable, Hashable, CaseIterable {
         guard let verdict = Verdict.allCases.first(where: { $0.abiValue == abiValue }) else { return nil }
         self = verdict
     }
+}
+
+/// The /proc/PID file of a user namespace an id-map decision is about.
+public enum IDMapFile: String, Codable, Sendable, Hashable, CaseIterable {
+    case uidMap = "uid_map"
+    case gidMap = "gid_map"
+    case setgroups
 }
 
 /// How a cgroup migration was requested.

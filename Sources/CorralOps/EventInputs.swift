@@ -148,6 +148,9 @@ public enum EventInputReconstruction {
             }
         case .namespaceFree:
             return .notADecision("namespace_free is a notification, not a decision")
+        case .idMap:
+            // The event names the namespace and the file, not the extents written.
+            return .incomplete([MissingInput(field: "extents", reason: "an id_map event does not record the extents written, which the decision compared")])
         case .ptrace:
             // The event carries the caller's cgroup and lock, not the other task's.
             return .incomplete([MissingInput(field: "target_pid", reason: "a ptrace event does not record the other task's cgroup and lock, which the decision compared")])

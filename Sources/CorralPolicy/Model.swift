@@ -168,10 +168,12 @@ public enum RuleKind: String, CaseIterable, Hashable, Sendable, Codable {
     case stay
     case locked
     case denyInto = "deny-into"
+    // Id-map rules
+    case idMap = "id-map"
 
     public var isNamespaceRule: Bool {
         switch self {
-        case .track, .lockOnEntry, .denyCreate, .denyEnter, .allowEnterOnly: true
+        case .track, .lockOnEntry, .denyCreate, .denyEnter, .allowEnterOnly, .idMap: true
         default: false
         }
     }
@@ -199,6 +201,12 @@ public struct Rule: Hashable, Sendable {
     public var trackLabel: String?
     /// lock-on-entry: a locked task may not create namespaces either.
     public var denyUnshare: Bool
+    /// id-map: uid_map / gid_map extents that may be written (each written extent must lie within
+    /// one of these at the same offset); empty: no write of that file. `setgroups`: whether
+    /// /proc/PID/setgroups may be written.
+    public var uidRanges: [IDRange] = []
+    public var gidRanges: [IDRange] = []
+    public var setgroupsAllowed: Bool = false
     /// `ptrace-scope` (lock-on-entry, deny-create, deny-enter; default true): the rule also
     /// confines PTRACE_MODE_ATTACH access and PTRACE_TRACEME to its domain: for a lock, the tasks
     /// locked by the same entry; for deny-create/deny-enter, the subtree of each `cgroup:`
@@ -240,6 +248,38 @@ public struct Rule: Hashable, Sendable {
         self.index = index
         self.location = location
     }
+}
+
+/// One line of a uid_map / gid_map: `count` ids from `inside` (in the namespace) map to ids from
+/// `outside` (in the parent namespace).
+public struct IDRange: Hashable, Sendable, CustomStringConvertible {
+    public var inside: UInt32
+    public var outside: UInt32
+    public var count: UInt32
+
+    public init(inside: UInt32, outside: UInt32, count: UInt32) {
+        self.inside = inside
+        self.outside = outside
+        self.count = count
+    }
+
+    /// Parses "INSIDE OUTSIDE COUNT" (the file's own format); nil when malformed, when count is
+    /// 0 or when a range passes 2^32.
+    public init?(text: String) {
+        let parts = text.split(whereSeparator: { $0 == " " || $0 == "\t" })
+        guard parts.count == 3, let i = UInt32(parts[0]), let o = UInt32(parts[1]), let c = UInt32(parts[2]),
+              c > 0, UInt64(i) + UInt64(c) <= 1 << 32, UInt64(o) + UInt64(c) <= 1 << 32 else { return nil }
+        self.init(inside: i, outside: o, count: c)
+    }
+
+    /// Whether `extent` lies within this range at the same offset (the kernel's check).
+    public func contains(_ extent: IDRange) -> Bool {
+        UInt64(extent.inside) >= UInt64(inside)
+            && UInt64(extent.inside) + UInt64(extent.count) <= UInt64(inside) + UInt64(count)
+            && UInt64(extent.outside) + UInt64(inside) == UInt64(outside) + UInt64(extent.inside)
+    }
+
+    public var description: String { "\(inside) \(outside) \(count)" }
 }
 
 /// A validated policy.

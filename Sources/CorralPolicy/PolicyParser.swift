@@ -49,6 +49,7 @@ struct PolicyParser {
         case .managers: ["subject"]
         case .delegated: ["cgroup", "manager", "errno"]
         case .stay, .locked, .denyInto: ["subject", "cgroups", "errno"]
+        case .idMap: ["subject", "labels", "uids", "gids", "setgroups", "errno"]
         }
     }
 
@@ -366,6 +367,28 @@ struct PolicyParser {
         if let entry = applies("ptrace-scope"), let flag = reader.bool(entry.value, "\(path).ptrace-scope") {
             rule.ptraceScope = flag
         }
+        for (key, isUID) in [("uids", true), ("gids", false)] {
+            guard let entry = applies(key), let items = reader.list(entry.value, "\(path).\(key)") else { continue }
+            if items.count > 4 {
+                reader.error("at most 4 ranges in '\(key)' (CORRAL_MAX_ID_RANGES), found \(items.count)", at: entry.value, "\(path).\(key)")
+            }
+            for (k, item) in items.enumerated() {
+                let itemPath = "\(path).\(key)[\(k)]"
+                guard let text = reader.string(item, itemPath) else { continue }
+                guard let range = IDRange(text: text) else {
+                    reader.error("invalid id range \(quote(text)) (expected \"INSIDE OUTSIDE COUNT\", count >= 1, each range within 0..2^32)", at: item, itemPath)
+                    continue
+                }
+                if isUID { rule.uidRanges.append(range) } else { rule.gidRanges.append(range) }
+            }
+        }
+        if let entry = applies("setgroups"), let text = reader.string(entry.value, "\(path).setgroups") {
+            switch text {
+            case "allow": rule.setgroupsAllowed = true
+            case "deny": rule.setgroupsAllowed = false
+            default: reader.error("invalid setgroups \(quote(text)) (expected allow or deny)", at: entry.value, "\(path).setgroups")
+            }
+        }
         if let entry = applies("cgroup"), let cgroup = parseCgroupPath(entry.value, "\(path).cgroup") {
             if kind == .delegated && cgroup == .root {
                 reader.error("a delegated subtree cannot be the whole cgroup tree ('/')", at: entry.value, "\(path).cgroup")
@@ -410,7 +433,7 @@ struct PolicyParser {
             if byKey["cgroup"] == nil { missing("cgroup") }
         case .stay, .locked, .denyInto:
             requireNonEmpty("cgroups", rule.cgroups.isEmpty, "cgroup path")
-        case .managers, nil:
+        case .managers, .idMap, nil:
             break
         }
 

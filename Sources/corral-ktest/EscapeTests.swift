@@ -14,6 +14,7 @@ enum EscapeTests {
     nonisolated(unsafe) static let all: [KTest] = [
         KTest(name: "escape/loosen_expires_without_daemon", body: loosenExpiresWithoutDaemon),
         KTest(name: "escape/ptrace_scope", body: ptraceScope),
+        KTest(name: "escape/id_maps", body: idMaps),
     ]
 
     /// `corral loosen RULE --for 3s`, then `kill -9` the daemon. The kernel ends the loosening
@@ -248,7 +249,7 @@ enum EscapeTests {
             while true { Sys.sleep(millis: 1000) }
         }
         children.append(holder)
-        try d.waitFor("the holder's unshare", seconds: 30) { Sys.exists(ready) }
+        try d.waitFor("the holder's unshare", seconds: 30) { !((try? Sys.readFile(ready)) ?? "").isEmpty }
         try check((try? Sys.readFile(ready)) == "0", "holder: unshare failed: \((try? Sys.readFile(ready)) ?? "")")
         let locked = Confinement.lockedIn(nsPath: "/proc/\(holder)/ns/uts")
         let jailed = Confinement.jailed(cgroupDir: fx.host(jail))
@@ -278,5 +279,115 @@ enum EscapeTests {
             return (byRule["lock-sandbox"] ?? 0) >= 5 && (byRule["jail-no-ns"] ?? 0) >= 6
         }
         print("# ptrace deny events by rule: \(byRule)")
+    }
+
+    // MARK: id maps
+
+    /// A child (moved into `cgroupDir` first, if given) that unshares a user namespace and waits.
+    static func userNamespaceHolder(in cgroupDir: String?, ready: String) throws -> Int32 {
+        let pid = try sys("fork") { () throws(Errno) in try Sys.fork() }
+        if pid == 0 {
+            var e: Int32 = 0
+            if let cgroupDir { e = errnoOf { () throws(Errno) in try moveTo(cgroupDir, pid: Sys.pid) } }
+            if e == 0 { e = errnoOf { () throws(Errno) in try Linux.unshare(Linux.cloneNewUser) } }
+            _ = try? Sys.writeFileSynced(ready, Array("\(e)".utf8))
+            while true { Sys.sleep(millis: 1000) }
+        }
+        return pid
+    }
+
+    /// Writes `text` to /proc/`target`/`file` from a child that first moves into `writerDir`
+    /// (if given); returns the errno (0: written).
+    static func writeIDFile(_ file: String, of target: Int32, _ text: String, from writerDir: String?) throws -> Int32 {
+        let (_, st) = try inChild {
+            if let writerDir, errnoOf({ () throws(Errno) in try moveTo(writerDir, pid: Sys.pid) }) != 0 { return 120 }
+            return errnoOf { () throws(Errno) in try Sys.writeFile("/proc/\(target)/\(file)", text) }
+        }
+        guard case .exited(let code) = st else { throw TestFailure(reason: "writer \(st)") }
+        return code
+    }
+
+    /// Acceptance "Id maps": id-map rules decide uid_map, gid_map and setgroups writes for the
+    /// namespaces and writers they name; untouched namespaces and writers keep working.
+    static func idMaps() throws {
+        let fx = try CgroupFixture("esc_idmap")
+        let jail = try fx.make("jail"), sbx = try fx.make("sbx"), home = try fx.make("home")
+        let d = try DaemonHarness("idmap")
+        defer { d.teardown() }
+        try d.writePolicy("""
+            version: 1
+            subjects:
+              jailed: {cgroup: \(jail)}
+              builder: {cgroup: \(sbx)}
+            rules:
+              - id: jail-idmaps
+                kind: id-map
+                subject: jailed
+                uids: ["0 100000 65536"]
+                gids: ["0 100000 65536"]
+                setgroups: deny
+              - id: track-sbx
+                kind: track
+                subject: builder
+                types: [user]
+                label: sbx-user
+              - id: sbx-idmaps
+                kind: id-map
+                labels: [sbx-user]
+
+            """)
+        try d.start()
+        try sys("enter home") { () throws(Errno) in try moveTo(fx.host(home), pid: Sys.pid) }
+        var children: [Int32] = []
+        defer { for c in children { try? Sys.kill(c, SIGKILL); _ = try? Sys.waitpid(c) } }
+        var n = 0
+        /// A fresh user namespace (each map can be written once), created in `cgroupDir`.
+        func userns(in cgroupDir: String? = nil) throws -> Int32 {
+            n += 1
+            let ready = d.dir + "/userns\(n)"
+            let pid = try userNamespaceHolder(in: cgroupDir, ready: ready)
+            children.append(pid)
+            try d.waitFor("user namespace \(n)", seconds: 30) { !((try? Sys.readFile(ready)) ?? "").isEmpty }
+            try check((try? Sys.readFile(ready)) == "0", "holder \(n): \((try? Sys.readFile(ready)) ?? "")")
+            return pid
+        }
+        let jailDir = fx.host(jail), sbxDir = fx.host(sbx)
+        let wide = "0 100000 65536\n"
+        func expect(_ file: String, _ text: String, ns target: Int32, from writer: String?, _ want: Int32, _ what: String) throws {
+            let e = try writeIDFile(file, of: target, text, from: writer)
+            try check(e == want, "\(what): writing \(file) \(text.debugDescription) gave errno \(e), expected \(want)")
+        }
+
+        // 1. Controls: no rule applies (an untracked namespace, an unconfined writer): all written.
+        let free = try userns()
+        try expect("uid_map", "0 0 1\n", ns: free, from: nil, 0, "unconfined writer, untracked namespace (control)")
+        try expect("setgroups", "deny", ns: free, from: nil, 0, "unconfined writer, setgroups (control)")
+        try expect("gid_map", "0 0 1\n", ns: free, from: nil, 0, "unconfined writer, gid_map (control)")
+        // 2. A jailed writer: only extents within "0 100000 65536".
+        try expect("uid_map", "0 0 1\n", ns: try userns(), from: jailDir, EPERM, "jailed writer mapping root to root")
+        try expect("uid_map", wide, ns: try userns(), from: jailDir, 0, "jailed writer within its range")
+        try expect("uid_map", "0 100000 1000\n1000 101000 10\n", ns: try userns(), from: jailDir, 0, "jailed writer, two extents within")
+        try expect("uid_map", "0 100000 1000\n5000 0 10\n", ns: try userns(), from: jailDir, EPERM, "jailed writer, second extent outside")
+        try expect("uid_map", "0 100000 65537\n", ns: try userns(), from: jailDir, EPERM, "jailed writer, one id too many")
+        try expect("uid_map", (0..<5).map { "\($0) \(100000 + $0) 1\n" }.joined(), ns: try userns(), from: jailDir, EPERM,
+                   "jailed writer, 5 extents (more than CORRAL_MAX_ID_EXTENTS)")
+        try expect("gid_map", wide, ns: try userns(), from: jailDir, 0, "jailed writer, gid_map within")
+        try expect("setgroups", "deny", ns: try userns(), from: jailDir, EPERM, "jailed writer, setgroups")
+        // 3. A tracked namespace (created in sbx): no map and no setgroups write, from anyone.
+        let tracked = try userns(in: sbxDir)
+        try expect("uid_map", wide, ns: tracked, from: nil, EPERM, "unconfined writer, tracked namespace")
+        try expect("gid_map", wide, ns: tracked, from: nil, EPERM, "unconfined writer, tracked namespace gid_map")
+        try expect("setgroups", "deny", ns: tracked, from: nil, EPERM, "unconfined writer, tracked namespace setgroups")
+        // The maps really stayed unwritten.
+        let map = (try? Sys.readFile("/proc/\(tracked)/uid_map")) ?? "?"
+        try check(map.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "tracked namespace's uid_map: \(map.debugDescription)")
+
+        var byRule: [String: Int] = [:]
+        try d.waitFor("id_map deny events of both rules", seconds: 30) {
+            let evs = ((try? d.events(verdict: "deny", hook: "id_map")) ?? [])
+            byRule = Dictionary(grouping: evs.compactMap { $0["rule"]?.stringValue }, by: { $0 }).mapValues(\.count)
+            return (byRule["jail-idmaps"] ?? 0) >= 5 && (byRule["sbx-idmaps"] ?? 0) >= 3
+        }
+        print("# id_map deny events by rule: \(byRule)")
     }
 }

@@ -2,6 +2,7 @@
 // (the temp directory stands in for the cgroup2 root: cgroup ids are real inode numbers).
 import CorralABI
 import CorralCompiler
+import CorralEvaluator
 import CorralPolicy
 import CorralSystem
 import Testing
@@ -138,6 +139,28 @@ struct Example {
         #expect(off.slot(6).flags & scope == 0 && off.slot(jailSlots[0]).flags & scope == 0)
     }
 
+    @Test func idMapRulesGetRangesAListAndTheSetgroupsFlag() throws {
+        let ex = try Example()
+        var policy = ex.policy
+        var maps = Rule(id: "maps", kind: .idMap, subjects: [.any, Subject(matcher: .pid1)], labels: ["sandbox"],
+                        index: policy.rules.count)
+        maps.uidRanges = [IDRange(inside: 0, outside: 100000, count: 65536), IDRange(inside: 70000, outside: 70000, count: 1)]
+        maps.setgroupsAllowed = true
+        policy.rules.append(maps)
+        let image = try PolicyCompiler.compile(policy, gen: 1, generation: 7, resolver: ex.resolver)
+        let slots = image.slots(ofRule: "maps")
+        #expect(slots.count == 2 && image.list(CORRAL_LIST_ID_MAP) == slots)
+        #expect(slots.allSatisfy { image.slot($0).kind == UInt16(CORRAL_RULE_ID_MAP.rawValue)
+                                   && image.slot($0).flags & UInt8(CORRAL_RULE_F_SETGROUPS) != 0 })
+        let keys = image.idRanges.map(\.key)
+        #expect(keys == slots.map { UInt32(CORRAL_MAX_RULE_SLOTS) + UInt32($0) })
+        let v = image.idRanges[0].value
+        #expect(v.n_uid == 2 && v.n_gid == 0 && v.uid.0.outside == 100000 && v.uid.1.inside == 70000 && v.uid.1.count == 1)
+        #expect(image.entries(map: .idRanges).allSatisfy { $0.key.count == 4 && $0.value.count == PolicyMap.idRanges.valueSize })
+        #expect(PolicyMap.idRanges.generation(ofKey: Array(image.entries(map: .idRanges)[0].key)) == 1)
+        #expect(Evaluator.maxIDMapExtents == Int(CORRAL_MAX_ID_EXTENTS), "the evaluator's copy of the ABI limit")
+    }
+
     @Test func looseningDeadlineIsWrittenToEverySlotOfTheRule() throws {
         let ex = try Example()
         var policy = ex.policy
@@ -151,7 +174,7 @@ struct Example {
     @Test func hookListsHoldSubjectDrivenKinds() throws {
         let ex = try Example()
         let image = try ex.compile(gen: 1)
-        #expect(image.hookRules.map(\.key) == [3, 4, 5])  // gen 1 * CORRAL_LIST_COUNT + list
+        #expect(image.hookRules.map(\.key) == [4, 5, 6, 7])  // gen 1 * CORRAL_LIST_COUNT + list
         #expect(image.list(CORRAL_LIST_NS_ALLOC) == [5])
         #expect(image.list(CORRAL_LIST_NS_INSTALL) == [6, 9])
         #expect(image.list(CORRAL_LIST_CGROUP) == [4, 8])
@@ -292,7 +315,7 @@ struct Example {
             // rank is the first field
             #expect(rules[3].value.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) } == image.slot(3).rank)
             let lists = image.entries(map: "corral_hook_rules")
-            #expect(lists.map { u32($0.key) } == [gen * 3, gen * 3 + 1, gen * 3 + 2])
+            #expect(lists.map { u32($0.key) } == [gen * 4, gen * 4 + 1, gen * 4 + 2, gen * 4 + 3])
             #expect(lists.allSatisfy { $0.value.count == 136 })
             #expect(image.entries(map: "corral_anchors").allSatisfy { $0.key.count == 16 && $0.value.count == 40 })
             #expect(image.entries(map: "corral_subj_cg").allSatisfy { $0.key.count == 16 && $0.value.count == 8 })
@@ -307,8 +330,8 @@ struct Example {
                 #expect(raw.allSatisfy { map.generation(ofKey: $0.key) == gen }, "\(map.rawValue)")
             }
             #expect(image.summary.map(\.description) == [
-                "corral_generations: 1", "corral_rules: 10", "corral_hook_rules: 3", "corral_anchors: 2",
-                "corral_subj_cg: 1", "corral_subj_exe: 1", "corral_rule_uids: 7",
+                "corral_generations: 1", "corral_rules: 10", "corral_hook_rules: 4", "corral_anchors: 2",
+                "corral_subj_cg: 1", "corral_subj_exe: 1", "corral_rule_uids: 7", "corral_id_ranges: 0",
             ])
         }
     }

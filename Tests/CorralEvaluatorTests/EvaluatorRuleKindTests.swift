@@ -330,3 +330,56 @@ private func evaluator(_ rules: [Rule], auditAll: Bool = false) -> Evaluator {
         #expect(out.verdict == .audit && out.rule == "jail-no-ns" && out.err == 0)
     }
 }
+
+/// id-map: uid_map / gid_map extents within the rule's ranges, setgroups as the rule says.
+@Suite struct IDMapTests {
+    private let userNS: UInt32 = 4_026_532_100
+
+    private func rule(_ id: String = "maps", subjects: [Subject] = [.any], labels: [String] = [],
+                      uids: [String] = [], gids: [String] = [], setgroups: Bool = false) -> Rule {
+        var r = Rule(id: id, kind: .idMap, subjects: subjects, labels: labels)
+        r.uidRanges = uids.compactMap(IDRange.init(text:))
+        r.gidRanges = gids.compactMap(IDRange.init(text:))
+        r.setgroupsAllowed = setgroups
+        return r
+    }
+
+    private func ext(_ text: String) -> [IDRange] { text.split(separator: "\n").compactMap { IDRange(text: String($0)) } }
+
+    @Test func extentsMustLieWithinARangeAtTheSameOffset() {
+        var e = evaluator([rule(uids: ["0 100000 65536"])])
+        #expect(e.idMapWrite(actor: 200, inum: userNS, file: .uidMap, extents: ext("0 100000 65536")).verdict == .allow)
+        #expect(e.idMapWrite(actor: 200, inum: userNS, file: .uidMap, extents: ext("0 100000 1000\n1000 101000 10")).verdict == .allow)
+        let root = e.idMapWrite(actor: 200, inum: userNS, file: .uidMap, extents: ext("0 0 1"))
+        #expect(root.verdict == .deny && root.rule == "maps" && root.hook == .idMap && root.record.nsType == .user)
+        #expect(e.idMapWrite(actor: 200, inum: userNS, file: .uidMap, extents: ext("0 100000 65537")).verdict == .deny)
+        #expect(e.idMapWrite(actor: 200, inum: userNS, file: .uidMap, extents: ext("1 100000 1")).verdict == .deny, "other offset")
+        #expect(e.idMapWrite(actor: 200, inum: userNS, file: .gidMap, extents: ext("0 100000 1")).verdict == .deny, "no gid ranges")
+        #expect(e.idMapWrite(actor: 200, inum: userNS, file: .uidMap, extents: nil).verdict == .deny, "unreadable write")
+        let five = (0..<5).map { IDRange(inside: UInt32($0), outside: 100000 + UInt32($0), count: 1) }
+        #expect(e.idMapWrite(actor: 200, inum: userNS, file: .uidMap, extents: five).verdict == .deny, "more than 4 extents")
+        #expect(e.idMapWrite(actor: 200, inum: userNS, file: .setgroups, extents: nil).verdict == .deny)
+    }
+
+    @Test func labelsAndSubjectsNarrowTheRule() {
+        var e = evaluator([
+            Rules.track("t", [Subjects.exe(sandboxer)], types: [.user], label: "sandbox"),
+            rule(labels: ["sandbox"], setgroups: true),
+            rule("jail", subjects: [Subjects.cgroup("/system.slice")], uids: ["0 0 1"]),
+        ])
+        _ = e.namespaceAlloc(actor: 100, type: .user, inum: userNS)
+        #expect(e.idMapWrite(actor: 100, inum: userNS, file: .uidMap, extents: ext("0 1000 1")).rule == "maps")
+        #expect(e.idMapWrite(actor: 100, inum: userNS, file: .setgroups, extents: nil).verdict == .allow)
+        #expect(e.idMapWrite(actor: 100, inum: 77, file: .uidMap, extents: ext("0 1000 1")).verdict == .allow, "untracked, unconfined")
+        #expect(e.idMapWrite(actor: 200, inum: 77, file: .uidMap, extents: ext("0 1000 1")).rule == "jail")
+        #expect(e.idMapWrite(actor: 200, inum: 77, file: .uidMap, extents: ext("0 0 1")).verdict == .allow)
+    }
+
+    @Test func rangesParseTheFileFormat() {
+        #expect(IDRange(text: "0 100000 65536") == IDRange(inside: 0, outside: 100000, count: 65536))
+        #expect(IDRange(text: "0\t1 2") != nil)
+        for bad in ["", "0 1", "0 1 0", "a b c", "4294967295 0 2", "0 4294967295 2", "0 1 2 3"] {
+            #expect(IDRange(text: bad) == nil, "\(bad)")
+        }
+    }
+}

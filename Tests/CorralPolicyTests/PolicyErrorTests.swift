@@ -297,3 +297,32 @@ import Testing
                 && wrongKind[0].hasSuffix("(rules[0].ptrace-scope)"))
     }
 }
+
+@Suite struct IDMapRuleTests {
+    @Test func parsesRangesAndSetgroups() throws {
+        let p = load(policy("""
+              - id: maps
+                kind: id-map
+                labels: [sandbox]
+                uids: ["0 100000 65536"]
+                gids: ["0 100000 65536", "70000 70000 1"]
+                setgroups: allow
+
+            """))
+        #expect(p.errors.isEmpty)
+        let r = try #require(p.policy?.rules.first)
+        #expect(r.kind == .idMap && r.labels == ["sandbox"] && r.setgroupsAllowed)
+        #expect(r.uidRanges == [IDRange(inside: 0, outside: 100000, count: 65536)] && r.gidRanges.count == 2)
+    }
+
+    @Test func badRangesAreNamedWithTheirField() {
+        let e = errors(policy("  - {id: m, kind: id-map, uids: [\"0 0 0\", \"1 2\"], setgroups: maybe}\n"))
+        #expect(e == [
+            "p.yaml:3:34: error: invalid id range '0 0 0' (expected \"INSIDE OUTSIDE COUNT\", count >= 1, each range within 0..2^32) (rules[0].uids[0])",
+            "p.yaml:3:43: error: invalid id range '1 2' (expected \"INSIDE OUTSIDE COUNT\", count >= 1, each range within 0..2^32) (rules[0].uids[1])",
+            "p.yaml:3:62: error: invalid setgroups 'maybe' (expected allow or deny) (rules[0].setgroups)",
+        ])
+        let many = errors(policy("  - {id: m, kind: id-map, gids: [\"0 0 1\", \"1 1 1\", \"2 2 1\", \"3 3 1\", \"4 4 1\"]}\n"))
+        #expect(many.count == 1 && many[0].contains("at most 4 ranges in 'gids'"))
+    }
+}

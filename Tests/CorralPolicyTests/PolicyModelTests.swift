@@ -63,6 +63,12 @@ import Testing
             subject: {cgroup: /user.slice}
             cgroups: [/system.slice, /machine.slice]
             errno: EOPNOTSUPP
+          - id: sandbox-ids
+            kind: id-map
+            subject: services
+            labels: [sandbox]
+            uids: ["0 100000 65536"]
+            setgroups: allow
         """
 
     @Test func everyKindAndSubjectForm() throws {
@@ -78,8 +84,10 @@ import Testing
         ])
         #expect(policy.subjects[1].location == SourceLocation(file: "full.yaml", line: 6, column: 3))
         #expect(policy.rules.map(\.kind) == RuleKind.allCases)
-        #expect(policy.rules.map(\.index) == Array(0..<10))
-        #expect(policy.rules.map(\.mode) == [.audit, .enforce, .audit, .audit, .audit, .audit, .audit, .audit, .audit, .audit])
+        #expect(policy.rules.map(\.index) == Array(0..<11))
+        #expect(policy.rules.map(\.mode) == [.audit, .enforce, .audit, .audit, .audit, .audit, .audit, .audit, .audit, .audit, .audit])
+        let ids = try #require(policy.rule(id: "sandbox-ids"))
+        #expect(ids.uidRanges == [IDRange(inside: 0, outside: 100000, count: 65536)] && ids.gidRanges.isEmpty && ids.setgroupsAllowed)
 
         let track = try #require(policy.rule(id: "track-sandbox"))
         #expect(track.description == "sandboxes started by init")

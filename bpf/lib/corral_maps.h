@@ -64,6 +64,13 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CORRAL_MAX_ID_MAP_SLOTS);
+	__type(key, __u32);
+	__type(value, struct corral_id_ranges);
+} corral_id_ranges SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, CORRAL_MAX_TRACKED_NS);
 	__type(key, __u32);
 	__type(value, struct corral_tracked_ns);
@@ -114,6 +121,11 @@ struct corral_decision {
 	__u64 generation;
 	__u64 bits;        /* actor subject bits */
 	__u64 target_bits; /* hook PTRACE: the tracee's cgroup subject bits */
+	/* hook ID_MAP: the written extents (inside, outside, count) x n_ext; id_bad when the write
+	 * could not be read or parsed, or holds more than CORRAL_MAX_ID_EXTENTS */
+	__u32 id_ext[3 * CORRAL_MAX_ID_EXTENTS];
+	__u32 n_ext;
+	__u32 id_bad;
 	/* results: keys are corral_rules keys + 1 (0 = none) */
 	__u64 wb_rank;     /* would-be winner */
 	__u64 ef_rank;     /* effective winner (audit denies dropped) */
@@ -167,6 +179,13 @@ struct corral_task_ctx {
 	__u32 track_mask;
 	__u32 track_label[CORRAL_NSI_COUNT];
 	__u32 track_uid[CORRAL_NSI_COUNT];
+	/* id-map write: the bytes read from the writer and the parser's state */
+	char id_buf[CORRAL_ID_MAP_WRITE_MAX];
+	__u32 id_len;
+	__u32 id_field;  /* numbers seen on the current line */
+	__u32 id_digit;  /* inside a number */
+	__u32 _pad1;
+	__u64 id_cur;    /* the number being read */
 	struct corral_decision d;
 };
 

@@ -188,6 +188,41 @@ static __always_inline int corral_has_label(const struct corral_rule *r, __u32 l
 	return 0;
 }
 
+/* id-map: every written extent lies within one of the rule's ranges, at the same offset. */
+static __always_inline int corral_id_map_allowed(struct corral_decision *d, __u32 key)
+{
+	const struct corral_id_ranges *rg = bpf_map_lookup_elem(&corral_id_ranges, &key);
+	const struct corral_id_range *ranges;
+	__u32 n_ranges, n = d->n_ext;
+	int e, j, ok;
+
+	if (!rg || d->id_bad)
+		return 0;
+	ranges = (d->ev_flags & CORRAL_EVENT_F_UID_MAP) ? rg->uid : rg->gid;
+	n_ranges = (d->ev_flags & CORRAL_EVENT_F_UID_MAP) ? rg->n_uid : rg->n_gid;
+#pragma unroll
+	for (e = 0; e < CORRAL_MAX_ID_EXTENTS; e++) {
+		__u64 in, out, cnt;
+
+		if (e >= n)
+			break;
+		in = d->id_ext[3 * e];
+		out = d->id_ext[3 * e + 1];
+		cnt = d->id_ext[3 * e + 2];
+		ok = 0;
+#pragma unroll
+		for (j = 0; j < CORRAL_MAX_ID_RANGES; j++) {
+			__u64 ri = ranges[j].inside, ro = ranges[j].outside, rc = ranges[j].count;
+
+			if (j < n_ranges && in >= ri && in + cnt <= ri + rc && out + ri == ro + in)
+				ok = 1;
+		}
+		if (!ok)
+			return 0;
+	}
+	return 1;
+}
+
 /* "X ∈ P": P is X or an ancestor of X (within CORRAL_MAX_CGROUP_DEPTH levels). */
 static __always_inline int corral_within(const __u64 *anc, __u32 n, __u64 id)
 {
@@ -267,6 +302,14 @@ static __noinline int corral_eval_slot(struct corral_decision *d, __u32 slot)
 				corral_result(d, r, key, 1);
 			break;
 		}
+		return 0;
+	case CORRAL_HOOK_ID_MAP:
+		if (r->kind != CORRAL_RULE_ID_MAP || (r->labels[0] && !corral_has_label(r, d->ns_label)))
+			return 0;
+		if (d->ev_flags & CORRAL_EVENT_F_SETGROUPS)
+			corral_result(d, r, key, !(r->flags & CORRAL_RULE_F_SETGROUPS));
+		else
+			corral_result(d, r, key, !corral_id_map_allowed(d, key));
 		return 0;
 	case CORRAL_HOOK_PTRACE:
 		/* A cgroup jail (deny-create / deny-enter on a cgroup subject) with ptrace-scope:
@@ -561,6 +604,25 @@ static __always_inline int corral_decide_ptrace(struct corral_decision *d, struc
 	}
 	corral_scan_list(d, CORRAL_LIST_NS_ALLOC);
 	corral_scan_list(d, CORRAL_LIST_NS_INSTALL);
+	corral_finish(d);
+	corral_emit(d);
+	return d->err;
+}
+
+/*
+ * A write to a user namespace's uid_map, gid_map or setgroups file. Inputs: hook =
+ * CORRAL_HOOK_ID_MAP, ns_inum, ev_flags (which file), id_ext/n_ext/id_bad. The actor is current.
+ */
+static __always_inline int corral_decide_id_map(struct corral_decision *d)
+{
+	struct corral_tracked_ns *tn;
+	__u32 inum = d->ns_inum, flags = d->ev_flags;
+
+	tn = bpf_map_lookup_elem(&corral_tracked_ns, &inum);
+	d->ns_label = tn ? tn->label : 0;
+	corral_begin(d);
+	d->ev_flags |= flags;
+	corral_scan_list(d, CORRAL_LIST_ID_MAP);
 	corral_finish(d);
 	corral_emit(d);
 	return d->err;

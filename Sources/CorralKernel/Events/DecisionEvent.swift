@@ -127,6 +127,7 @@ public final class EventDecoder: @unchecked Sendable {
         case 4: "cgroup_attach"
         case 5: "self_protect" // CORRAL_HOOK_SELF_PROTECT: ns_type = corral_protect_op, ns_inum = id/inode
         case 6: "ptrace"       // CORRAL_HOOK_PTRACE: domain scope; target_pid is the other task
+        case 7: "id_map"       // CORRAL_HOOK_ID_MAP: ns_* is the user namespace; flags name the file
         default: "hook\(e.hook)"
         }
         let verdict: String = switch e.verdict {

@@ -48,8 +48,7 @@ public struct PolicyInstaller {
     public func clear(gen: UInt32) throws(KernelError) {
         for p in PolicyMap.allCases where p.isHash {
             let m = maps[p]!
-            let keySize = p == .ruleUIDs ? 8 : 16
-            for key in try m.keysRaw(keySize: keySize) where p.generation(ofKey: key) == gen {
+            for key in try m.keysRaw(keySize: p.keySize) where p.generation(ofKey: key) == gen {
                 try m.deleteRaw(key: key)
             }
         }

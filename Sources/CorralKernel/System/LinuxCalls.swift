@@ -6,6 +6,7 @@ import Glibc
 
 public enum Linux {
     public static let cloneNewUTS: Int32 = 0x0400_0000
+    public static let cloneNewUser: Int32 = 0x1000_0000
     public static let clonePIDFD: UInt64 = 0x0000_1000
     public static let cloneIntoCgroup: UInt64 = 0x2_0000_0000
 

@@ -18,7 +18,7 @@
 #include <linux/types.h>
 #endif
 
-#define CORRAL_ABI_VERSION 2 /* 2: corral_rule.audit_until_ns (loosening expires in the kernel) */
+#define CORRAL_ABI_VERSION 2 /* 2: corral_rule.audit_until_ns, corral_id_ranges, CORRAL_LIST_ID_MAP, hooks 6-7 */
 
 /* ---- capacities (the compiler refuses policies that exceed them) ---- */
 #define CORRAL_MAX_RULE_SLOTS     16384 /* rule slots per generation (a rule with N scopes uses N) */
@@ -31,6 +31,10 @@
 #define CORRAL_MAX_SUBJECT_EXES   4096  /* (gen, dev, ino) subject entries, both generations */
 #define CORRAL_MAX_TRACKED_NS     65536 /* tracked namespaces */
 #define CORRAL_MAX_CGROUP_DEPTH   32    /* ancestors walked per cgroup; deeper levels are not matched */
+#define CORRAL_MAX_ID_RANGES      4     /* allowed uid (and gid) ranges of one id-map rule */
+#define CORRAL_MAX_ID_EXTENTS     4     /* extents one uid_map/gid_map write may carry where an id-map rule applies */
+#define CORRAL_ID_MAP_WRITE_MAX   160   /* bytes of such a write Corral reads; longer writes are refused */
+#define CORRAL_MAX_ID_MAP_SLOTS   1024  /* corral_id_ranges entries, both generations */
 #define CORRAL_RINGBUF_BYTES      (1 << 20)
 
 /* ---- enums ---- */
@@ -41,6 +45,7 @@ enum corral_hook {
 	CORRAL_HOOK_CGROUP_ATTACH = 4,
 	/* 5 is CORRAL_HOOK_SELF_PROTECT (below) */
 	CORRAL_HOOK_PTRACE = 6, /* domain scope: ptrace_access_check (ATTACH) and ptrace_traceme */
+	CORRAL_HOOK_ID_MAP = 7, /* a write to /proc/PID/{uid_map,gid_map,setgroups} (lsm/file_permission) */
 };
 
 enum corral_rule_kind {
@@ -54,6 +59,7 @@ enum corral_rule_kind {
 	CORRAL_RULE_STAY = 8,
 	CORRAL_RULE_LOCKED = 9,
 	CORRAL_RULE_DENY_INTO = 10,
+	CORRAL_RULE_ID_MAP = 11,
 };
 
 enum corral_mode {
@@ -73,7 +79,8 @@ enum corral_hook_list {
 	CORRAL_LIST_NS_ALLOC = 0,   /* track, deny-create */
 	CORRAL_LIST_NS_INSTALL = 1, /* deny-enter, allow-enter-only, lock-on-entry */
 	CORRAL_LIST_CGROUP = 2,     /* managers, delegated */
-	CORRAL_LIST_COUNT = 3,
+	CORRAL_LIST_ID_MAP = 3,     /* id-map */
+	CORRAL_LIST_COUNT = 4,
 };
 
 /* Rank layout, identical to Sources/CorralPolicy/RuleOrder.swift. */
@@ -87,6 +94,7 @@ enum corral_hook_list {
  * lock_inum). deny-create / deny-enter: set only on slots whose subject is a cgroup; the domain
  * is that subject's subtree. */
 #define CORRAL_RULE_F_PTRACE_SCOPE (1u << 1)
+#define CORRAL_RULE_F_SETGROUPS (1u << 2) /* id-map: writes to /proc/PID/setgroups are allowed */
 
 /* corral_control.flags and corral_generation.flags */
 #define CORRAL_F_AUDIT_ALL (1u << 0) /* treat every rule as audit */
@@ -102,6 +110,9 @@ enum corral_hook_list {
 #define CORRAL_EVENT_F_TRACKED (1u << 2)  /* this decision tracked the namespace */
 #define CORRAL_EVENT_F_TRACEME (1u << 3)  /* hook PTRACE: the actor called PTRACE_TRACEME; the
 					   * tracer is target_pid (its parent) */
+#define CORRAL_EVENT_F_UID_MAP (1u << 4)  /* hook ID_MAP: the file written (exactly one of three) */
+#define CORRAL_EVENT_F_GID_MAP (1u << 5)
+#define CORRAL_EVENT_F_SETGROUPS (1u << 6)
 
 /*
  * Map "corral_control": BPF_MAP_TYPE_ARRAY, 1 entry, key __u32 0.
@@ -213,6 +224,28 @@ struct corral_uid_key {
 };
 
 /*
+ * Map "corral_id_ranges": BPF_MAP_TYPE_HASH, CORRAL_MAX_ID_MAP_SLOTS entries,
+ * key __u32 = the id-map rule's corral_rules key (gen * CORRAL_MAX_RULE_SLOTS + slot).
+ * The ranges a uid_map / gid_map write may map: every written extent (inside, outside, count)
+ * must lie within one range with the same offset (outside - inside). n_uid = 0: no uid_map write.
+ * Example: rule "sandbox-ids" (slot 5, gen 0), `uids: ["0 100000 65536"]`, no gids ->
+ *   5 -> {n_uid = 1, n_gid = 0, uid = {{0, 100000, 65536}}}
+ *   "0 100000 1000" and "1000 101000 10" are allowed, "0 0 1" is not; every gid_map write is denied.
+ */
+struct corral_id_range {
+	__u32 inside;
+	__u32 outside;
+	__u32 count;
+};
+
+struct corral_id_ranges {
+	__u32 n_uid;
+	__u32 n_gid;
+	struct corral_id_range uid[CORRAL_MAX_ID_RANGES];
+	struct corral_id_range gid[CORRAL_MAX_ID_RANGES];
+};
+
+/*
  * Map "corral_tracked_ns": BPF_MAP_TYPE_HASH, CORRAL_MAX_TRACKED_NS entries, key __u32 inum.
  * Not generational: tracked namespaces survive policy swaps. Deleted at namespace_free.
  * Example: 4026532290 -> {label = fnv1a("sandbox"), ns_type = CLONE_NEWUTS, rule_uid = fnv1a("track-sandbox"),
@@ -243,6 +276,8 @@ struct corral_task_state {
  * One record per decision that a rule applied to, or made by a traced task, or with TRACE_ALL.
  * Hook PTRACE: pid/tgid/comm are the caller, target_pid the other task (the tracee, or with
  * CORRAL_EVENT_F_TRACEME the tracer); the cgroup and ns fields are 0.
+ * Hook ID_MAP: ns_type = CLONE_NEWUSER, ns_inum/ns_label the user namespace whose file was
+ * written, flags say which file (CORRAL_EVENT_F_UID_MAP, _GID_MAP, _SETGROUPS).
  * Example (a denied cgroup.procs write):
  *   {timestamp_ns = 91234, generation = 7, seq = 12, src_cgroup = 40, dst_cgroup = 42,
  *    hook = CORRAL_HOOK_CGROUP_ATTACH, verdict = CORRAL_VERDICT_DENY, mode = CORRAL_MODE_ENFORCE,

@@ -1,14 +1,19 @@
 // A JSON document as a Swift value: what control-protocol parameters and replies are made of.
 //
-// Numbers are Doubles; integers are exact up to 2^53 and are written without a fraction or
-// exponent (`7`, not `7.0`). The wire form is produced and read by JSONWire.swift (strict,
+// Integers are exact across the 64-bit signed range (`.integer`): a literal without fraction or
+// exponent reads as one, and counters such as `timestamp_ns` or `seq` never round. Other numbers
+// are Doubles; a Double that holds an integer of at most 2^53 is stored as `.integer`, so the two
+// spellings of one value compare equal. The wire form is produced and read by JSONWire.swift (strict,
 // depth-limited, no Foundation); Codable conformance and `init(encoding:)`/`decode(as:)` let
 // services move between their Codable types and JSONValue.
 import FoundationEssentials
 
-public enum JSONValue: Sendable, Hashable {
+public enum JSONValue: Sendable {
     case null
     case bool(Bool)
+    /// An exact integer.
+    case integer(Int64)
+    /// A number with a fraction or exponent, or beyond the Int64 range.
     case number(Double)
     case string(String)
     case array([JSONValue])
@@ -17,11 +22,57 @@ public enum JSONValue: Sendable, Hashable {
     /// 2^53: integers of at most this magnitude are exactly representable as Double.
     public static let maxExactInteger: Double = 9_007_199_254_740_992
 
-    public init(_ value: Int) { self = .number(Double(value)) }
-    public init(_ value: Double) { self = .number(value) }
+    public init(_ value: Int) { self = .integer(Int64(value)) }
+    public init(_ value: Int64) { self = .integer(value) }
+    /// Exact up to Int64.max; larger values become a (rounded) Double.
+    public init(_ value: UInt64) { self = value <= UInt64(Int64.max) ? .integer(Int64(value)) : .number(Double(value)) }
+    public init(_ value: UInt32) { self = .integer(Int64(value)) }
+    public init(_ value: Double) {
+        if value.isFinite, value.rounded(.towardZero) == value, abs(value) <= Self.maxExactInteger {
+            self = .integer(Int64(value))
+        } else {
+            self = .number(value)
+        }
+    }
     public init(_ value: String) { self = .string(value) }
     public init(_ value: Bool) { self = .bool(value) }
     public init(_ values: [String]) { self = .array(values.map { .string($0) }) }
+}
+
+// MARK: equality
+
+extension JSONValue: Hashable {
+    /// `.number(7.0)` and `.integer(7)` are one value: a Double that holds an integer of at
+    /// most 2^53 compares (and hashes) as that integer.
+    private var canonical: JSONValue {
+        if case .number = self, let i = int64Value { return .integer(i) }
+        return self
+    }
+
+    public static func == (a: JSONValue, b: JSONValue) -> Bool {
+        switch (a.canonical, b.canonical) {
+        case (.null, .null): true
+        case (.bool(let x), .bool(let y)): x == y
+        case (.integer(let x), .integer(let y)): x == y
+        case (.number(let x), .number(let y)): x == y
+        case (.string(let x), .string(let y)): x == y
+        case (.array(let x), .array(let y)): x == y
+        case (.object(let x), .object(let y)): x == y
+        default: false
+        }
+    }
+
+    public func hash(into h: inout Hasher) {
+        switch canonical {
+        case .null: h.combine(0)
+        case .bool(let b): h.combine(1); h.combine(b)
+        case .integer(let i): h.combine(2); h.combine(i)
+        case .number(let d): h.combine(3); h.combine(d)
+        case .string(let s): h.combine(4); h.combine(s)
+        case .array(let a): h.combine(5); h.combine(a)
+        case .object(let o): h.combine(6); h.combine(o)
+        }
+    }
 }
 
 // MARK: accessors
@@ -31,14 +82,28 @@ extension JSONValue {
 
     public var boolValue: Bool? { if case .bool(let b) = self { b } else { nil } }
 
-    public var doubleValue: Double? { if case .number(let d) = self { d } else { nil } }
-
-    /// The number as an Int when it is integral and exactly representable (|n| <= 2^53).
-    public var intValue: Int? {
-        guard case .number(let d) = self, d.isFinite, d.rounded(.towardZero) == d,
-              abs(d) <= Self.maxExactInteger else { return nil }
-        return Int(d)
+    public var doubleValue: Double? {
+        switch self {
+        case .integer(let i): Double(i)
+        case .number(let d): d
+        default: nil
+        }
     }
+
+    /// The number as an Int when it is an exact integer.
+    public var intValue: Int? { int64Value.map(Int.init) }
+
+    /// The number as an Int64 when it is an exact integer.
+    public var int64Value: Int64? {
+        switch self {
+        case .integer(let i): i
+        case .number(let d) where d.isFinite && d.rounded(.towardZero) == d && abs(d) <= Self.maxExactInteger: Int64(d)
+        default: nil
+        }
+    }
+
+    /// The number as a UInt64 when it is an exact, non-negative integer.
+    public var uint64Value: UInt64? { int64Value.flatMap { $0 >= 0 ? UInt64($0) : nil } }
 
     public var stringValue: String? { if case .string(let s) = self { s } else { nil } }
 
@@ -60,7 +125,7 @@ extension JSONValue {
         switch self {
         case .null: "null"
         case .bool: "a bool"
-        case .number: "a number"
+        case .integer, .number: "a number"
         case .string: "a string"
         case .array: "an array"
         case .object: "an object"
@@ -72,7 +137,7 @@ extension JSONValue {
         switch self {
         case .null: "null"
         case .bool: "bool"
-        case .number: "number"
+        case .integer, .number: "number"
         case .string: "string"
         case .array: "array"
         case .object: "object"
@@ -87,8 +152,8 @@ extension JSONValue: ExpressibleByNilLiteral, ExpressibleByBooleanLiteral, Expre
     ExpressibleByDictionaryLiteral {
     public init(nilLiteral: ()) { self = .null }
     public init(booleanLiteral value: Bool) { self = .bool(value) }
-    public init(integerLiteral value: Int) { self = .number(Double(value)) }
-    public init(floatLiteral value: Double) { self = .number(value) }
+    public init(integerLiteral value: Int) { self = .integer(Int64(value)) }
+    public init(floatLiteral value: Double) { self.init(value) }
     public init(stringLiteral value: String) { self = .string(value) }
     public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
     public init(dictionaryLiteral elements: (String, JSONValue)...) {
@@ -105,8 +170,10 @@ extension JSONValue: Codable {
             self = .null
         } else if let b = try? c.decode(Bool.self) {
             self = .bool(b)
+        } else if let i = try? c.decode(Int64.self) {
+            self = .integer(i)
         } else if let d = try? c.decode(Double.self) {
-            self = .number(d)
+            self.init(d)
         } else if let s = try? c.decode(String.self) {
             self = .string(s)
         } else if let a = try? c.decode([JSONValue].self) {
@@ -123,8 +190,9 @@ extension JSONValue: Codable {
         switch self {
         case .null: try c.encodeNil()
         case .bool(let b): try c.encode(b)
+        case .integer(let i): try c.encode(i)
         case .number(let d):
-            if let i = self.intValue { try c.encode(Int64(i)) } else { try c.encode(d) }
+            if let i = self.int64Value { try c.encode(i) } else { try c.encode(d) }
         case .string(let s): try c.encode(s)
         case .array(let a): try c.encode(a)
         case .object(let o): try c.encode(o)

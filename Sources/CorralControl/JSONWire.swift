@@ -52,6 +52,7 @@ extension JSONValue {
         switch self {
         case .null: out += Self.nullBytes
         case .bool(let b): out += b ? Self.trueBytes : Self.falseBytes
+        case .integer(let i): out += Array(String(i).utf8)
         case .number(let d): Self.writeNumber(d, into: &out)
         case .string(let s): Self.writeString(s, into: &out)
         case .array(let a):
@@ -151,7 +152,7 @@ private struct JSONReader {
         case UInt8(ascii: "t"): try literal("true"); return .bool(true)
         case UInt8(ascii: "f"): try literal("false"); return .bool(false)
         case UInt8(ascii: "n"): try literal("null"); return .null
-        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number(try number())
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try number()
         default: throw fail("unexpected character")
         }
     }
@@ -210,7 +211,8 @@ private struct JSONReader {
         }
     }
 
-    mutating func number() throws(JSONParseError) -> Double {
+    /// An integer literal within Int64 is `.integer` (exact); anything else a finite Double.
+    mutating func number() throws(JSONParseError) -> JSONValue {
         let start = pos
         func digits(_ r: inout JSONReader) -> Int {
             let s = r.pos
@@ -224,18 +226,22 @@ private struct JSONReader {
         } else if digits(&self) == 0 {
             throw fail("invalid number", at: start)
         }
+        var integral = true
         if pos < bytes.count, bytes[pos] == UInt8(ascii: ".") {
+            integral = false
             pos += 1
             if digits(&self) == 0 { throw fail("invalid number", at: start) }
         }
         if pos < bytes.count, bytes[pos] == UInt8(ascii: "e") || bytes[pos] == UInt8(ascii: "E") {
+            integral = false
             pos += 1
             if pos < bytes.count, bytes[pos] == UInt8(ascii: "+") || bytes[pos] == UInt8(ascii: "-") { pos += 1 }
             if digits(&self) == 0 { throw fail("invalid number", at: start) }
         }
         let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<pos]), as: UTF8.self)
+        if integral, let i = Int64(text) { return .integer(i) }
         guard let d = Double(text), d.isFinite else { throw fail("number out of range", at: start) }
-        return d
+        return JSONValue(d)
     }
 
     mutating func hex4() throws(JSONParseError) -> UInt32 {

@@ -236,7 +236,7 @@ extension ControlParameterAccess {
     /// An integral number (exact, |n| <= 2^53), within `range` when given.
     public func optionalInteger(_ name: String, in range: ClosedRange<Int>? = nil) throws(ControlError) -> Int? {
         guard let v = present(name) else { return nil }
-        guard case .number = v else { throw .invalidParameter(name, reason: "expected an integer, got \(v.typeDescription)") }
+        guard v.doubleValue != nil else { throw .invalidParameter(name, reason: "expected an integer, got \(v.typeDescription)") }
         guard let i = v.intValue else { throw .invalidParameter(name, reason: "expected an integer, got \(v)") }
         if let range, !range.contains(i) {
             throw .invalidParameter(name, reason: "\(i) is outside \(range.lowerBound)…\(range.upperBound)")

@@ -155,3 +155,25 @@ import Testing
         #expect(throws: Never.self) { try r.rejectUnknownParameters(["s", "i", "f", "b", "n", "big", "mode"]) }
     }
 }
+
+@Suite struct JSONIntegerTests {
+    @Test func sixtyFourBitIntegersAreExactOnTheWire() throws {
+        // timestamp_ns after ~104 days of uptime passes 2^53; seq and cgroup ids are 64-bit too.
+        for n: Int64 in [9_007_199_254_740_993, 9_223_372_036_854_775_807, -9_223_372_036_854_775_808, 123_456_789_012_345_678] {
+            let v = try JSONValue.parse(Array("{\"timestamp_ns\":\(n)}".utf8))
+            #expect(v["timestamp_ns"] == .integer(n) && v["timestamp_ns"]?.int64Value == n)
+            #expect(v.description == "{\"timestamp_ns\":\(n)}", "written back digit for digit")
+        }
+        #expect(JSONValue(UInt64(18_000_000_000_000_000_001)).doubleValue != nil, "beyond Int64: a Double")
+        #expect(try JSONValue.parse(Array("1.5".utf8)) == .number(1.5))
+        #expect(try JSONValue.parse(Array("1e3".utf8)) == .integer(1000) && JSONValue.number(7) == .integer(7))
+        #expect(Set([JSONValue.number(7), .integer(7)]).count == 1)
+    }
+
+    @Test func codableKeepsIntegersExact() throws {
+        struct Event: Codable { var timestamp_ns: UInt64 }
+        let v = try JSONValue(encoding: Event(timestamp_ns: 9_007_199_254_740_993))
+        #expect(v["timestamp_ns"]?.uint64Value == 9_007_199_254_740_993)
+        #expect(try v.decode(as: Event.self).timestamp_ns == 9_007_199_254_740_993)
+    }
+}

@@ -116,7 +116,7 @@ static __always_inline int corral_compat_alloc(struct corral_task_ctx *c, __u64 
 	__u32 type;
 
 	c->track_mask = 0;
-	bpf_for(i, 0, CORRAL_NSI_USER) {
+	for (i = 0; i < CORRAL_NSI_USER; i++) {
 		type = corral_ns_flag(i);
 		if (!(flags & type))
 			continue;

@@ -78,6 +78,34 @@ static inline int corral_fork_gated_exec(int gate_rd, int gate_wr, const char *f
 	_exit(127);
 }
 
+/* 1 when vmlinux BTF has a struct/union `type_name` with member `member`, or an enum
+ * `type_name` with enumerator `member` (e.g. enum bpf_func_id, BPF_FUNC_loop); else 0.
+ * Lets the probe name kernel features (helpers, map types, struct fields) by their BTF. */
+static inline int corral_btf_has_member(const struct btf *btf, const char *type_name, const char *member) {
+	static const int kinds[] = {BTF_KIND_STRUCT, BTF_KIND_UNION, BTF_KIND_ENUM, BTF_KIND_ENUM64};
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		int id = btf__find_by_name_kind(btf, type_name, kinds[k]);
+		if (id <= 0)
+			continue;
+		const struct btf_type *t = btf__type_by_id(btf, id);
+		if (!t)
+			continue;
+		int n = btf_vlen(t);
+		for (int i = 0; i < n; i++) {
+			__u32 off;
+			switch (btf_kind(t)) {
+			case BTF_KIND_ENUM: off = btf_enum(t)[i].name_off; break;
+			case BTF_KIND_ENUM64: off = btf_enum64(t)[i].name_off; break;
+			default: off = btf_members(t)[i].name_off; break;
+			}
+			const char *name = btf__name_by_offset(btf, off);
+			if (name && strcmp(name, member) == 0)
+				return 1;
+		}
+	}
+	return 0;
+}
+
 /* A two-instruction BPF_LSM_MAC program ("r0 = 0; exit") for the hook with BTF id
  * `attach_btf_id`: returns a prog fd, or a negative errno. */
 static inline int corral_trial_load_lsm(uint32_t attach_btf_id, char *log, size_t log_size) {

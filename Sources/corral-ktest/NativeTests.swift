@@ -22,8 +22,14 @@ enum KProbe {
         return r
     }
 
+    /// Each missing piece with what provides it (a kernel version or series), grouped by that.
     static func reasons(_ missing: [UnsupportedFeature]) -> String {
-        missing.map(\.detail).joined(separator: "; ")
+        var order: [String] = [], details: [String: [String]] = [:]
+        for m in missing {
+            if details[m.requires] == nil { order.append(m.requires) }
+            details[m.requires, default: []].append(m.detail)
+        }
+        return order.map { details[$0]!.joined(separator: "; ") + " (needs \($0))" }.joined(separator: "; ")
     }
 
     /// Why the kernel cannot run Corral at all (nil when it can).

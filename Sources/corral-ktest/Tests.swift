@@ -108,11 +108,11 @@ enum KTests {
             }
             return false
         }
-        // Independent of KernelProbe: bpf must be an active LSM and the kernel must have the
-        // open-coded iterator kfuncs (6.4+) for Corral to run at all.
+        // Independent of KernelProbe: bpf must be an active LSM and the kernel at least 6.1, the
+        // newest thing Corral needs (the userns_create LSM hook; docs/kernel-support.md).
         let lsms = ((try? Sys.readFile("/sys/kernel/security/lsm")) ?? "")
             .split(whereSeparator: { $0 == "," || $0 == "\n" || $0 == " " }).map(String.init)
-        let runnable = lsms.contains("bpf") && inBTF("bpf_iter_num_new")
+        let runnable = lsms.contains("bpf") && inBTF("bpf_lsm_userns_create")
         let expected = !runnable ? "unsupported" : inBTF("bpf_lsm_namespace_install") ? "native" : "compat"
         guard let exe = Sys.executablePath() else { throw TestFailure(reason: "no /proc/self/exe") }
         let corral = String(exe[..<exe.lastIndex(of: "/")!]) + "/corral"

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* Kernel constants, loop macro and small readers shared by all Corral BPF programs. */
+/* Kernel constants and small readers shared by all Corral BPF programs. */
 #ifndef CORRAL_COMMON_H
 #define CORRAL_COMMON_H
 
@@ -33,27 +33,11 @@
 #define CORRAL_IS_ERR_OR_NULL(p) (!(p) || CORRAL_IS_ERR(p))
 
 /*
- * Open-coded numeric iterator (kernel >= 6.4). libbpf 1.1.2 has no bpf_for, so it is defined
- * here exactly as newer libbpf does. The verifier checks an iterator loop body until its state
- * converges instead of once per iteration, which keeps nested loops cheap to verify.
+ * Loops: plain bounded `for` loops with a constant bound (Linux >= 5.3), never open-coded
+ * iterators (bpf_for, 6.4+), so the object loads on 6.1. The verifier walks a bounded loop
+ * once per iteration; loops whose bodies are large or nested call global functions
+ * (corral_eval_slot, corral_scan_anchor, corral_decide_*), which are verified once each.
  */
-extern int bpf_iter_num_new(struct bpf_iter_num *it, int start, int end) __ksym;
-extern int *bpf_iter_num_next(struct bpf_iter_num *it) __ksym;
-extern void bpf_iter_num_destroy(struct bpf_iter_num *it) __ksym;
-
-#ifndef bpf_for
-#define bpf_for(i, start, end) for (							\
-	struct bpf_iter_num ___it __attribute__((aligned(8),				\
-						  cleanup(bpf_iter_num_destroy))),	\
-	*___p __attribute__((unused)) = (						\
-		bpf_iter_num_new(&___it, (start), (end)),				\
-		(void)bpf_iter_num_destroy, (void *)0);					\
-	({										\
-		int *___t = bpf_iter_num_next(&___it);					\
-		(___t && ((i) = *___t, (i) >= (start) && (i) < (end)));			\
-	});										\
-)
-#endif
 
 /* Order in which the kernel creates namespaces in create_new_namespaces(); user last
  * (it is created earlier, in copy_creds/unshare_userns, and decided by lsm/userns_create). */

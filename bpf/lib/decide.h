@@ -41,7 +41,7 @@ static __always_inline __u64 corral_cgroup_bits(struct task_struct *t, __u32 gen
 	if (!cg)
 		return 0;
 	level = BPF_CORE_READ(cg, level);
-	bpf_for(i, 0, CORRAL_MAX_CGROUP_DEPTH) {
+	for (i = 0; i < CORRAL_MAX_CGROUP_DEPTH; i++) {
 		if (i > level)
 			break;
 		k.cgroup_id = corral_cgroup_ancestor_id(cg, i);
@@ -61,7 +61,7 @@ static __always_inline __u32 corral_read_ancestors(struct cgroup *cg, __u64 *anc
 	if (!cg)
 		return 0;
 	level = BPF_CORE_READ(cg, level);
-	bpf_for(i, 0, CORRAL_MAX_CGROUP_DEPTH) {
+	for (i = 0; i < CORRAL_MAX_CGROUP_DEPTH; i++) {
 		if (i > level)
 			break;
 		anc[i] = corral_cgroup_ancestor_id(cg, i);
@@ -228,7 +228,7 @@ static __always_inline int corral_within(const __u64 *anc, __u32 n, __u64 id)
 {
 	int i;
 
-	bpf_for(i, 0, CORRAL_MAX_CGROUP_DEPTH) {
+	for (i = 0; i < CORRAL_MAX_CGROUP_DEPTH; i++) {
 		if (i >= n)
 			break;
 		if (anc[i] == id)
@@ -246,13 +246,16 @@ static __always_inline const struct corral_rule *corral_rule_at(struct corral_de
 	return bpf_map_lookup_elem(&corral_rules, key);
 }
 
-/* Evaluates one candidate rule slot for the decision's hook. */
-static __noinline int corral_eval_slot(struct corral_decision *d, __u32 slot)
+/* Evaluates one candidate rule slot for the decision's hook. Global: verified once, not once per
+ * loop iteration of its callers (scan_list: 64 slots, scan_anchor: 16 slots x 2 x 32 levels). */
+__noinline int corral_eval_slot(struct corral_decision *d, __u32 slot)
 {
 	const struct corral_rule *r;
 	__u32 key = 0;
 	int in_src, in_dst;
 
+	if (!d)
+		return 0;
 	r = corral_rule_at(d, slot, &key);
 	if (!r || !(r->subject_mask & d->bits))
 		return 0;
@@ -332,26 +335,29 @@ static __always_inline void corral_scan_list(struct corral_decision *d, __u32 li
 	if (!l)
 		return;
 	n = l->count < CORRAL_MAX_HOOK_RULES ? l->count : CORRAL_MAX_HOOK_RULES;
-	bpf_for(i, 0, CORRAL_MAX_HOOK_RULES) {
+	for (i = 0; i < CORRAL_MAX_HOOK_RULES; i++) {
 		if (i >= n)
 			break;
 		corral_eval_slot(d, l->slots[i]);
 	}
 }
 
-/* Rule slots anchored at one cgroup. */
-static __noinline int corral_scan_anchor(struct corral_decision *d, __u64 cgroup_id)
+/* Rule slots anchored at one cgroup. Global, like corral_eval_slot. */
+__noinline int corral_scan_anchor(struct corral_decision *d, __u64 cgroup_id)
 {
-	struct corral_anchor_key k = {.cgroup_id = cgroup_id, .gen = d->gen};
+	struct corral_anchor_key k = {.cgroup_id = cgroup_id};
 	struct corral_anchor *a;
 	__u32 n;
 	int i;
 
+	if (!d)
+		return 0;
+	k.gen = d->gen;
 	a = bpf_map_lookup_elem(&corral_anchors, &k);
 	if (!a)
 		return 0;
 	n = a->count < CORRAL_MAX_ANCHOR_RULES ? a->count : CORRAL_MAX_ANCHOR_RULES;
-	bpf_for(i, 0, CORRAL_MAX_ANCHOR_RULES) {
+	for (i = 0; i < CORRAL_MAX_ANCHOR_RULES; i++) {
 		if (i >= n)
 			break;
 		corral_eval_slot(d, a->slots[i]);
@@ -552,13 +558,13 @@ __noinline int corral_decide_cgroup(struct corral_decision *d)
 	corral_scan_list(d, CORRAL_LIST_CGROUP);
 	/* Anchored rules: walk src's ancestors, then dst's below the common part. */
 	n = d->n_src;
-	bpf_for(i, 0, CORRAL_MAX_CGROUP_DEPTH) {
+	for (i = 0; i < CORRAL_MAX_CGROUP_DEPTH; i++) {
 		if (i >= n)
 			break;
 		corral_scan_anchor(d, d->src_anc[i]);
 	}
 	n = d->n_dst;
-	bpf_for(i, 0, CORRAL_MAX_CGROUP_DEPTH) {
+	for (i = 0; i < CORRAL_MAX_CGROUP_DEPTH; i++) {
 		if (i >= n)
 			break;
 		if (i < d->n_src && d->src_anc[i] == d->dst_anc[i])

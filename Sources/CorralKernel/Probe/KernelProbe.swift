@@ -42,8 +42,46 @@ public enum KernelProbe {
     public static let nativeHooks = [
         "bpf_lsm_namespace_alloc", "bpf_lsm_namespace_install", "bpf_lsm_namespace_free", "bpf_lsm_cgroup_attach",
     ]
-    /// kfuncs the object calls (bpf/lib/corral_common.h `bpf_for`).
-    public static let iteratorKfuncs = ["bpf_iter_num_new", "bpf_iter_num_next", "bpf_iter_num_destroy"]
+    /// A kernel feature the BPF object relies on in both modes, recognised by a member of a type
+    /// in vmlinux BTF (an enumerator of a uapi enum, or a struct field), with the first Linux
+    /// release that has it. docs/kernel-support.md derives the minimum kernel from this table
+    /// plus the compat attach points (`lsm/userns_create`: 6.1).
+    public struct Feature: Sendable {
+        public var name: String
+        public var btfType: String
+        public var member: String
+        public var since: String
+        public var usedFor: String
+    }
+
+    public static let requiredFeatures: [Feature] = [
+        Feature(name: "fentry/fexit programs", btfType: "bpf_attach_type", member: "BPF_TRACE_FEXIT", since: "5.5",
+                usedFor: "compat context: unshare, setns, copy_*, cgroup migration"),
+        Feature(name: "BPF LSM programs", btfType: "bpf_attach_type", member: "BPF_LSM_MAC", since: "5.7",
+                usedFor: "every deciding hook"),
+        Feature(name: "BPF ring buffer", btfType: "bpf_map_type", member: "BPF_MAP_TYPE_RINGBUF", since: "5.8",
+                usedFor: "the event stream, corral_events"),
+        Feature(name: "task storage", btfType: "bpf_map_type", member: "BPF_MAP_TYPE_TASK_STORAGE", since: "5.11",
+                usedFor: "task locks, compat context, the decision's working set"),
+        Feature(name: "helper bpf_get_current_task_btf", btfType: "bpf_func_id", member: "BPF_FUNC_get_current_task_btf", since: "5.11",
+                usedFor: "task storage of the current task"),
+        Feature(name: "helper bpf_get_func_arg_cnt", btfType: "bpf_func_id", member: "BPF_FUNC_get_func_arg_cnt", since: "5.17",
+                usedFor: "compat_cg_enter reads cgroup_attach_permissions' arguments by count"),
+        Feature(name: "struct cgroup field ancestors[]", btfType: "cgroup", member: "ancestors", since: "6.0",
+                usedFor: "cgroup ancestor ids: subjects, anchors, membership"),
+    ]
+
+    /// First release with a compat attach point, where it is newer than the object's other needs
+    /// or commonly configured out; other targets are in every kernel since 5.7 with BTF.
+    public static func attachRequires(_ fn: String) -> String {
+        switch fn {
+        case "bpf_lsm_userns_create": "Linux >= 6.1 (LSM hook userns_create)"
+        case "copy_time_ns", "timens_install": "Linux >= 5.6 with CONFIG_TIME_NS=y"
+        case "cgroup_attach_permissions", "cgroup_can_fork": "Linux >= 5.7"
+        default: "Linux >= 6.1 (present in Debian 6.1's BTF; absent when configured out or inlined)"
+        }
+    }
+
     /// Compat attach points used when the BPF object is not at hand to list its own.
     public static let compatCoreFunctions = [
         "bpf_lsm_task_alloc", "bpf_lsm_userns_create", "bpf_lsm_capable", "bpf_lsm_inode_permission",
@@ -86,16 +124,13 @@ public enum KernelProbe {
                 requires: "CONFIG_DEBUG_INFO_BTF=y (Linux >= 5.7 for BPF LSM)"))
         }
 
-        // 2b. The kfuncs every program's loops call (bpf_for: open-coded numeric iterators, 6.4+).
-        //     Without them libbpf refuses the whole object ("extern (func ksym) ... not found").
+        // 2b. Program, map and helper features every program needs (Linux <= 6.0 lacks one).
         if let btf {
-            let absent = iteratorKfuncs.filter { btf.functionID($0) == nil }
-            if !absent.isEmpty {
+            for f in requiredFeatures where !btf.has(f.btfType, member: f.member) {
                 common.append(UnsupportedFeature(
-                    feature: "kfunc:bpf_iter_num",
-                    detail: absent.joined(separator: ", ") + (absent.count == 1 ? " is not a FUNC" : " are not FUNCs")
-                        + " in vmlinux BTF (open-coded iterators, used by the loops of every Corral program)",
-                    requires: "Linux >= 6.4"))
+                    feature: "kernel:\(f.member)",
+                    detail: "\(f.name) (\(f.member) in \(f.btfType)) is not in vmlinux BTF; used for \(f.usedFor)",
+                    requires: "Linux >= \(f.since)"))
             }
         }
 
@@ -108,13 +143,13 @@ public enum KernelProbe {
                 if btf.functionID(hook) != nil { found.append(hook) } else {
                     nativeMissing.append(UnsupportedFeature(
                         feature: "hook:\(hook)", detail: "\(hook) is not a FUNC in vmlinux BTF",
-                        requires: "a kernel with the 2026 BPF LSM namespace/cgroup_attach hooks series"))
+                        requires: "the 2026 BPF LSM namespace/cgroup_attach hooks series, in no released kernel yet: e.g. seed-hooks, Linux 6.12 + kernel/patches/"))
                 }
             }
             for fn in compatTargets ?? compatCoreFunctions where btf.functionID(fn) == nil {
                 compatMissing.append(UnsupportedFeature(
                     feature: "attach:\(fn)", detail: "\(fn) is not a FUNC in vmlinux BTF",
-                    requires: fn.hasPrefix("bpf_lsm_userns_create") ? "Linux >= 6.1" : "Linux >= 6.1 with BPF LSM and fentry"))
+                    requires: attachRequires(fn)))
             }
             // 4. A trial load proves the kernel accepts BPF_LSM_MAC programs here (privileges, lockdown).
             if nativeMissing.isEmpty, let id = btf.functionID("bpf_lsm_namespace_alloc"),

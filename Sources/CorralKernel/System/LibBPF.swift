@@ -25,6 +25,12 @@ public final class KernelBTF {
         let id = btf__find_by_name_kind(btf, name, 12 /* BTF_KIND_FUNC */)
         return id > 0 ? UInt32(id) : nil
     }
+
+    /// Whether struct/union `type` has member `member`, or enum `type` has enumerator `member`
+    /// (e.g. `bpf_func_id`, `BPF_FUNC_get_func_arg_cnt`).
+    public func has(_ type: String, member: String) -> Bool {
+        corral_btf_has_member(btf, type, member) != 0
+    }
 }
 
 public enum LibBPF {

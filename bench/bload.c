@@ -132,6 +132,13 @@ static void install_policy(int ndeny)
 }
 
 /* Opens and loads one object: every program (corral == 0) or the compat set. */
+/* What `corral run` attaches in compat mode: the compat set, plus the programs both modes load
+ * (ptrace scope, id maps). Self-protection (protect_*) is the daemon's only. */
+static int corral_program(const char *name)
+{
+	return !strncmp(name, "compat_", 7) || !strncmp(name, "scope_", 6) || !strncmp(name, "idmap_", 6);
+}
+
 static struct bpf_object *load(const char *path, int corral, int *nprog)
 {
 	struct bpf_object *o = bpf_object__open_file(path, NULL);
@@ -144,7 +151,7 @@ static struct bpf_object *load(const char *path, int corral, int *nprog)
 	}
 	*nprog = 0;
 	bpf_object__for_each_program(prog, o) {
-		int mine = !corral || !strncmp(bpf_program__name(prog), "compat_", 7);
+		int mine = !corral || corral_program(bpf_program__name(prog));
 
 		bpf_program__set_autoload(prog, mine);
 		*nprog += mine;
@@ -201,7 +208,7 @@ static int cycle(int argc, char **argv)
 	char states[16], round[16], st[2] = {0};
 	int ndeny, rounds, ns = 0, r, i, n, rc;
 
-	if (argc != 11)
+	if (argc != 12)
 		return -1;
 	ndeny = atoi(argv[4]);
 	rounds = atoi(argv[5]);
@@ -227,7 +234,7 @@ static int cycle(int argc, char **argv)
 	for (r = 1; r <= rounds; r++) {
 		snprintf(round, sizeof(round), "%d", r);
 		for (i = 0; i < ns; i++) {
-			char *wargv[] = {argv[7], "run", st, round, argv[8], argv[9], argv[10], NULL};
+			char *wargv[] = {argv[7], "run", st, round, argv[8], argv[9], argv[10], argv[11], NULL};
 			int s = states[(i + r - 1) % ns], k;
 
 			st[0] = s;
@@ -276,7 +283,7 @@ int main(int argc, char **argv)
 		return 3;
 	}
 	bpf_object__for_each_program(prog, obj) {
-		int mine = !corral || !strncmp(bpf_program__name(prog), "compat_", 7);
+		int mine = !corral || corral_program(bpf_program__name(prog));
 
 		bpf_program__set_autoload(prog, mine);
 		nprog += mine;

@@ -2,7 +2,8 @@
 /*
  * empty.bpf.c: the benchmark floor. One trivial program (return 0) on every attach point of
  * Corral's compat set (docs/bpf.md, "compat"), so state (b) of scripts/bench pays the hook
- * trampolines and LSM dispatch but no decision. 35 programs, like the compat set.
+ * trampolines and LSM dispatch but no decision. 38 programs, like what `corral run` attaches in
+ * compat mode: the 35 of the compat set plus scope_ptrace, scope_traceme and idmap_write.
  */
 #include "vmlinux.h" /* bpf/include, as scripts/build-bpf */
 #include <bpf/bpf_helpers.h>
@@ -41,3 +42,6 @@ EMPTY("fentry/cgroup_can_fork", e_cg_fork)
 EMPTY("fentry/cgroup_attach_permissions", e_cg_enter)
 EMPTY("fexit/cgroup_attach_permissions", e_cg_exit)
 EMPTY("lsm/inode_permission", e_cg_perm)
+EMPTY("lsm/ptrace_access_check", e_ptrace)
+EMPTY("lsm/ptrace_traceme", e_traceme)
+EMPTY("lsm/file_permission", e_file_perm)

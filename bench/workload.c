@@ -5,12 +5,13 @@
  *   workload setup NDENY
  *       mkdir /sys/fs/cgroup/bench/mig/{m1,m2} and NDENY cgroups /sys/fs/cgroup/bench/deny/dNNNNN
  *       (the destinations of the 10k deny-into rules in examples/bench/policy-10k.yaml).
- *   workload run STATE REP [SETNS_N MIG_N CLONE_N]
+ *   workload run STATE REP [SETNS_N MIG_N CLONE_N RW_N]
  *       moves itself into /bench/mig/m1, then times each op in batches (50 setns, 20 mig,
  *       3 clone round trips: a few ms each under TCG), after N/10 untimed warm-up iterations:
  *         setns  setns(uts fd of a second uts ns) + setns(back)          (one round trip)
  *         mig    write pid to m2/cgroup.procs + write pid to m1/...      (one round trip)
  *         clone  clone3(CLONE_INTO_CGROUP m2), child _exit(0), waitpid   (one child)
+ *         rw     pwrite + pread of 64 bytes on a file in /tmp            (lsm/file_permission, twice)
  *       and prints one line per op, per-op ns as the fastest batch (min: least disturbed by the
  *       host preempting the vCPU), the median batch and the overall mean:
  *         BENCH state=STATE rep=REP op=OP iters=N batch=B min=X med=Y mean=Z progs=P
@@ -143,8 +144,18 @@ static void op_clone(int n, int cgfd)
 	}
 }
 
-enum { SETNS, MIG, CLONE, NOPS };
-static const char *names[NOPS] = {"setns", "mig", "clone"};
+static void op_rw(int n, int fd)
+{
+	char buf[64] = {0};
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (pwrite(fd, buf, sizeof(buf), 0) != sizeof(buf) || pread(fd, buf, sizeof(buf), 0) != sizeof(buf))
+			die("rw");
+}
+
+enum { SETNS, MIG, CLONE, RW, NOPS };
+static const char *names[NOPS] = {"setns", "mig", "clone", "rw"};
 
 static int cmp_ll(const void *a, const void *b)
 {
@@ -155,20 +166,20 @@ static int cmp_ll(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-	int iters[NOPS] = {2000, 1000, 300};
-	int batch[NOPS] = {50, 20, 3}; /* ops per timed batch: a few ms under TCG */
-	int self_ns, other_ns, fd1, fd2, cgfd2, op, progs;
+	int iters[NOPS] = {2000, 1000, 300, 5000};
+	int batch[NOPS] = {50, 20, 3, 200}; /* ops per timed batch: a few ms under TCG */
+	int self_ns, other_ns, fd1, fd2, cgfd2, rwfd, op, progs;
 	const char *state, *rep;
 
 	if (argc == 3 && !strcmp(argv[1], "setup"))
 		return setup(atoi(argv[2]));
-	if ((argc != 4 && argc != 7) || strcmp(argv[1], "run")) {
-		fprintf(stderr, "usage: workload setup NDENY | workload run STATE REP [SETNS_N MIG_N CLONE_N]\n");
+	if ((argc != 4 && argc != 4 + NOPS) || strcmp(argv[1], "run")) {
+		fprintf(stderr, "usage: workload setup NDENY | workload run STATE REP [SETNS_N MIG_N CLONE_N RW_N]\n");
 		return 2;
 	}
 	state = argv[2];
 	rep = argv[3];
-	if (argc == 7)
+	if (argc == 4 + NOPS)
 		for (op = 0; op < NOPS; op++)
 			iters[op] = atoi(argv[4 + op]);
 	progs = count_progs();
@@ -180,6 +191,9 @@ int main(int argc, char **argv)
 	cgfd2 = open(CG "/bench/mig/m2", O_DIRECTORY | O_RDONLY);
 	if (cgfd2 < 0)
 		die("open m2");
+	rwfd = open("/tmp/bench-rw", O_RDWR | O_CREAT, 0600);
+	if (rwfd < 0)
+		die("open /tmp/bench-rw");
 	self_ns = open("/proc/self/ns/uts", O_RDONLY);
 	if (self_ns < 0 || unshare(CLONE_NEWUTS))
 		die("unshare uts");
@@ -199,6 +213,7 @@ int main(int argc, char **argv)
 			case SETNS: op_setns(bs, self_ns, other_ns); break;
 			case MIG: op_mig(bs, fd1, fd2); break;
 			case CLONE: op_clone(bs, cgfd2); break;
+			case RW: op_rw(bs, rwfd); break;
 			}
 			t1 = now_ns();
 			if (b >= 0) {

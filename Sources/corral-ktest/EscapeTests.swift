@@ -15,6 +15,7 @@ enum EscapeTests {
         KTest(name: "escape/loosen_expires_without_daemon", body: loosenExpiresWithoutDaemon),
         KTest(name: "escape/ptrace_scope", body: ptraceScope),
         KTest(name: "escape/id_maps", body: idMaps),
+        KTest(name: "escape/one_event_per_denial", body: oneEventPerDenial),
     ]
 
     /// `corral loosen RULE --for 3s`, then `kill -9` the daemon. The kernel ends the loosening
@@ -389,5 +390,126 @@ enum EscapeTests {
             return (byRule["jail-idmaps"] ?? 0) >= 5 && (byRule["sbx-idmaps"] ?? 0) >= 3
         }
         print("# id_map deny events by rule: \(byRule)")
+    }
+
+    // MARK: one event per denial
+
+    /// Hardening: one denied operation yields exactly one deny event (compat decides some
+    /// operations at hooks the kernel calls more than once: capable, inode_permission).
+    /// Each operation runs in its own child, whose pid then owns exactly one deny event.
+    static func oneEventPerDenial() throws {
+        let fx = try CgroupFixture("esc_events")
+        let denied = try fx.make("denied"), jail = try fx.make("jail"), home = try fx.make("home")
+        let d = try DaemonHarness("events")
+        defer { d.teardown() }
+        try d.writePolicy("""
+            version: 1
+            subjects:
+              jailed: {cgroup: \(jail)}
+            rules:
+              - id: deny-ops
+                kind: deny-into
+                cgroups: [\(denied)]
+              - id: track-sandbox
+                kind: track
+                types: [uts]
+                label: sandbox
+              - id: lock-sandbox
+                kind: lock-on-entry
+                labels: [sandbox]
+              - id: jail-no-ns
+                kind: deny-create
+                subject: jailed
+                types: [uts, net]
+              - id: jail-idmaps
+                kind: id-map
+                subject: jailed
+
+            """)
+        try d.start()
+        try sys("enter home") { () throws(Errno) in try moveTo(fx.host(home), pid: Sys.pid) }
+        var children: [Int32] = []
+        defer { for c in children { try? Sys.kill(c, SIGKILL); _ = try? Sys.waitpid(c) } }
+        let holderReady = d.dir + "/holder", usernsReady = d.dir + "/userns"
+        let holder = try sys("fork") { () throws(Errno) in try Sys.fork() }
+        if holder == 0 {
+            let e = errnoOf { () throws(Errno) in try Linux.unshare(Linux.cloneNewUTS) }
+            _ = try? Sys.writeFileSynced(holderReady, Array("\(e)".utf8))
+            while true { Sys.sleep(millis: 1000) }
+        }
+        children.append(holder)
+        let userns = try userNamespaceHolder(in: nil, ready: usernsReady)
+        children.append(userns)
+        let sleeper = try sys("fork") { () throws(Errno) in try Sys.fork() }
+        if sleeper == 0 { while true { Sys.sleep(millis: 1000) } }
+        children.append(sleeper)
+        for f in [holderReady, usernsReady] {
+            try d.waitFor("\(f)", seconds: 30) { !((try? Sys.readFile(f)) ?? "").isEmpty }
+            try check((try? Sys.readFile(f)) == "0", "\(f): \((try? Sys.readFile(f)) ?? "")")
+        }
+        let locked = Confinement.lockedIn(nsPath: "/proc/\(holder)/ns/uts")
+        let jailed = Confinement.jailed(cgroupDir: fx.host(jail))
+        let deniedDir = fx.host(denied)
+
+        /// Runs `op` in a child confined by `how`; the child exits with the op's errno.
+        func denial(_ what: String, _ how: Confinement, rule: String, _ op: @escaping () -> Int32) throws -> (String, Int32, String) {
+            let pid = try sys("fork") { () throws(Errno) in try Sys.fork() }
+            if pid == 0 {
+                if how.enter() != 0 { Sys.exit(120) }
+                Sys.exit(op())
+            }
+            let st = try sys("waitpid") { () throws(Errno) in try Sys.waitpid(pid) }
+            guard case .exited(let code) = st, code != 0, code != 120 else {
+                throw TestFailure(reason: "\(what): expected a denial, the child ended \(st)")
+            }
+            return (what, pid, rule)
+        }
+        let hostUTS = "/proc/1/ns/uts"
+        var cases: [(String, Int32, String)] = []
+        cases.append(try denial("cgroup.procs write into a deny-into cgroup", .none, rule: "deny-ops") {
+            errnoOf { () throws(Errno) in try moveTo(deniedDir, pid: Sys.pid) }
+        })
+        cases.append(try denial("clone3(CLONE_INTO_CGROUP) into a deny-into cgroup", .none, rule: "deny-ops") {
+            errnoOf { () throws(Errno) in
+                let dfd = try Sys.open(deniedDir, O_RDONLY | O_DIRECTORY)
+                defer { Sys.close(dfd) }
+                let (child, _) = try Linux.clone3(flags: 0, cgroupFD: dfd)
+                if child == 0 { Sys.exit(0) }
+                _ = try Sys.waitpid(child)
+            }
+        })
+        cases.append(try denial("setns of a locked task back to the host", locked, rule: "lock-sandbox") {
+            errnoOf { () throws(Errno) in
+                let fd = try Sys.open(hostUTS, O_RDONLY)
+                defer { Sys.close(fd) }
+                try Linux.setns(fd, Linux.cloneNewUTS)
+            }
+        })
+        cases.append(try denial("unshare in a jail", jailed, rule: "jail-no-ns") {
+            errnoOf { () throws(Errno) in try Linux.unshare(Linux.cloneNewUTS) }
+        })
+        cases.append(try denial("ptrace seize out of a jail", jailed, rule: "jail-no-ns") {
+            errnoOf { () throws(Errno) in try Linux.ptrace(Linux.ptraceSeize, pid: sleeper) }
+        })
+        cases.append(try denial("uid_map write from a jail", jailed, rule: "jail-idmaps") {
+            errnoOf { () throws(Errno) in try Sys.writeFile("/proc/\(userns)/uid_map", "0 0 1\n") }
+        })
+
+        var counts: [Int32: [String]] = [:]
+        try d.waitFor("a deny event for each of \(cases.count) denials", seconds: 60) {
+            let evs = (try? d.events(verdict: "deny", limit: 1000)) ?? []
+            counts = [:]
+            for e in evs { if let p = e["pid"]?.intValue { counts[Int32(p), default: []].append(e["rule"]?.stringValue ?? "-") } }
+            return cases.allSatisfy { counts[$0.1] != nil }
+        }
+        Sys.sleep(millis: 1000) // a duplicate would be recorded right behind the first
+        let evs = try d.events(verdict: "deny", limit: 1000)
+        counts = [:]
+        for e in evs { if let p = e["pid"]?.intValue { counts[Int32(p), default: []].append(e["rule"]?.stringValue ?? "-") } }
+        for (what, pid, rule) in cases {
+            let got = counts[pid] ?? []
+            try check(got == [rule], "\(what): pid \(pid) has deny events \(got), expected exactly [\(rule)]")
+        }
+        print("# one deny event each: \(cases.map(\.0).joined(separator: "; "))")
     }
 }

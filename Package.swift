@@ -23,6 +23,12 @@ let package = Package(
     products: [
         .executable(name: "corral", targets: ["corral"]),
         .executable(name: "corral-ktest", targets: ["corral-ktest"]),
+        // The readers Fuzz/Package.swift (a separate package) fuzzes; a package can use another's
+        // targets only through products. Declaring them changes nothing in this package's build.
+        .library(name: "CorralPolicy", targets: ["CorralPolicy"]),
+        .library(name: "CorralEvaluator", targets: ["CorralEvaluator"]),
+        .library(name: "CorralControl", targets: ["CorralControl"]),
+        .library(name: "CorralOps", targets: ["CorralOps"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

@@ -85,6 +85,7 @@ let package = Package(
         .testTarget(name: "CorralControlTests", dependencies: ["CorralControl", "CorralSystem", "CorralTestSupport"]),
         .testTarget(name: "CorralOpsTests", dependencies: ["CorralOps", "CorralTestSupport"]),
         .testTarget(name: "CorralCLITests", dependencies: ["CorralCLI", "CorralTestSupport"]),
+        .testTarget(name: "CorralDaemonTests", dependencies: ["CorralDaemon", "CorralSystem", .product(name: "Logging", package: "swift-log")]),
     ],
     swiftLanguageModes: [.v6]
 )

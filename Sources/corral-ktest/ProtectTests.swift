@@ -12,6 +12,8 @@ enum ProtectTests {
         KTest(name: "protect/attacker", body: attacker),
         KTest(name: "protect/new_pins", body: newPins),
         KTest(name: "protect/sandboxed", body: sandboxed),
+        KTest(name: "protect/observe_mutate", body: observeMutate),
+        KTest(name: "protect/bpftool", body: bpftool),
     ]
 
     static let attackerPath = "/tmp/ktest-attacker"
@@ -21,7 +23,12 @@ enum ProtectTests {
     /// `corral-ktest --protect-attack OP=ARG...`: prints `PID n`, then `RESULT OP=ARG ERRNO` per
     /// operation (0: it worked). OPs: map-id, prog-id, link-id (BPF_*_GET_FD_BY_ID), obj-get
     /// (BPF_OBJ_GET), mem (open /proc/ARG/mem read-write: PTRACE_MODE_ATTACH), mkdir, rmdir,
-    /// unlink, rename (ARG = FROM|TO), umount.
+    /// unlink, rename (ARG = FROM|TO), umount; with an fd got by id (ARG = id): map-ro (read-only
+    /// open), map-dump (read-only open, then every key and value), map-update / map-delete /
+    /// map-freeze (through a read-only fd), map-rw-update (read-write open, then rewrite the first
+    /// value with itself), link-detach, link-update (with its own program), pin-map / pin-prog /
+    /// pin-link (BPF_OBJ_PIN under /sys/fs/bpf, removed again), prog-test-run, prog-attach
+    /// (BPF_RAW_TRACEPOINT_OPEN: attach again), prog-load-map (load a program using the map).
     static func attack(_ ops: [String]) -> Int32 {
         print("PID \(Sys.pid)")
         for op in ops {
@@ -53,10 +60,113 @@ enum ProtectTests {
                 let parts = arg.split(separator: "|").map(String.init)
                 e = parts.count == 2 ? errnoOf { () throws(Errno) in try Sys.rename(parts[0], parts[1]) } : EINVAL
             case "umount": e = umount2(arg, 0) == 0 ? 0 : errno
-            default: e = EINVAL
+            default:
+                guard let id = UInt32(arg) else { e = EINVAL; break }
+                e = fdAttack(verb, id)
             }
             print("RESULT \(op) \(e)")
         }
+        return 0
+    }
+
+    /// The fd-based operations of `attack` on object `id`: 0 or the errno.
+    static func fdAttack(_ verb: String, _ id: UInt32) -> Int32 {
+        func get(_ r: Result<Int32, Errno>) -> (fd: Int32, err: Int32) {
+            switch r { case .success(let fd): (fd, 0); case .failure(let e): (-1, e.rawValue) }
+        }
+        func errnoOf(_ e: Errno?) -> Int32 { e?.rawValue ?? 0 }
+        /// key and value size from /proc/self/fdinfo (values of per-CPU maps are bigger).
+        func sizes(_ fd: Int32) -> (key: Int, value: Int)? {
+            guard let text = try? Sys.readFile("/proc/self/fdinfo/\(fd)") else { return nil }
+            var f: [String: Int] = [:]
+            for line in text.split(separator: "\n") {
+                let kv = line.split(separator: ":", maxSplits: 1).map { String($0.filter { !$0.isWhitespace }) }
+                if kv.count == 2, let v = Int(kv[1]) { f[kv[0]] = v }
+            }
+            guard let k = f["key_size"], let v = f["value_size"], let t = f["map_type"] else { return nil }
+            let perCPU = [5, 6, 10].contains(t) // PERCPU_HASH, PERCPU_ARRAY, LRU_PERCPU_HASH
+            return (k, perCPU ? ((v + 7) / 8 * 8) * 256 : v)
+        }
+        /// The first key and its value.
+        func first(_ fd: Int32) -> (key: [UInt8], value: [UInt8])? {
+            guard let sz = sizes(fd), case .success(let k?) = LibBPF.mapNextKey(fd: fd, key: nil, keySize: sz.key),
+                  case .success(let v) = LibBPF.mapLookup(fd: fd, key: k, valueSize: sz.value) else { return nil }
+            return (k, v)
+        }
+        switch verb {
+        case "map-ro", "map-dump", "map-update", "map-delete", "map-freeze", "pin-map", "prog-load-map":
+            let (fd, err) = get(LibBPF.readOnlyMapFD(byID: id))
+            if fd < 0 { return err }
+            defer { Sys.close(fd) }
+            switch verb {
+            case "map-ro": return 0
+            case "map-dump":
+                guard let sz = sizes(fd) else { return EINVAL }
+                var key: [UInt8]? = nil
+                while true {
+                    switch LibBPF.mapNextKey(fd: fd, key: key, keySize: sz.key) {
+                    case .success(nil): return 0
+                    case .success(let k?):
+                        if case .failure(let e) = LibBPF.mapLookup(fd: fd, key: k, valueSize: sz.value), e.rawValue != ENOENT { return e.rawValue }
+                        key = k
+                    case .failure(let e): return e.rawValue
+                    }
+                }
+            case "map-update":
+                guard let (k, v) = first(fd) else { return ENODATA }
+                let sz = sizes(fd)!
+                return errnoOf(LibBPF.mapUpdate(fd: fd, key: k, value: Array(v.prefix(sz.value))))
+            case "map-delete":
+                guard let (k, _) = first(fd) else { return ENODATA }
+                return errnoOf(LibBPF.mapDelete(fd: fd, key: k))
+            case "map-freeze": return errnoOf(LibBPF.mapFreeze(fd: fd))
+            case "pin-map": return pin(fd, "map", id)
+            default:
+                let (p, err) = get(LibBPF.loadProgram(referencing: fd))
+                if p >= 0 { Sys.close(p) }
+                return err
+            }
+        case "map-rw-update":
+            let (fd, err) = get(LibBPF.fd(byID: id, kind: .map))
+            if fd < 0 { return err }
+            defer { Sys.close(fd) }
+            guard let (k, v) = first(fd), let sz = sizes(fd) else { return ENODATA }
+            return errnoOf(LibBPF.mapUpdate(fd: fd, key: k, value: Array(v.prefix(sz.value))))
+        case "link-detach", "link-update", "pin-link":
+            let (fd, err) = get(LibBPF.fd(byID: id, kind: .link))
+            if fd < 0 { return err }
+            defer { Sys.close(fd) }
+            switch verb {
+            case "link-detach": return errnoOf(LibBPF.linkDetach(fd: fd))
+            case "pin-link": return pin(fd, "link", id)
+            default:
+                guard case .success(let ids) = LibBPF.linkIDs(fd: fd) else { return ENODATA }
+                let (p, err) = get(LibBPF.fd(byID: ids.program, kind: .program))
+                if p < 0 { return err }
+                defer { Sys.close(p) }
+                return errnoOf(LibBPF.linkUpdate(fd: fd, programFD: p))
+            }
+        case "prog-test-run", "prog-attach", "pin-prog":
+            let (fd, err) = get(LibBPF.fd(byID: id, kind: .program))
+            if fd < 0 { return err }
+            defer { Sys.close(fd) }
+            switch verb {
+            case "prog-test-run": return errnoOf(LibBPF.programTestRun(fd: fd))
+            case "pin-prog": return pin(fd, "prog", id)
+            default:
+                let (l, err) = get(LibBPF.attachAgain(programFD: fd))
+                if l >= 0 { Sys.close(l) }
+                return err
+            }
+        default: return EINVAL
+        }
+    }
+
+    /// BPF_OBJ_PIN of `fd` at /sys/fs/bpf/ktest-pin-KIND-ID; a pin that worked is removed again.
+    static func pin(_ fd: Int32, _ kind: String, _ id: UInt32) -> Int32 {
+        let path = "/sys/fs/bpf/ktest-pin-\(kind)-\(id)"
+        if let e = LibBPF.objPin(fd: fd, path: path) { return e.rawValue }
+        try? Sys.unlink(path)
         return 0
     }
 
@@ -141,6 +251,12 @@ enum ProtectTests {
             }
             try beforeProtect(pinDir)
             protection = try kernel("SelfProtection.setup") { () throws(KernelError) in try s.protect() }
+        }
+
+        /// Every self-protection denial so far.
+        func allDenials() -> [corral_event] {
+            _ = try? ring.drain()
+            return box.events.filter { $0.hook == UInt32(CORRAL_HOOK_SELF_PROTECT) }
         }
 
         /// Self-protection denials so far, by actor tgid.
@@ -234,12 +350,15 @@ enum ProtectTests {
 
         // 1. The attacker: every operation EPERM, each reported by the hook that refused it.
         // /proc/PID/mem: mm_access() turns the ptrace refusal into EACCES.
+        // Program and link fds by id are open to everyone (observability); map ids are asked for
+        // read-write here (libbpf's bpf_map_get_fd_by_id) and refused.
+        var open: [String: Int32] = ["mem=\(ktest)": EACCES]
+        for id in progs { open["prog-id=\(id)"] = 0 }
+        for id in links { open["link-id=\(id)"] = 0 }
         let a = try runAttacker(ops)
-        try expect(a, EPERM, except: ["mem=\(ktest)": EACCES], "protected")
+        try expect(a, EPERM, except: open, "protected")
         let ino = { (p: String) throws -> UInt32 in try fx.inode(p) }
         var wants: [Want] = maps.map { Want(op: .mapByID, object: UInt32($0)) }
-            + progs.map { Want(op: .programByID, object: UInt32($0)) }
-            + links.map { Want(op: .linkByID, object: UInt32($0)) }
         wants += [
             Want(op: .open, object: try ino(linkPin)), Want(op: .open, object: try ino(mapPin)),
             Want(op: .ptrace, object: 0, target: ktest),
@@ -252,7 +371,8 @@ enum ProtectTests {
             Want(op: .umount, object: 0),
         ]
         let evs = try checkEvents(fx, by: a.pid, wants, "protected")
-        try check(evs.count == ops.count, "\(evs.count) self_protect events for \(ops.count) refused operations")
+        let refused = ops.count - progs.count - links.count
+        try check(evs.count == refused, "\(evs.count) self_protect events for \(refused) refused operations")
 
         // 2. The daemon identity (this binary) may do all of it (non-destructively here).
         var own: [String] = []
@@ -287,8 +407,9 @@ enum ProtectTests {
         try check(fx.denials(by: b.pid).isEmpty, "self_protect events after cleanup")
     }
 
-    /// Pins made after setup: a map pin is still refused (lsm/bpf_map sees the map id on
-    /// BPF_OBJ_GET), a program pin too (lsm/bpf_prog), a link pin is open until update().
+    /// Pins made after setup: a map pin is still refused (lsm/bpf_map sees the map id and a
+    /// writable fmode on BPF_OBJ_GET); program and link pins open until update() (program and
+    /// link fds are not refused by id any more), then the pin inode is refused.
     static func newPins() throws {
         try makeAttacker()
         let fx = try Fixture(KTests.sandboxPolicy())
@@ -311,12 +432,11 @@ enum ProtectTests {
         }
         let ops = ["obj-get=\(lateMap)", "obj-get=\(lateLink)", "obj-get=\(lateProg)"]
         let a = try runAttacker(ops)
-        try expect(a, EPERM, except: ["obj-get=\(lateLink)": 0], "before update")
+        try expect(a, EPERM, except: ["obj-get=\(lateLink)": 0, "obj-get=\(lateProg)": 0], "before update")
         let statsID = try sys("map id") { () throws(Errno) in
             switch LibBPF.mapID(fd: statsFD) { case .success(let id): return id; case .failure(let e): throw e }
         }
-        _ = try checkEvents(fx, by: a.pid, [Want(op: .mapFD, object: statsID), Want(op: .programFD, object: UInt32(progID))],
-                            "before update")
+        _ = try checkEvents(fx, by: a.pid, [Want(op: .mapFD, object: statsID)], "before update")
 
         let changed = try kernel("update") { () throws(KernelError) in try p.update() }
         try check(changed.added == 3 && changed.removed == 0, "update added \(changed.added), removed \(changed.removed); want 3 inodes, 0")
@@ -352,7 +472,7 @@ enum ProtectTests {
               let firstLink = linkPins.first else { throw TestFailure(reason: "nothing protected") }
         let linkPin = pinDir + "/links/" + firstLink, mapPin = pinDir + "/maps/corral_control"
         let ktest = UInt32(Sys.pid)
-        let ops = ["map-id=\(mapID)", "prog-id=\(progID)", "link-id=\(linkID)", "obj-get=\(linkPin)", "obj-get=\(mapPin)",
+        let ops = ["map-id=\(mapID)", "prog-test-run=\(progID)", "link-detach=\(linkID)", "obj-get=\(linkPin)", "obj-get=\(mapPin)",
                    "mem=\(ktest)", "unlink=\(linkPin)", "rename=\(mapPin)|\(mnt)/moved", "rmdir=\(pinDir)", "umount=\(mnt)"]
         let out = "/tmp/ktest-protect-sandboxed.out"
         try? Sys.unlink(out)
@@ -371,11 +491,128 @@ enum ProtectTests {
         try check(a.errnos.count == ops.count, "attacker output: \((try? Sys.readFile(out)) ?? "")")
         try expect(a, EPERM, except: ["mem=\(ktest)": EACCES], "sandboxed")
         let evs = try checkEvents(fx, by: a.pid, [
-            Want(op: .mapByID, object: UInt32(mapID)), Want(op: .programByID, object: UInt32(progID)),
-            Want(op: .linkByID, object: UInt32(linkID)), Want(op: .open, object: try fx.inode(linkPin)),
+            Want(op: .mapByID, object: UInt32(mapID)), Want(op: .programUse, object: UInt32(progID)),
+            Want(op: .linkDetach, object: UInt32(linkID)), Want(op: .open, object: try fx.inode(linkPin)),
             Want(op: .ptrace, object: 0, target: ktest), Want(op: .rmdir, object: try fx.inode(pinDir)), Want(op: .umount, object: 0),
         ], "sandboxed")
         let lock = StableID.of("lock-sandbox")
         try check(evs.allSatisfy { $0.actor_lock_rule == lock }, "events do not carry the attacker's lock-sandbox lock: \(evs.map(\.actor_lock_rule))")
+    }
+
+    /// Inspection works for anyone (program and link fds by id, read-only map fds, a full dump
+    /// through one); every change through such an fd is refused with EPERM and its own event.
+    /// Control: after cleanup() the same attempts reach the kernel (they work, or get the
+    /// kernel's own answer, never a self_protect event).
+    static func observeMutate() throws {
+        try makeAttacker()
+        let fx = try Fixture(KTests.sandboxPolicy())
+        defer { withExtendedLifetime(fx) {} }
+        let statsFD = try kernel("corral_stats") { () throws(KernelError) in try fx.session.object.map("corral_stats").fd }
+        let controlFD = try kernel("corral_control") { () throws(KernelError) in try fx.session.object.map("corral_control").fd }
+        let mapID = try sys("map id") { () throws(Errno) in
+            switch LibBPF.mapID(fd: controlFD) { case .success(let id): return id; case .failure(let e): throw e }
+        }
+        let statsID = try sys("map id") { () throws(Errno) in
+            switch LibBPF.mapID(fd: statsFD) { case .success(let id): return id; case .failure(let e): throw e }
+        }
+        guard let link = fx.session.object.links.first else { throw TestFailure(reason: "no link") }
+        let ids = try sys("link info") { () throws(Errno) in
+            switch LibBPF.linkIDs(fd: link.fd) { case .success(let v): return v; case .failure(let e): throw e }
+        }
+        let (linkID, progID) = (ids.link, ids.program)
+        try check(fx.ids(.map).contains(UInt64(mapID)) && fx.ids(.link).contains(UInt64(linkID))
+                  && fx.ids(.program).contains(UInt64(progID)), "the objects under test are not protected")
+        let observe = ["map-ro=\(mapID)", "map-dump=\(mapID)", "map-dump=\(statsID)", "prog-id=\(progID)", "link-id=\(linkID)"]
+        let mutate: [(op: String, want: Want)] = [
+            ("map-rw-update=\(mapID)", Want(op: .mapByID, object: mapID)),
+            ("map-update=\(mapID)", Want(op: .mapWrite, object: mapID)),
+            ("map-delete=\(mapID)", Want(op: .mapWrite, object: mapID)),
+            ("map-freeze=\(mapID)", Want(op: .mapWrite, object: mapID)),
+            ("link-detach=\(linkID)", Want(op: .linkDetach, object: linkID)),
+            ("link-update=\(linkID)", Want(op: .linkUpdate, object: linkID)),
+            ("pin-map=\(mapID)", Want(op: .objPin, object: mapID)),
+            ("pin-prog=\(progID)", Want(op: .objPin, object: progID)),
+            ("pin-link=\(linkID)", Want(op: .objPin, object: linkID)),
+            ("prog-test-run=\(progID)", Want(op: .programUse, object: progID)),
+            ("prog-attach=\(progID)", Want(op: .programUse, object: progID)),
+            ("prog-load-map=\(mapID)", Want(op: .mapUse, object: mapID)),
+        ]
+        // 1. Protected: inspection works, each change is refused by Corral with its own event.
+        let a = try runAttacker(observe + mutate.map(\.op))
+        var want: [String: Int32] = [:]
+        for o in observe { want[o] = 0 }
+        try expect(a, EPERM, except: want, "protected")
+        let evs = try checkEvents(fx, by: a.pid, mutate.map(\.want), "protected")
+        try check(evs.count == mutate.count, "\(evs.count) self_protect events for \(mutate.count) refused changes: "
+                  + evs.map { "\(SelfProtection.Operation(event: $0)?.name ?? "?")(\($0.ns_inum))" }.joined(separator: " "))
+        print("# protected: " + a.errnos.map { "\($0.op)=\(name($0.errno))" }.joined(separator: " "))
+
+        // 2. Control: without protection the same attempts reach the kernel. A read-write fd
+        // rewrites a value (with itself), pins and a program using the map work; the kernel's
+        // own refusals differ from EPERM (tracing/LSM links: no detach or update; LSM programs:
+        // no test run; attaching an attached LSM program again: busy), except the writes through
+        // a read-only fd, which the kernel refuses with EPERM itself, without an event.
+        try fx.cleanup()
+        let b = try runAttacker(observe + mutate.map(\.op))
+        print("# after cleanup: " + b.errnos.map { "\($0.op)=\(name($0.errno))" }.joined(separator: " "))
+        try check(fx.denials(by: b.pid).isEmpty, "self_protect events after cleanup")
+        // The kernel's own answers, measured on debian-6.12 and seed-hooks: LSM/tracing links
+        // cannot be detached (EOPNOTSUPP) or updated (EINVAL), LSM programs have no test run
+        // (ENOTSUPP, 524), and an attached LSM program cannot be attached again (EBUSY).
+        var control: [String: Int32] = [:]
+        for o in observe + ["map-rw-update=\(mapID)", "pin-map=\(mapID)", "pin-prog=\(progID)", "pin-link=\(linkID)",
+                            "prog-load-map=\(mapID)"] { control[o] = 0 }
+        for o in ["map-update=\(mapID)", "map-delete=\(mapID)", "map-freeze=\(mapID)"] { control[o] = EPERM } // read-only fd
+        control["link-detach=\(linkID)"] = EOPNOTSUPP
+        control["link-update=\(linkID)"] = EINVAL
+        control["prog-test-run=\(progID)"] = 524
+        control["prog-attach=\(progID)"] = EBUSY
+        let bad = b.errnos.filter { $0.errno != control[$0.op] }
+        try check(bad.isEmpty, "after cleanup: " + bad.map { "\($0.op) -> \(name($0.errno))" }.joined(separator: "; "))
+    }
+
+    /// `bpftool prog show` / `link show` (run as root, not the daemon identity) exit 0 and list
+    /// every protected program and link, without a self_protect event; `bpftool map show` and
+    /// `map dump` behave as docs/security.md says for the bpftool in the guest.
+    static func bpftool() throws {
+        let tool = "/usr/sbin/bpftool"
+        guard Sys.exists(tool) else { throw TestSkip(reason: "\(tool) is not in the guest (scripts/vm-run copies the host's bpftool; the host has none)") }
+        let fx = try Fixture(KTests.sandboxPolicy())
+        defer { withExtendedLifetime(fx) {} }
+        func run(_ args: [String]) throws -> (status: Sys.ExitStatus, output: String) {
+            try sys("bpftool \(args.joined(separator: " "))") { () throws(Errno) in try Sys.runCapturing([tool] + args) }
+        }
+        func listed(_ out: String) -> Set<UInt64> {
+            Set(out.split(separator: "\n").compactMap { line -> UInt64? in
+                guard let c = line.firstIndex(of: ":"), line.first?.isNumber == true else { return nil }
+                return UInt64(line[..<c])
+            })
+        }
+        let version = (try? run(["version"]).output.split(separator: "\n").first.map(String.init)) ?? nil
+        print("# \(version ?? "bpftool version unknown")")
+        for (what, kind) in [("prog", SelfProtection.Kind.program), ("link", .link)] {
+            let r = try run([what, "show"])
+            try check(r.status == .exited(0), "bpftool \(what) show: \(r.status): \(r.output.suffix(300))")
+            let missing = Set(fx.ids(kind)).subtracting(listed(r.output))
+            try check(missing.isEmpty, "bpftool \(what) show does not list protected ids \(missing.sorted())")
+        }
+        // map show / map dump: bpftool 7.1 (Debian 12) opens maps read-write (open_flags 0),
+        // which stays refused; one that asks for BPF_F_RDONLY lists them.
+        let maps = fx.ids(.map)
+        let show = try run(["map", "show"])
+        let dump = try run(["map", "dump", "id", String(maps[0])])
+        print("# bpftool map show: \(show.status); map dump id \(maps[0]): \(dump.status)")
+        if show.status == .exited(0) {
+            let missing = Set(maps).subtracting(listed(show.output))
+            try check(missing.isEmpty, "bpftool map show does not list protected ids \(missing.sorted())")
+        } else {
+            try check(show.output.contains("Operation not permitted") && dump.output.contains("Operation not permitted"),
+                      "bpftool map show/dump failed otherwise than with EPERM: \(show.output.suffix(200)) / \(dump.output.suffix(200))")
+        }
+        // Only refused writable map opens were reported for bpftool (comm "bpftool").
+        let evs = fx.allDenials().filter { withUnsafeBytes(of: $0.comm) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) } == "bpftool" }
+        try check(evs.allSatisfy { $0.ns_type == SelfProtection.Operation.mapByID.rawValue },
+                  "bpftool got other self_protect events: \(evs.map { "op\($0.ns_type)(\($0.ns_inum))" })")
+        try check(show.status == .exited(0) || !evs.isEmpty, "bpftool map show was refused without a self_protect event")
     }
 }

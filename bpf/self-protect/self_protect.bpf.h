@@ -1,13 +1,19 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * Self-protection: only the daemon identity may get fds for Corral's maps, programs and links,
- * open or remove its pins, unmount the bpffs holding them, or ptrace-attach the daemon.
+ * Self-protection: only the daemon identity may change Corral's maps, programs and links (get a
+ * writable map fd, update/detach/pin/attach through an fd), open or remove its pins, unmount the bpffs holding them, or ptrace-attach the daemon.
  * Driven by one map, corral_protect (ABI: "Self-protection" in corral_abi.h), filled by
  * Sources/CorralKernel/Protect/SelfProtection.swift. Empty map: every program allows.
  *
  * These programs are unprefixed (neither native_ nor compat_): they load in both modes.
  *
- *   protect_bpf     lsm/bpf                   BPF_{MAP,PROG,LINK}_GET_FD_BY_ID of a protected id
+ *   protect_bpf     lsm/bpf                   a writable BPF_MAP_GET_FD_BY_ID of a protected map;
+ *                                             commands given an fd for a protected object that
+ *                                             change it or tie it to something else (link
+ *                                             update/detach, pin, map writes, attach, test-run,
+ *                                             bind, iterators): the fd is resolved in current's
+ *                                             fd table. Program and link fds by id, and read-only
+ *                                             map fds, stay open (bpftool prog/link show).
  *   protect_perm    lsm/inode_permission      pin file: any access (BPF_OBJ_GET runs
  *                                             path_permission on the pin); pin dir: MAY_WRITE
  *   protect_unlink  lsm/inode_unlink          a protected inode, or inside a protected dir
@@ -16,10 +22,11 @@
  *   protect_umount  lsm/sb_umount             any mount of the protected bpffs superblock
  *   protect_ptrace  lsm/ptrace_access_check   PTRACE_MODE_ATTACH on a daemon-identity task
  *                                             (ptrace attach, pidfd_getfd, /proc/PID/mem)
- *   protect_map     lsm/bpf_map               any new fd for a protected map id (bpf_map_new_fd:
- *                                             BPF_OBJ_GET of any pin of it, wherever it is)
- *   protect_prog    lsm/bpf_prog              the same for programs (bpf_prog_new_fd). Links
- *                                             have no such hook: their pins need protect_perm.
+ *   protect_map     lsm/bpf_map               a new *writable* fd for a protected map id by any
+ *                                             path (bpf_map_new_fd: BY_ID, BPF_OBJ_GET of any pin)
+ *   protect_prog    lsm/bpf_prog              a new program (end of BPF_PROG_LOAD) that uses a
+ *                                             protected map or extends/traces a protected program.
+ *                                             Links have no such hook: their pins need protect_perm.
  *
  * Daemon identity: current->mm->exe_file's inode (dev, ino) is a CORRAL_PROTECT_DAEMON_EXE key.
  * Denials return -EPERM and emit a corral_event with hook CORRAL_HOOK_SELF_PROTECT.
@@ -120,34 +127,176 @@ static __always_inline int corral_sp_refuse(__u32 op, __u32 object, __u32 target
 	return corral_sp_deny(op, object, target_pid);
 }
 
-/* BPF_*_GET_FD_BY_ID: attr->{map,prog,link}_id share one offset (after start_id). */
+/* The BPF object behind fd `fd` of the current task (struct corral_sp_obj; kind 0: none).
+ * Files are recognised as BPF maps, programs and links by their anonymous inode (the anon_inode
+ * superblock magic) and its name ("bpf-map", "bpf-prog", "bpf-link": anon_inode_getfd() in
+ * bpf_map_new_fd / bpf_prog_new_fd / bpf_link_new_fd); private_data is then the object.
+ * The fd is read from current->files->fdt->fd[fd]: the kernel looks it up again after
+ * security_bpf(), so another thread that swaps the fd in between (dup2) is not seen here. */
+#define CORRAL_ANON_INODE_MAGIC 0x09041934
+#define CORRAL_BPF_F_REPLACE (1U << 2) /* uapi BPF_F_REPLACE (a #define, not in vmlinux.h) */
+struct corral_sp_obj {
+	__u32 kind; /* CORRAL_PROTECT_{MAP,PROG,LINK}_ID or 0 */
+	__u32 id;
+	__u32 link_type;
+	__u32 iter_map_id; /* an iterator link over a map: that map's id, else 0 */
+	__u32 map_type;
+};
+
+struct bpf_iter_link___corral {
+	struct bpf_link link;
+	struct bpf_iter_aux_info aux;
+} __attribute__((preserve_access_index));
+
+static __always_inline void corral_sp_fd(int fd, struct corral_sp_obj *o)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct fdtable *fdt = BPF_CORE_READ(t, files, fdt);
+	struct file **fds;
+	struct file *f = NULL;
+	const unsigned char *dname;
+	char name[10] = {};
+	void *p;
+
+	o->kind = 0;
+	o->iter_map_id = 0;
+	if (!fdt || fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+		return;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (!fds || bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+		return;
+	if (BPF_CORE_READ(f, f_inode, i_sb, s_magic) != CORRAL_ANON_INODE_MAGIC)
+		return;
+	dname = BPF_CORE_READ(f, f_path.dentry, d_name.name);
+	if (!dname || bpf_probe_read_kernel_str(name, sizeof(name), dname) < 0)
+		return;
+	if (name[0] != 'b' || name[1] != 'p' || name[2] != 'f' || name[3] != '-')
+		return;
+	p = BPF_CORE_READ(f, private_data);
+	if (!p)
+		return;
+	if (name[4] == 'm' && name[5] == 'a' && name[6] == 'p' && name[7] == 0) {
+		o->kind = CORRAL_PROTECT_MAP_ID;
+		o->id = BPF_CORE_READ((struct bpf_map *)p, id);
+		o->map_type = BPF_CORE_READ((struct bpf_map *)p, map_type);
+	} else if (name[4] == 'p' && name[5] == 'r' && name[6] == 'o' && name[7] == 'g' && name[8] == 0) {
+		o->kind = CORRAL_PROTECT_PROG_ID;
+		o->id = BPF_CORE_READ((struct bpf_prog *)p, aux, id);
+	} else if (name[4] == 'l' && name[5] == 'i' && name[6] == 'n' && name[7] == 'k' && name[8] == 0) {
+		o->kind = CORRAL_PROTECT_LINK_ID;
+		o->id = BPF_CORE_READ((struct bpf_link *)p, id);
+		o->link_type = BPF_CORE_READ((struct bpf_link *)p, type);
+		if (o->link_type == BPF_LINK_TYPE_ITER) {
+			struct bpf_map *m = BPF_CORE_READ((struct bpf_iter_link___corral *)p, aux.map);
+
+			if (m)
+				o->iter_map_id = BPF_CORE_READ(m, id);
+		}
+	}
+}
+
+/* Refuses `op` when fd `fd` is a protected object of `kind` (0: any kind). */
+static __always_inline int corral_sp_fd_refuse(int fd, __u32 kind, __u32 op)
+{
+	struct corral_sp_obj o = {};
+
+	corral_sp_fd(fd, &o);
+	if (!o.kind || (kind && o.kind != kind))
+		return 0;
+	if (corral_sp_has(o.kind, o.id, 0))
+		return corral_sp_refuse(op, o.id, 0);
+	if (o.iter_map_id && corral_sp_has(CORRAL_PROTECT_MAP_ID, o.iter_map_id, 0))
+		return corral_sp_refuse(CORRAL_PROTECT_OP_MAP_USE, o.iter_map_id, 0);
+	return 0;
+}
+
+/*
+ * bpf(2) commands. Reading stays open: BPF_{PROG,LINK}_GET_FD_BY_ID of any id, and
+ * BPF_MAP_GET_FD_BY_ID with open_flags = BPF_F_RDONLY (a map fd without FMODE_WRITE: the kernel
+ * itself refuses updates, deletes, BPF_MAP_FREEZE and writable mmap through it). Refused for
+ * everyone but the daemon identity: a writable map fd by id, and every command that changes a
+ * protected object or ties it to something else, given an fd for it.
+ */
 SEC("lsm/bpf")
 int BPF_PROG(protect_bpf, int cmd, union bpf_attr *attr, unsigned int size)
 {
-	__u32 kind, op, id;
+	__u32 id;
+	int err;
 
 	switch (cmd) {
 	case BPF_MAP_GET_FD_BY_ID:
-		kind = CORRAL_PROTECT_MAP_ID;
-		op = CORRAL_PROTECT_OP_MAP_BY_ID;
 		id = BPF_CORE_READ(attr, map_id);
-		break;
-	case BPF_PROG_GET_FD_BY_ID:
-		kind = CORRAL_PROTECT_PROG_ID;
-		op = CORRAL_PROTECT_OP_PROG_BY_ID;
-		id = BPF_CORE_READ(attr, prog_id);
-		break;
-	case BPF_LINK_GET_FD_BY_ID:
-		kind = CORRAL_PROTECT_LINK_ID;
-		op = CORRAL_PROTECT_OP_LINK_BY_ID;
-		id = BPF_CORE_READ(attr, link_id);
-		break;
+		if ((BPF_CORE_READ(attr, open_flags) & (BPF_F_RDONLY | BPF_F_WRONLY)) == BPF_F_RDONLY)
+			return 0; /* read-only: protect_map sees FMODE_READ only */
+		if (!corral_sp_has(CORRAL_PROTECT_MAP_ID, id, 0))
+			return 0;
+		return corral_sp_refuse(CORRAL_PROTECT_OP_MAP_BY_ID, id, 0);
+	case BPF_LINK_UPDATE:
+		err = corral_sp_fd_refuse(BPF_CORE_READ(attr, link_update.link_fd), 0, CORRAL_PROTECT_OP_LINK_UPDATE);
+		if (!err)
+			err = corral_sp_fd_refuse(BPF_CORE_READ(attr, link_update.new_prog_fd), 0, CORRAL_PROTECT_OP_LINK_UPDATE);
+		if (!err && (BPF_CORE_READ(attr, link_update.flags) & CORRAL_BPF_F_REPLACE))
+			err = corral_sp_fd_refuse(BPF_CORE_READ(attr, link_update.old_prog_fd), 0, CORRAL_PROTECT_OP_LINK_UPDATE);
+		return err;
+	case BPF_LINK_DETACH:
+		return corral_sp_fd_refuse(BPF_CORE_READ(attr, link_detach.link_fd), 0, CORRAL_PROTECT_OP_LINK_DETACH);
+	case BPF_OBJ_PIN:
+		return corral_sp_fd_refuse(BPF_CORE_READ(attr, bpf_fd), 0, CORRAL_PROTECT_OP_OBJ_PIN);
+	case BPF_ITER_CREATE:
+		return corral_sp_fd_refuse(BPF_CORE_READ(attr, iter_create.link_fd), 0, CORRAL_PROTECT_OP_MAP_USE);
+	case BPF_PROG_ATTACH:
+		err = corral_sp_fd_refuse(BPF_CORE_READ(attr, attach_bpf_fd), CORRAL_PROTECT_PROG_ID, CORRAL_PROTECT_OP_PROG_USE);
+		if (!err && (BPF_CORE_READ(attr, attach_flags) & CORRAL_BPF_F_REPLACE))
+			err = corral_sp_fd_refuse(BPF_CORE_READ(attr, replace_bpf_fd), CORRAL_PROTECT_PROG_ID, CORRAL_PROTECT_OP_PROG_USE);
+		return err;
+	case BPF_PROG_DETACH:
+		return corral_sp_fd_refuse(BPF_CORE_READ(attr, attach_bpf_fd), CORRAL_PROTECT_PROG_ID, CORRAL_PROTECT_OP_PROG_USE);
+	case BPF_LINK_CREATE:
+		err = corral_sp_fd_refuse(BPF_CORE_READ(attr, link_create.prog_fd), CORRAL_PROTECT_PROG_ID, CORRAL_PROTECT_OP_PROG_USE);
+		if (!err) /* fentry/fexit/freplace on a BPF program: target_fd is that program */
+			err = corral_sp_fd_refuse(BPF_CORE_READ(attr, link_create.target_fd), CORRAL_PROTECT_PROG_ID, CORRAL_PROTECT_OP_PROG_USE);
+		return err;
+	case BPF_RAW_TRACEPOINT_OPEN:
+		return corral_sp_fd_refuse(BPF_CORE_READ(attr, raw_tracepoint.prog_fd), CORRAL_PROTECT_PROG_ID, CORRAL_PROTECT_OP_PROG_USE);
+	case BPF_PROG_TEST_RUN:
+		return corral_sp_fd_refuse(BPF_CORE_READ(attr, test.prog_fd), CORRAL_PROTECT_PROG_ID, CORRAL_PROTECT_OP_PROG_USE);
+	case BPF_PROG_LOAD: /* also checked after verification, race-free, in protect_prog */
+		return corral_sp_fd_refuse(BPF_CORE_READ(attr, attach_prog_fd), CORRAL_PROTECT_PROG_ID, CORRAL_PROTECT_OP_PROG_USE);
+	case BPF_PROG_BIND_MAP:
+		err = corral_sp_fd_refuse(BPF_CORE_READ(attr, prog_bind_map.prog_fd), CORRAL_PROTECT_PROG_ID, CORRAL_PROTECT_OP_PROG_USE);
+		if (!err)
+			err = corral_sp_fd_refuse(BPF_CORE_READ(attr, prog_bind_map.map_fd), CORRAL_PROTECT_MAP_ID, CORRAL_PROTECT_OP_MAP_USE);
+		return err;
+	case BPF_MAP_UPDATE_ELEM: {
+		struct corral_sp_obj o = {};
+		__u64 uvalue;
+		__u32 inner = 0;
+
+		corral_sp_fd(BPF_CORE_READ(attr, map_fd), &o);
+		if (o.kind != CORRAL_PROTECT_MAP_ID)
+			return 0;
+		if (corral_sp_has(CORRAL_PROTECT_MAP_ID, o.id, 0))
+			return corral_sp_refuse(CORRAL_PROTECT_OP_MAP_WRITE, o.id, 0);
+		if (o.map_type != BPF_MAP_TYPE_ARRAY_OF_MAPS && o.map_type != BPF_MAP_TYPE_HASH_OF_MAPS)
+			return 0;
+		/* Another map of maps: the value is an inner map fd (read from user memory; the
+		 * kernel copies it again afterwards). */
+		uvalue = BPF_CORE_READ(attr, value);
+		if (bpf_probe_read_user(&inner, sizeof(inner), (void *)uvalue))
+			return 0;
+		return corral_sp_fd_refuse(inner, CORRAL_PROTECT_MAP_ID, CORRAL_PROTECT_OP_MAP_USE);
+	}
+	case BPF_MAP_DELETE_ELEM:
+	case BPF_MAP_LOOKUP_AND_DELETE_ELEM:
+	case BPF_MAP_FREEZE:
+		return corral_sp_fd_refuse(BPF_CORE_READ(attr, map_fd), CORRAL_PROTECT_MAP_ID, CORRAL_PROTECT_OP_MAP_WRITE);
+	case BPF_MAP_UPDATE_BATCH:
+	case BPF_MAP_DELETE_BATCH:
+	case BPF_MAP_LOOKUP_AND_DELETE_BATCH:
+		return corral_sp_fd_refuse(BPF_CORE_READ(attr, batch.map_fd), CORRAL_PROTECT_MAP_ID, CORRAL_PROTECT_OP_MAP_WRITE);
 	default:
 		return 0;
 	}
-	if (!corral_sp_has(kind, id, 0))
-		return 0;
-	return corral_sp_refuse(op, id, 0);
 }
 
 /* BPF_OBJ_GET resolves the pin and calls path_permission() on it before taking a reference. */
@@ -233,26 +382,55 @@ int BPF_PROG(protect_ptrace, struct task_struct *child, unsigned int mode)
 	return corral_sp_refuse(CORRAL_PROTECT_OP_PTRACE, 0, BPF_CORE_READ(child, pid));
 }
 
-/* bpf_map_new_fd(): BPF_OBJ_GET of a map pin (MAP_GET_FD_BY_ID is refused earlier, in
- * protect_bpf). Catches pins made after the last scan and hard links outside the pin directory. */
+/* bpf_map_new_fd(): every new fd for a map (BPF_MAP_GET_FD_BY_ID, BPF_OBJ_GET of any pin of
+ * it, wherever it is). Only writable fds of protected maps are refused: a read-only one lets
+ * root inspect the map (the kernel refuses writes through it). */
+#define CORRAL_FMODE_WRITE 0x2
 SEC("lsm/bpf_map")
 int BPF_PROG(protect_map, struct bpf_map *map, fmode_t fmode)
 {
-	__u32 id = BPF_CORE_READ(map, id);
+	__u32 id;
 
+	if (!(fmode & CORRAL_FMODE_WRITE))
+		return 0;
+	id = BPF_CORE_READ(map, id);
 	if (!corral_sp_has(CORRAL_PROTECT_MAP_ID, id, 0))
 		return 0;
 	return corral_sp_refuse(CORRAL_PROTECT_OP_MAP_FD, id, 0);
 }
 
+/* bpf_prog_new_fd(): every new program fd, including the first one at the end of BPF_PROG_LOAD
+ * (after verification: used_maps and dst_prog are final, so no fd can be swapped any more).
+ * Protected programs get fds (bpftool prog show); another program may not use a protected map
+ * (a read-only fd is enough for the verifier, and the program could write through it) nor
+ * extend or trace a protected program (freplace, fentry/fexit with attach_prog_fd). */
+#define CORRAL_MAX_USED_MAPS 64 /* MAX_USED_MAPS */
 SEC("lsm/bpf_prog")
 int BPF_PROG(protect_prog, struct bpf_prog *prog)
 {
-	__u32 id = BPF_CORE_READ(prog, aux, id);
+	struct bpf_prog_aux *aux = BPF_CORE_READ(prog, aux);
+	struct bpf_map **maps;
+	__u32 cnt, i, id;
 
-	if (!corral_sp_has(CORRAL_PROTECT_PROG_ID, id, 0))
+	if (!aux || corral_sp_has(CORRAL_PROTECT_PROG_ID, BPF_CORE_READ(aux, id), 0))
 		return 0;
-	return corral_sp_refuse(CORRAL_PROTECT_OP_PROG_FD, id, 0);
+	id = BPF_CORE_READ(aux, dst_prog, aux, id);
+	if (id && corral_sp_has(CORRAL_PROTECT_PROG_ID, id, 0))
+		return corral_sp_refuse(CORRAL_PROTECT_OP_PROG_USE, id, 0);
+	cnt = BPF_CORE_READ(aux, used_map_cnt);
+	maps = BPF_CORE_READ(aux, used_maps);
+	if (!maps)
+		return 0;
+	for (i = 0; i < CORRAL_MAX_USED_MAPS && i < cnt; i++) {
+		struct bpf_map *m = NULL;
+
+		if (bpf_probe_read_kernel(&m, sizeof(m), &maps[i]) || !m)
+			continue;
+		id = BPF_CORE_READ(m, id);
+		if (corral_sp_has(CORRAL_PROTECT_MAP_ID, id, 0))
+			return corral_sp_refuse(CORRAL_PROTECT_OP_MAP_USE, id, 0);
+	}
+	return 0;
 }
 
 #endif /* CORRAL_SELF_PROTECT_H */

@@ -26,7 +26,8 @@ public struct DecisionEvent: Codable, Sendable, Hashable {
     public var srcCgroupPath: String?
     public var dstCgroupPath: String?
     public var threadgroup: UInt8
-    /// uts, mnt, … (nil for cgroup_attach).
+    /// uts, mnt, … (nil for cgroup_attach); for self_protect the refused operation
+    /// (`SelfProtection.Operation.name`, e.g. "link-detach").
     public var nsType: String?
     public var nsInum: UInt32
     public var nsLabel: String?
@@ -148,7 +149,8 @@ public final class EventDecoder: @unchecked Sendable {
             srcCgroup: e.src_cgroup, dstCgroup: e.dst_cgroup,
             srcCgroupPath: isCgroup ? cgroupPath(e.src_cgroup) : nil,
             dstCgroupPath: isCgroup ? cgroupPath(e.dst_cgroup) : nil,
-            threadgroup: e.threadgroup, nsType: isCgroup ? nil : Self.nsTypeName(e.ns_type), nsInum: e.ns_inum,
+            threadgroup: e.threadgroup, nsType: isCgroup ? nil : e.hook == UInt32(CORRAL_HOOK_SELF_PROTECT)
+                ? (SelfProtection.Operation(rawValue: e.ns_type)?.name ?? "op\(e.ns_type)") : Self.nsTypeName(e.ns_type), nsInum: e.ns_inum,
             nsLabel: e.ns_label == 0 ? nil : (labelByID[e.ns_label] ?? String(format: "id:%08x", e.ns_label)),
             errno: e.err == 0 ? nil : Errno(rawValue: e.err).name, err: e.err,
             compat: e.flags & UInt8(CORRAL_EVENT_F_COMPAT) != 0,

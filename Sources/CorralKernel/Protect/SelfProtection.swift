@@ -1,6 +1,7 @@
 // Self-protection (docs/security.md, bpf/self-protect/): fills `corral_protect` so that only
-// the daemon identity can get fds for Corral's maps, programs and links, open or remove its
-// pins, unmount their bpffs, or ptrace-attach the daemon. In the style of systemd's
+// the daemon identity can get writable fds for Corral's maps, change its maps, programs and
+// links through any fd, open or remove its pins, unmount their bpffs, or ptrace-attach the
+// daemon. Program and link fds and read-only map fds stay open to root (bpftool). In the style of systemd's
 // src/core/bpf-*.c features: supported / setup / update / cleanup.
 //
 //   let p = try SelfProtection.setup(object: object, pinDirectory: "/sys/fs/bpf/corral")
@@ -68,12 +69,13 @@ public final class SelfProtection {
     public enum Operation: UInt32, Sendable, CaseIterable {
         case mapByID = 1, programByID = 2, linkByID = 3, open = 4, directoryWrite = 5
         case unlink = 6, rename = 7, rmdir = 8, umount = 9, ptrace = 10, mapFD = 11, programFD = 12
+        case linkUpdate = 13, linkDetach = 14, objPin = 15, programUse = 16, mapWrite = 17, mapUse = 18
 
         public var name: String {
             switch self {
-            case .mapByID: "map-get-fd-by-id"
-            case .programByID: "prog-get-fd-by-id"
-            case .linkByID: "link-get-fd-by-id"
+            case .mapByID: "map-get-writable-fd-by-id"
+            case .programByID: "prog-get-fd-by-id" // retired (no longer refused)
+            case .linkByID: "link-get-fd-by-id" // retired
             case .open: "open-pin"
             case .directoryWrite: "write-pin-directory"
             case .unlink: "unlink"
@@ -81,8 +83,14 @@ public final class SelfProtection {
             case .rmdir: "rmdir"
             case .umount: "umount"
             case .ptrace: "ptrace-attach"
-            case .mapFD: "map-new-fd"
-            case .programFD: "prog-new-fd"
+            case .mapFD: "map-new-writable-fd"
+            case .programFD: "prog-new-fd" // retired
+            case .linkUpdate: "link-update"
+            case .linkDetach: "link-detach"
+            case .objPin: "obj-pin"
+            case .programUse: "prog-use"
+            case .mapWrite: "map-write"
+            case .mapUse: "map-use"
             }
         }
 

@@ -403,3 +403,83 @@ extension LibBPF {
         return .success((info.id, maps))
     }
 }
+
+// MARK: fd operations (self-protection tests, inspection)
+
+/// A libbpf options struct with every byte zero, padding included: libbpf refuses options
+/// whose bytes past the last field it knows are not zero, and Swift leaves padding undefined.
+private func withZeroedOptions<T, R>(_: T.Type, _ body: (UnsafeMutablePointer<T>) -> R) -> R {
+    let raw = UnsafeMutableRawPointer.allocate(byteCount: MemoryLayout<T>.stride, alignment: MemoryLayout<T>.alignment)
+    defer { raw.deallocate() }
+    raw.initializeMemory(as: UInt8.self, repeating: 0, count: MemoryLayout<T>.stride)
+    return body(raw.assumingMemoryBound(to: T.self))
+}
+
+extension LibBPF {
+    /// A read-only fd for map `id` (BPF_MAP_GET_FD_BY_ID with BPF_F_RDONLY): lookups and
+    /// iteration work, the kernel refuses writes through it.
+    public static func readOnlyMapFD(byID id: UInt32) -> Result<Int32, Errno> {
+        let fd = withZeroedOptions(bpf_get_fd_by_id_opts.self) { o in
+            o.pointee.sz = MemoryLayout<bpf_get_fd_by_id_opts>.size
+            o.pointee.open_flags = UInt32(BPF_F_RDONLY)
+            return bpf_map_get_fd_by_id_opts(id, o)
+        }
+        return fd >= 0 ? .success(fd) : .failure(errnoOf(fd))
+    }
+
+    /// BPF_LINK_DETACH.
+    public static func linkDetach(fd: Int32) -> Errno? {
+        let rc = bpf_link_detach(fd)
+        return rc == 0 ? nil : errnoOf(rc)
+    }
+
+    /// BPF_LINK_UPDATE: make link `fd` run program `programFD`.
+    public static func linkUpdate(fd: Int32, programFD: Int32) -> Errno? {
+        let rc = bpf_link_update(fd, programFD, nil)
+        return rc == 0 ? nil : errnoOf(rc)
+    }
+
+    /// BPF_MAP_FREEZE.
+    public static func mapFreeze(fd: Int32) -> Errno? {
+        let rc = bpf_map_freeze(fd)
+        return rc == 0 ? nil : errnoOf(rc)
+    }
+
+    /// BPF_PROG_TEST_RUN with an empty context.
+    public static func programTestRun(fd: Int32) -> Errno? {
+        let rc = withZeroedOptions(bpf_test_run_opts.self) { o in
+            o.pointee.sz = MemoryLayout<bpf_test_run_opts>.size
+            return bpf_prog_test_run_opts(fd, o)
+        }
+        return rc == 0 ? nil : errnoOf(rc)
+    }
+
+    /// BPF_RAW_TRACEPOINT_OPEN with no name: (re)attaches a tracing or LSM program to its
+    /// load-time target; returns the new link fd.
+    public static func attachAgain(programFD: Int32) -> Result<Int32, Errno> {
+        let fd = bpf_raw_tracepoint_open(nil, programFD)
+        return fd >= 0 ? .success(fd) : .failure(errnoOf(fd))
+    }
+
+    /// Loads a socket filter `r1 = map; r0 = 0; exit` that references the map behind `mapFD`
+    /// (BPF_PSEUDO_MAP_FD), so that the map becomes one of its used maps; returns the program fd.
+    public static func loadProgram(referencing mapFD: Int32) -> Result<Int32, Errno> {
+        func insn(_ code: UInt8, dst: UInt8 = 0, src: UInt8 = 0, imm: Int32 = 0) -> bpf_insn {
+            var i = bpf_insn()
+            i.code = code
+            i.dst_reg = dst
+            i.src_reg = src
+            i.imm = imm
+            return i
+        }
+        let insns = [
+            insn(UInt8(BPF_LD | BPF_DW | BPF_IMM), dst: 1, src: UInt8(BPF_PSEUDO_MAP_FD), imm: mapFD), insn(0),
+            insn(UInt8(BPF_ALU64 | BPF_MOV | BPF_K), dst: 0, imm: 0),
+            insn(UInt8(BPF_JMP | BPF_EXIT)),
+        ]
+        let fd = insns.withUnsafeBufferPointer { buf in
+            bpf_prog_load(BPF_PROG_TYPE_SOCKET_FILTER, "ktest_usemap", "GPL", buf.baseAddress, buf.count, nil)
+        }
+        return fd >= 0 ? .success(fd) : .failure(errnoOf(fd))
+    }
+}

@@ -328,8 +328,9 @@ enum corral_stat {
 /* Self-protection (bpf/self-protect/, docs/security.md)                                   */
 /* ====================================================================================== */
 /*
- * Only the daemon identity may get fds for Corral's maps, programs and links, open or remove
- * its pins, or unmount the bpffs that holds them. Every entry lives in one hash map:
+ * Only the daemon identity may get writable fds for Corral's maps, change its maps, programs
+ * and links through any fd, open or remove its pins, or unmount the bpffs that holds them.
+ * Everyone may get program and link fds and read-only map fds (inspection, bpftool). Every entry lives in one hash map:
  *
  * Map "corral_protect": BPF_MAP_TYPE_HASH, CORRAL_MAX_PROTECTED entries,
  * key struct corral_protect_key, value __u32 (1; reserved). Empty map: nothing is protected.
@@ -370,19 +371,21 @@ struct corral_protect_key {
  *   hook = CORRAL_HOOK_SELF_PROTECT, verdict = CORRAL_VERDICT_DENY, mode = CORRAL_MODE_ENFORCE,
  *   err = EPERM (1), rule_uid = 0, generation = 0, flags = 0,
  *   ns_type = enum corral_protect_op (what was refused),
- *   ns_inum = the map/prog/link id (*_BY_ID, *_FD), the inode number (OPEN, UNLINK, RENAME, RMDIR,
+ *   ns_inum = the map/prog/link id (*_BY_ID, *_FD, LINK_*, OBJ_PIN, *_USE, MAP_WRITE), the inode number (OPEN, UNLINK, RENAME, RMDIR,
  *             DIR_WRITE) or 0 (UMOUNT, PTRACE),
  *   target_pid = the traced task (PTRACE), else 0; pid/tgid/comm/actor_* as for decisions.
  * Example: {hook = 5, verdict = 1, err = 1, ns_type = CORRAL_PROTECT_OP_MAP_BY_ID, ns_inum = 42,
- *           pid = 377, tgid = 377, comm = "bpftool"}: bpftool was refused an fd for map 42.
+ *           pid = 377, tgid = 377, comm = "bpftool"}: bpftool was refused a writable fd for map 42
+ *           (bpftool 7.1 opens maps read-write for `map show`).
  * Self-protection is always enforced: CORRAL_F_AUDIT_ALL and rule modes do not apply to it.
  */
 #define CORRAL_HOOK_SELF_PROTECT 5 /* corral_event.hook; enum corral_hook continues here */
 
 enum corral_protect_op {
-	CORRAL_PROTECT_OP_MAP_BY_ID = 1,  /* bpf(BPF_MAP_GET_FD_BY_ID)   lsm/bpf */
-	CORRAL_PROTECT_OP_PROG_BY_ID = 2, /* bpf(BPF_PROG_GET_FD_BY_ID)  lsm/bpf */
-	CORRAL_PROTECT_OP_LINK_BY_ID = 3, /* bpf(BPF_LINK_GET_FD_BY_ID)  lsm/bpf */
+	CORRAL_PROTECT_OP_MAP_BY_ID = 1,  /* bpf(BPF_MAP_GET_FD_BY_ID) asking for a writable fd
+					   * (open_flags without BPF_F_RDONLY)      lsm/bpf */
+	CORRAL_PROTECT_OP_PROG_BY_ID = 2, /* retired: program fds by id are allowed (bpftool) */
+	CORRAL_PROTECT_OP_LINK_BY_ID = 3, /* retired: link fds by id are allowed (bpftool) */
 	CORRAL_PROTECT_OP_OPEN = 4,       /* any permission check on a pin file: BPF_OBJ_GET, open */
 	CORRAL_PROTECT_OP_DIR_WRITE = 5,  /* MAY_WRITE on a pin directory: create/remove entries */
 	CORRAL_PROTECT_OP_UNLINK = 6,     /* lsm/inode_unlink of a pin */
@@ -390,9 +393,41 @@ enum corral_protect_op {
 	CORRAL_PROTECT_OP_RMDIR = 8,      /* lsm/inode_rmdir of a pin directory or inside one */
 	CORRAL_PROTECT_OP_UMOUNT = 9,     /* lsm/sb_umount of the protected bpffs */
 	CORRAL_PROTECT_OP_PTRACE = 10,    /* PTRACE_MODE_ATTACH access to a daemon-identity task */
-	CORRAL_PROTECT_OP_MAP_FD = 11,    /* lsm/bpf_map: a new fd for a protected map by any path
-					   * (e.g. BPF_OBJ_GET of a pin not yet protected) */
-	CORRAL_PROTECT_OP_PROG_FD = 12,   /* lsm/bpf_prog: the same for a protected program */
+	CORRAL_PROTECT_OP_MAP_FD = 11,    /* lsm/bpf_map: a new *writable* fd for a protected map by
+					   * any path (e.g. BPF_OBJ_GET of a pin not yet protected) */
+	CORRAL_PROTECT_OP_PROG_FD = 12,   /* retired: new program fds are allowed */
+	CORRAL_PROTECT_OP_LINK_UPDATE = 13, /* BPF_LINK_UPDATE: link_fd a protected link, or
+					     * new_prog_fd / old_prog_fd a protected program */
+	CORRAL_PROTECT_OP_LINK_DETACH = 14, /* BPF_LINK_DETACH of a protected link */
+	CORRAL_PROTECT_OP_OBJ_PIN = 15,   /* BPF_OBJ_PIN of a protected map, program or link */
+	CORRAL_PROTECT_OP_PROG_USE = 16,  /* a protected program used by another: BPF_PROG_ATTACH /
+					   * _DETACH (attach_bpf_fd, replace_bpf_fd), BPF_LINK_CREATE
+					   * (prog_fd, target_fd), BPF_RAW_TRACEPOINT_OPEN,
+					   * BPF_PROG_TEST_RUN, BPF_PROG_BIND_MAP, BPF_PROG_LOAD
+					   * with attach_prog_fd (lsm/bpf), or a new program whose
+					   * dst_prog it is (lsm/bpf_prog) */
+	CORRAL_PROTECT_OP_MAP_WRITE = 17, /* BPF_MAP_{UPDATE,DELETE,LOOKUP_AND_DELETE}_ELEM,
+					   * BPF_MAP_FREEZE, the *_BATCH writes on a protected map */
+	CORRAL_PROTECT_OP_MAP_USE = 18,   /* a protected map tied to something else: a new program
+					   * that uses it (lsm/bpf_prog), BPF_PROG_BIND_MAP, an inner
+					   * map of another map of maps, an iterator link over it
+					   * (BPF_ITER_CREATE, BPF_OBJ_PIN) */
 };
+
+/*
+ * Worked examples of the fd-based denials (ns_inum is always the protected object's id):
+ *   {ns_type = CORRAL_PROTECT_OP_LINK_DETACH, ns_inum = 12, comm = "attacker"}
+ *       bpf(BPF_LINK_DETACH, link_fd = an fd for link 12, got with BPF_LINK_GET_FD_BY_ID)
+ *   {ns_type = CORRAL_PROTECT_OP_OBJ_PIN, ns_inum = 42}
+ *       bpf(BPF_OBJ_PIN, bpf_fd = a read-only fd for map 42, pathname = "/sys/fs/bpf/keep")
+ *   {ns_type = CORRAL_PROTECT_OP_MAP_WRITE, ns_inum = 42}
+ *       bpf(BPF_MAP_UPDATE_ELEM, map_fd = an fd for map 42) (refused before the kernel's own
+ *       FMODE_WRITE check, which a read-only fd would fail anyway)
+ *   {ns_type = CORRAL_PROTECT_OP_MAP_USE, ns_inum = 42}
+ *       bpf(BPF_PROG_LOAD) of a program whose instructions reference map 42 (refused at its
+ *       first fd, after verification; the program is freed)
+ *   {ns_type = CORRAL_PROTECT_OP_PROG_USE, ns_inum = 97}
+ *       bpf(BPF_PROG_TEST_RUN or BPF_RAW_TRACEPOINT_OPEN, prog_fd = an fd for program 97)
+ */
 
 #endif /* CORRAL_ABI_H */

@@ -11,6 +11,7 @@
 
 /* uapi / kernel macros that vmlinux.h (BTF) cannot carry */
 #define EPERM 1
+#define ENOENT 2
 #define MAX_ERRNO 4095
 #define CAP_SYS_ADMIN 21
 #define MAY_WRITE 0x2

@@ -84,8 +84,8 @@ static __always_inline struct inode *corral_sp_dentry_inode(struct dentry *d)
 	return d ? BPF_CORE_READ(d, d_inode) : NULL;
 }
 
-/* Reports the refusal (struct corral_event, hook CORRAL_HOOK_SELF_PROTECT) and returns -EPERM. */
-static __always_inline int corral_sp_deny(__u32 op, __u32 object, __u32 target_pid)
+/* Reports the refusal (struct corral_event, hook CORRAL_HOOK_SELF_PROTECT) and returns -err. */
+static __always_inline int corral_sp_deny_err(__u32 op, __u32 object, __u32 target_pid, int err)
 {
 	struct corral_task_state *st;
 	struct corral_event *e;
@@ -94,7 +94,7 @@ static __always_inline int corral_sp_deny(__u32 op, __u32 object, __u32 target_p
 	e = bpf_ringbuf_reserve(&corral_events, sizeof(*e), 0);
 	if (!e) {
 		corral_stat_inc(CORRAL_STAT_RINGBUF_DROPS);
-		return -EPERM;
+		return -err;
 	}
 	__builtin_memset(e, 0, sizeof(*e));
 	e->timestamp_ns = bpf_ktime_get_ns();
@@ -107,7 +107,7 @@ static __always_inline int corral_sp_deny(__u32 op, __u32 object, __u32 target_p
 	e->target_pid = target_pid;
 	e->ns_type = op;
 	e->ns_inum = object;
-	e->err = EPERM;
+	e->err = err;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	e->actor_cgroup = bpf_get_current_cgroup_id();
 	st = bpf_task_storage_get(&corral_task_state, bpf_get_current_task_btf(), 0, 0);
@@ -116,7 +116,12 @@ static __always_inline int corral_sp_deny(__u32 op, __u32 object, __u32 target_p
 		e->actor_lock_label = st->lock_label;
 	}
 	bpf_ringbuf_submit(e, 0);
-	return -EPERM;
+	return -err;
+}
+
+static __always_inline int corral_sp_deny(__u32 op, __u32 object, __u32 target_pid)
+{
+	return corral_sp_deny_err(op, object, target_pid, EPERM);
 }
 
 /* Denies unless the caller is the daemon identity. */
@@ -228,9 +233,12 @@ int BPF_PROG(protect_bpf, int cmd, union bpf_attr *attr, unsigned int size)
 		id = BPF_CORE_READ(attr, map_id);
 		if ((BPF_CORE_READ(attr, open_flags) & (BPF_F_RDONLY | BPF_F_WRONLY)) == BPF_F_RDONLY)
 			return 0; /* read-only: protect_map sees FMODE_READ only */
-		if (!corral_sp_has(CORRAL_PROTECT_MAP_ID, id, 0))
+		if (!corral_sp_has(CORRAL_PROTECT_MAP_ID, id, 0) || corral_sp_is_daemon(bpf_get_current_task_btf()))
 			return 0;
-		return corral_sp_refuse(CORRAL_PROTECT_OP_MAP_BY_ID, id, 0);
+		/* ENOENT, not EPERM: id walkers (bpftool map show/dump, which open read-write) treat it
+		 * as "gone since GET_NEXT_ID" and go on with the other maps instead of aborting. The
+		 * refusal is still reported (op MAP_BY_ID, err ENOENT). */
+		return corral_sp_deny_err(CORRAL_PROTECT_OP_MAP_BY_ID, id, 0, ENOENT);
 	case BPF_LINK_UPDATE:
 		err = corral_sp_fd_refuse(BPF_CORE_READ(attr, link_update.link_fd), 0, CORRAL_PROTECT_OP_LINK_UPDATE);
 		if (!err)

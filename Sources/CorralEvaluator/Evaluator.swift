@@ -334,13 +334,9 @@ public struct Evaluator: Sendable {
                         rule: rule.id, kind: rule.kind, mode: mode, role: .taskLock, subject: subject.displayName,
                         applicable: false, note: "\(describe(traceeTask)) is locked by the same entry as \(describe(tracerTask))"))
                 } else {
-                    let why = "\(describe(tracerTask)) is locked since it entered \(lockedNamespaceText(lock)) and "
-                        + "\(describe(traceeTask)) is outside that domain (ptrace-scope)"
-                    let rank = rank(rule, subject, .deny)
-                    trace.entries.append(Consideration(rule: rule.id, kind: rule.kind, mode: mode, role: .taskLock,
-                                                       subject: subject.displayName, applicable: true, effect: .deny,
-                                                       rank: rank, note: why, droppedAsAudit: mode == .audit))
-                    trace.results.append(Result(rule: rule, subject: subject, effect: .deny, rank: rank, mode: mode, why: why))
+                    addDeny(rule, subject: subject, mode: mode, role: .taskLock, into: &trace,
+                            why: "\(describe(tracerTask)) is locked since it entered \(lockedNamespaceText(lock)) and "
+                                + "\(describe(traceeTask)) is outside that domain (ptrace-scope)")
                 }
             }
         }
@@ -356,13 +352,9 @@ public struct Evaluator: Sendable {
                         applicable: false, note: "\(describe(traceeTask)) lies within \(jail) as well"))
                     continue
                 }
-                let why = "\(describe(tracerTask)) is jailed in \(jail) and \(describe(traceeTask)) (cgroup \(traceeTask.cgroup)) "
-                    + "is outside it (ptrace-scope)"
-                let rank = rank(rule, subject, .deny)
-                trace.entries.append(Consideration(rule: rule.id, kind: rule.kind, mode: mode, role: .verdict,
-                                                   subject: subject.displayName, applicable: true, effect: .deny,
-                                                   rank: rank, note: why, droppedAsAudit: mode == .audit))
-                trace.results.append(Result(rule: rule, subject: subject, effect: .deny, rank: rank, mode: mode, why: why))
+                addDeny(rule, subject: subject, mode: mode, role: .verdict, into: &trace,
+                        why: "\(describe(tracerTask)) is jailed in \(jail) and \(describe(traceeTask)) (cgroup \(traceeTask.cgroup)) "
+                            + "is outside it (ptrace-scope)")
             }
         }
         return finish(.ptrace, trace: trace, record: record)
@@ -545,15 +537,21 @@ public struct Evaluator: Sendable {
                 applicable: false, note: "\(describe(actor)) is locked, but the rule does not set deny-unshare"))
             return true
         }
-        let why = forAlloc
+        addDeny(rule, subject: subject, mode: mode, role: .taskLock, into: &trace, why: forAlloc
             ? "\(describe(actor)) is locked since it entered \(nsText) and may not create namespaces (deny-unshare)"
-            : "\(describe(actor)) is locked since it entered \(nsText)"
+            : "\(describe(actor)) is locked since it entered \(nsText)")
+        return true
+    }
+
+    /// One applicable deny of `rule` for `subject`: its trace entry and its result (a deny of an
+    /// audit-mode rule is marked dropped; `finish` leaves it out of the effective winner).
+    private func addDeny(_ rule: Rule, subject: Subject, mode: RuleMode, role: ConsiderationRole,
+                         into trace: inout Trace, why: String) {
         let rank = rank(rule, subject, .deny)
-        trace.entries.append(Consideration(rule: rule.id, kind: rule.kind, mode: mode, role: .taskLock,
+        trace.entries.append(Consideration(rule: rule.id, kind: rule.kind, mode: mode, role: role,
                                            subject: subject.displayName, applicable: true, effect: .deny,
                                            rank: rank, note: why, droppedAsAudit: mode == .audit))
         trace.results.append(Result(rule: rule, subject: subject, effect: .deny, rank: rank, mode: mode, why: why))
-        return true
     }
 
     /// Picks would-be and effective winners and builds the reported decision (semantics.md table).

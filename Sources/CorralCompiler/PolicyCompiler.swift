@@ -61,6 +61,9 @@ public enum PolicyCompiler {
         guard diagnostics.isEmpty else { throw CompileErrors(diagnostics) }
         return compiler.image(generation: generation)
     }
+
+    /// `enum corral_rule_kind` of a rule kind (ABIValueTests ties them to the header).
+    public static func kindValue(_ kind: RuleKind) -> corral_rule_kind { Compilation.kindValue(kind) }
 }
 
 /// The state of one compilation.

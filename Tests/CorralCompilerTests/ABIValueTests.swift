@@ -1,0 +1,33 @@
+// The Swift copies of corral_abi.h's numbers, tied to the header (issue 13: one contract).
+import CorralABI
+import CorralCompiler
+import CorralEvaluator
+import CorralPolicy
+import Testing
+
+@Suite struct ABIValueTests {
+    @Test func hooksAreTheHeadersNumbers() {
+        let header: [Hook: UInt32] = [
+            .namespaceAlloc: CORRAL_HOOK_NS_ALLOC.rawValue, .namespaceInstall: CORRAL_HOOK_NS_INSTALL.rawValue,
+            .namespaceFree: CORRAL_HOOK_NS_FREE.rawValue, .cgroupAttach: CORRAL_HOOK_CGROUP_ATTACH.rawValue,
+            .ptrace: CORRAL_HOOK_PTRACE.rawValue, .idMap: CORRAL_HOOK_ID_MAP.rawValue,
+        ]
+        #expect(Set(header.keys) == Set(Hook.allCases), "every Swift hook has its header value")
+        for hook in Hook.allCases { #expect(hook.abiValue == header[hook], "\(hook)") }
+        #expect(Hook(abiValue: UInt32(CORRAL_HOOK_SELF_PROTECT)) == nil, "self-protection is not a policy hook")
+    }
+
+    @Test func verdictsAndModesAreTheHeadersNumbers() {
+        #expect(Verdict.allow.abiValue == CORRAL_VERDICT_ALLOW.rawValue)
+        #expect(Verdict.deny.abiValue == CORRAL_VERDICT_DENY.rawValue)
+        #expect(Verdict.audit.abiValue == CORRAL_VERDICT_AUDIT.rawValue)
+        #expect(CORRAL_MODE_ENFORCE.rawValue == 0 && CORRAL_MODE_AUDIT.rawValue == 1)
+    }
+
+    @Test func everyRuleKindHasItsOwnHeaderValue() {
+        let values = RuleKind.allCases.map { PolicyCompiler.kindValue($0).rawValue }
+        #expect(Set(values).count == RuleKind.allCases.count)
+        #expect(values.allSatisfy { $0 >= CORRAL_RULE_TRACK.rawValue && $0 <= CORRAL_RULE_ID_MAP.rawValue })
+        #expect(values.count == Int(CORRAL_RULE_ID_MAP.rawValue), "the header's kinds are 1…\(CORRAL_RULE_ID_MAP.rawValue), one per Swift kind")
+    }
+}

@@ -5,6 +5,43 @@ import CorralSystem
 import Foundation
 import Testing
 
+/// What the host offers, probed once: the tests that need something absent are skipped with
+/// the reason (shown by the runner as skipped), never passed without testing.
+enum HostFacts {
+    /// The mount holding the temporary directory: (mount point, major:minor, fstype).
+    static let tempMount: (point: String, majorMinor: String, fstype: String)? = {
+        let real = URL(fileURLWithPath: FileManager.default.temporaryDirectory.path).resolvingSymlinksInPath().path
+        guard let mountinfo = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return nil }
+        // fields: id parent major:minor root mountpoint options... - fstype source superopts
+        var best: (point: String, majorMinor: String, fstype: String)?
+        for line in mountinfo.split(separator: "\n") {
+            let fields = line.split(separator: " ").map(String.init)
+            guard fields.count > 6, let dash = fields.firstIndex(of: "-"), dash + 1 < fields.count else { continue }
+            let point = fields[4].replacingOccurrences(of: "\\040", with: " ")
+            let within = point == "/" || real == point || real.hasPrefix(point + "/")
+            if within, point.count >= (best?.point.count ?? -1) { best = (point, fields[2], fields[dash + 1]) }
+        }
+        return best
+    }()
+
+    /// st_dev of files on overlay, btrfs and fuse is not the mount's major:minor.
+    static let tempDevIsMountDev = tempMount.map { m in !["overlay", "btrfs", "fuse"].contains { m.fstype.hasPrefix($0) } } ?? false
+
+    /// The mount point of a cgroup2 mount of the root cgroup, if one is visible.
+    static let rootCgroup2: String? = {
+        let mounts = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+        guard let line = mounts.split(separator: "\n").first(where: { $0.contains(" - cgroup2 ") }) else { return nil }
+        let fields = line.split(separator: " ").map(String.init)
+        return fields[3] == "/" ? fields[4] : nil
+    }()
+
+    /// Whether the temporary directory's filesystem takes user.* xattrs.
+    static let tempTakesUserXattrs: Bool = {
+        guard let tree = try? TempTree("corral-xattr-probe"), let f = try? tree.executable("f") else { return false }
+        return (try? FileSystem.setExtendedAttribute(f, name: "user.corral.probe", value: [])) != nil
+    }()
+}
+
 @Suite struct ResolverTests {
     @Test func kernelDeviceEncoding() {
         // glibc makedev(8, 1) = 0x801 -> kernel MKDEV(8, 1) = 0x00800001
@@ -19,27 +56,12 @@ import Testing
     }
 
     /// The kernel's dev_t for a file is the major:minor /proc/self/mountinfo shows for its mount.
-    @Test func kernelDeviceMatchesMountinfo() throws {
+    @Test(.enabled(if: HostFacts.tempDevIsMountDev,
+                   "the temporary directory is on overlay, btrfs or fuse (or its mount is not in mountinfo): st_dev is not the mount's major:minor"))
+    func kernelDeviceMatchesMountinfo() throws {
         let tree = try TempTree()
         let exe = try tree.executable("tool")
-        let real = URL(fileURLWithPath: exe).resolvingSymlinksInPath().path
-        let mountinfo = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
-        // fields: id parent major:minor root mountpoint options... - fstype source superopts
-        var best: (point: String, majorMinor: String, fstype: String)?
-        for line in mountinfo.split(separator: "\n") {
-            let fields = line.split(separator: " ").map(String.init)
-            guard fields.count > 6, let dash = fields.firstIndex(of: "-"), dash + 1 < fields.count else { continue }
-            let point = fields[4].replacingOccurrences(of: "\\040", with: " ")
-            let within = point == "/" || real == point || real.hasPrefix(point + "/")
-            if within, point.count >= (best?.point.count ?? -1) {
-                best = (point, fields[2], fields[dash + 1])
-            }
-        }
-        let mount = try #require(best)
-        if ["overlay", "btrfs", "fuse"].contains(where: { mount.fstype.hasPrefix($0) }) {
-            print("skipped: \(real) is on \(mount.fstype), whose st_dev is not the mount's major:minor")
-            return
-        }
+        let mount = try #require(HostFacts.tempMount)
         let parts = mount.majorMinor.split(separator: ":").compactMap { UInt32($0) }
         let expected = parts[0] << 20 | parts[1]
         let id = try FileSystemResolver(cgroupRoot: "/").executable(at: exe)
@@ -80,34 +102,21 @@ import Testing
     }
 
     /// On a real cgroup2 mount the root cgroup's directory has inode 1 (its cgroup id).
-    @Test func realCgroup2RootHasIDOne() throws {
-        let mounts = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
-        guard let line = mounts.split(separator: "\n").first(where: { $0.contains(" - cgroup2 ") }) else {
-            print("skipped: no cgroup2 mount visible")
-            return
-        }
-        let mountPoint = line.split(separator: " ").map(String.init)[4]
-        let root = String(line.split(separator: " ")[3])
-        guard root == "/" else {
-            print("skipped: cgroup2 mounted from \(root), not the root cgroup")
-            return
-        }
+    @Test(.enabled(if: HostFacts.rootCgroup2 != nil, "no cgroup2 mount of the root cgroup is visible here"))
+    func realCgroup2RootHasIDOne() throws {
+        let mountPoint = try #require(HostFacts.rootCgroup2)
         #expect(try FileSystemResolver(cgroupRoot: mountPoint).cgroupID(of: .root) == 1)
     }
 
-    @Test func xattrScanFindsMarkedRegularFilesNonRecursively() throws {
+    @Test(.enabled(if: HostFacts.tempTakesUserXattrs, "the temporary directory's filesystem does not take user.* xattrs"))
+    func xattrScanFindsMarkedRegularFilesNonRecursively() throws {
         let tree = try TempTree()
         let marked = try tree.executable("bin/marked")
         let plain = try tree.executable("bin/plain")
         let nested = try tree.executable("bin/sub/nested")
         try tree.symlink("bin/alias", to: marked)
         let other = try tree.executable("sbin/other")
-        do {
-            try FileSystem.setExtendedAttribute(marked, name: "user.corral.role", value: Array("manager".utf8))
-        } catch {
-            print("skipped: \(tree.root) does not support user.* xattrs (\(error))")
-            return
-        }
+        try FileSystem.setExtendedAttribute(marked, name: "user.corral.role", value: Array("manager".utf8))
         try FileSystem.setExtendedAttribute(nested, name: "user.corral.role", value: [])
         try FileSystem.setExtendedAttribute(tree.path("bin/sub"), name: "user.corral.role", value: [])
         try FileSystem.setExtendedAttribute(other, name: "user.corral.other", value: [])

@@ -26,7 +26,7 @@ struct ExplainCommand: AsyncParsableCommand {
             output.status = 1
         case .success(let run):
             guard step >= 1, let text = ScenarioReport.explain(run, step: step) else {
-                output.stderr = ["\(scenario): error: no step \(step) (the scenario has \(run.outcomes.count) steps)"]
+                output.stderr = ["\(scenario): error: no step \(step) (the scenario has \(run.stepCount) steps, numbered from 1)"]
                 output.status = 1
                 return output
             }

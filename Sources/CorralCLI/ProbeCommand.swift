@@ -18,13 +18,19 @@ struct ProbeCommand: AsyncParsableCommand {
         let targets = objectPath.flatMap { CorralObject.attachTargets(objectPath: $0, prefix: "compat_") }
         let report = KernelProbe.run(compatTargets: targets?.isEmpty == false ? targets : nil)
         if json {
-            let enc = JSONEncoder()
-            enc.outputFormatting = [.sortedKeys, .prettyPrinted]
-            print(String(decoding: try enc.encode(report), as: UTF8.self))
+            print(try Self.json(report))
         } else {
             print(Self.render(report))
         }
         if report.mode == .unsupported { throw ExitCode(2) }
+    }
+
+    /// The report as JSON, snake_case keys like every other JSON Corral prints.
+    static func json(_ r: ProbeReport) throws -> String {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys, .prettyPrinted]
+        enc.keyEncodingStrategy = .convertToSnakeCase
+        return String(decoding: try enc.encode(r), as: UTF8.self)
     }
 
     static func render(_ r: ProbeReport) -> String {

@@ -2,14 +2,26 @@
 import CorralPolicy
 
 public enum DecisionExplainer {
-    /// One line: `deny by lock-sandbox [enforce] EPERM: <reason>`.
+    /// One line: `deny by lock-sandbox [enforce] EPERM: <why>`: the reason without the verdict,
+    /// rule and mode it opens with, which the head already states.
     public static func summary(_ decision: Decision) -> String {
         if decision.hook == .namespaceFree { return "notified: " + decision.reason }
         var text = decision.verdict.rawValue
         if let rule = decision.rule { text += " by \(rule)" }
         if let mode = decision.mode { text += " [\(mode.rawValue)]" }
         if decision.err != 0 { text += " \(ErrnoNames.symbol(of: decision.err))" }
-        return text + ": " + decision.reason
+        return text + ": " + why(decision)
+    }
+
+    /// `decision.reason` without its opening verdict phrase (the prefixes `Evaluator.finish` writes).
+    static func why(_ d: Decision) -> String {
+        var prefixes = ["allowed: "]
+        if let rule = d.rule, let mode = d.mode {
+            prefixes = ["denied by rule '\(rule)' (\(mode.rawValue)): ", "allowed by rule '\(rule)' (\(mode.rawValue)): ",
+                        "allowed, but rule '\(rule)' (audit) "] + prefixes
+        }
+        for p in prefixes where d.reason.hasPrefix(p) { return String(d.reason.dropFirst(p.count)) }
+        return d.reason
     }
 
     /// The full explanation: event fields, every rule considered, winners, verdict.

@@ -268,7 +268,7 @@ public struct Evaluator: Sendable {
                 case .stay:
                     if let s = rule.cgroups.first(where: { src.isWithin($0) && !dst.isWithin($0) }) {
                         effect = .deny
-                        cond = "must stay in \(s): \(src) -> \(dst) leaves it"
+                        cond = "moves \(target == pid ? "itself" : describe(targetTask)) out of \(s), where it must stay (\(src) -> \(dst))"
                     } else {
                         effect = nil
                         cond = "\(src) -> \(dst) does not leave \(pathList(rule.cgroups))"

@@ -25,6 +25,8 @@ public struct StepOutcome: Codable, Sendable {
 public struct ScenarioRun: Sendable {
     public var outcomes: [StepOutcome]
     public var evaluator: Evaluator
+    /// Steps the scenario has (outcomes stop at `through:` when a run is cut short).
+    public var stepCount: Int
 
     public var expectationCount: Int { outcomes.filter { $0.expected != nil }.count }
     public var failedSteps: [Int] { outcomes.filter { !$0.passed }.map(\.step) }
@@ -78,7 +80,7 @@ public enum ScenarioRunner {
             }
             outcomes.append(outcome)
         }
-        return ScenarioRun(outcomes: outcomes, evaluator: state.evaluator)
+        return ScenarioRun(outcomes: outcomes, evaluator: state.evaluator, stepCount: scenario.steps.count)
     }
 
     /// The expectation in words, e.g. "deny by lock-sandbox EPERM".

@@ -92,7 +92,7 @@ public enum DecisionExplainer {
         head += ") subject \(e.subject): "
         if e.applicable {
             head += e.effect.map { $0 == .deny ? "deny" : (e.role == .verdict || e.role == .taskLock ? "allow" : "applies") } ?? "applies"
-            if let rank = e.rank { head += ", rank \(hex(rank))" }
+            if let rank = e.rank { head += ", rank \(hex(rank)) (\(RuleOrder.describe(rank)))" }
             if e.droppedAsAudit { head += ", audit: dropped from the effective winner" }
         } else {
             head += "not applicable"
@@ -102,6 +102,6 @@ public enum DecisionExplainer {
 
     private static func winnerText(_ w: Winner?) -> String {
         guard let w else { return "none (default allow)" }
-        return "\(w.rule) (\(w.effect == .deny ? "deny" : "allow"), subject \(w.subject), \(w.mode.rawValue), rank \(hex(w.rank)))"
+        return "\(w.rule) (\(w.effect == .deny ? "deny" : "allow"), subject \(w.subject), \(w.mode.rawValue), rank \(hex(w.rank)): \(RuleOrder.describe(w.rank)))"
     }
 }

@@ -39,6 +39,22 @@ public enum RuleOrder {
         return level
     }
 
+    /// A rank's fields in words, highest first: "overrides level 1, lock tier, subject exe,
+    /// deny, rule 3 in the file" (level and tier only when set; cgroup subjects with their depth).
+    public static func describe(_ rank: UInt64) -> String {
+        var parts: [String] = []
+        let level = rank >> 48
+        if level > 0 { parts.append("overrides level \(level)") }
+        if (rank >> 44) & 0xF != 0 { parts.append("lock tier") }
+        let spec = Int((rank >> 28) & 0xFFFF)
+        let classes = ["any", "cgroup", "xattr", "exe", "pid1"]
+        let name = spec / 256 < classes.count ? classes[spec / 256] : "class \(spec / 256)"
+        parts.append("subject \(name)" + (spec / 256 == 1 ? " (depth \(spec % 256))" : ""))
+        parts.append(rank & denyBit != 0 ? "deny" : "allow")
+        parts.append("rule \(maxRules - Int(rank & UInt64(maxRules)) + 1) in the file")
+        return parts.joined(separator: ", ")
+    }
+
     public static func rank(rule: Rule, subject: Subject, effect: Effect, precedence: Int) -> UInt64 {
         let p = UInt64(min(max(precedence, 0), 0xFFFF)) << 48
         let tier: UInt64 = (rule.kind.isLockTier ? 1 : 0) << 44

@@ -18,15 +18,39 @@ import Testing
             Reports every problem in the file, one per line, as FILE:LINE:COL: error: MESSAGE (FIELD), then a
             count. Exits 0 when the policy is valid, 1 otherwise. The policy syntax is in docs/policy.md.
 
-            USAGE: corral check <policy>
+            USAGE: corral check <policy> [--json]
 
             ARGUMENTS:
-              <policy>                The policy file (YAML).
+              <policy>                The policy file (YAML), or - for standard input.
 
             OPTIONS:
+              --json                  Print one JSON object (valid, rules, diagnostics with file, line, column,
+                                      severity, message, field) for editors and CI.
               -h, --help              Show help information.
 
             """)
+    }
+
+    @Test func standardInputIsNamedStdin() {
+        let good = CheckCommand.check(path: "-", stdin: { Data("version: 1\nrules: []\n".utf8) })
+        #expect(good == .init(stdout: "<stdin>: ok: 0 rules (0 namespace, 0 cgroup), 0 subjects, default mode enforce\n",
+                              stderr: "", exitCode: 0))
+        let bad = CheckCommand.check(path: "-", stdin: { Data("version: 1\nrules:\n  - {id: a, kind: stay}\n".utf8) })
+        #expect(bad == .init(stdout: "", stderr: """
+            <stdin>:3:5: error: missing required key 'cgroups' for a 'stay' rule (rules[0].cgroups)
+            <stdin>: 1 error
+
+            """, exitCode: 1))
+    }
+
+    @Test func jsonDiagnosticsForEditors() throws {
+        let bad = CheckCommand.check(path: "-", json: true, stdin: { Data("version: 1\nrules:\n  - {id: a, kind: stay}\n".utf8) })
+        #expect(bad.exitCode == 1 && bad.stderr.isEmpty)
+        #expect(bad.stdout == #"{"diagnostics":[{"column":5,"field":"rules[0].cgroups","file":"<stdin>","line":3,"message":"missing required key 'cgroups' for a 'stay' rule","severity":"error"}],"file":"<stdin>","valid":false}"# + "\n")
+        let good = CheckCommand.check(path: Self.root.appendingPathComponent("examples/lock_in/policy.yaml").path, json: true)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(good.stdout.utf8)) as? [String: Any])
+        #expect(good.exitCode == 0 && object["valid"] as? Bool == true && (object["rules"] as? Int ?? 0) > 0)
+        #expect((object["diagnostics"] as? [Any])?.isEmpty == true)
     }
 
     @Test func parsesAsSubcommand() throws {

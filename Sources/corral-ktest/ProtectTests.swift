@@ -569,7 +569,13 @@ enum ProtectTests {
         control["link-update=\(linkID)"] = EINVAL
         control["prog-test-run=\(progID)"] = 524
         control["prog-attach=\(progID)"] = EBUSY
-        let bad = b.errnos.filter { $0.errno != control[$0.op] }
+        // BPF_MAP_FREEZE through a read-only fd: 6.12 refuses it (EPERM), Debian's 6.1 lets it
+        // through (measured: it has no FMODE_CAN_WRITE check in map_freeze). Corral's own fd
+        // check refused it above on both; docs/security.md names the 6.1 gap.
+        var alsoAccepted: [String: Int32] = [:]
+        let release = ((try? Sys.readFile("/proc/sys/kernel/osrelease")) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        if release.hasPrefix("6.1.") { alsoAccepted["map-freeze=\(mapID)"] = 0 }
+        let bad = b.errnos.filter { $0.errno != control[$0.op] && $0.errno != alsoAccepted[$0.op] }
         try check(bad.isEmpty, "after cleanup: " + bad.map { "\($0.op) -> \(name($0.errno))" }.joined(separator: "; "))
     }
 

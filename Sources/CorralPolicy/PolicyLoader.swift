@@ -162,3 +162,22 @@ public enum PolicyLoader {
         return nil
     }
 }
+
+extension PolicyLoader {
+    /// Lines as YAML counts them, so as diagnostics number them: breaks are LF, CR, CRLF (one
+    /// break), NEL, LS and PS. Counted over scalars: `text.filter(\.isNewline).count` undercounts,
+    /// because filtering can join a CR and a later LF into one CRLF Character.
+    public static func yamlLineCount(_ text: String) -> Int {
+        var lines = 1
+        var previousCR = false
+        for scalar in text.unicodeScalars {
+            switch scalar.value {
+            case 0x0A: if !previousCR { lines += 1 }
+            case 0x0D, 0x85, 0x2028, 0x2029: lines += 1
+            default: break
+            }
+            previousCR = scalar.value == 0x0D
+        }
+        return lines
+    }
+}

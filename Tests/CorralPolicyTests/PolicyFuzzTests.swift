@@ -98,7 +98,7 @@ import Testing
         for iteration in 0..<5000 {
             let base = Self.bases[iteration % Self.bases.count]
             let text = Self.mutate(base, using: &rng)
-            let lineCount = Self.yamlLineCount(text)
+            let lineCount = PolicyLoader.yamlLineCount(text)
             do {
                 _ = try PolicyLoader.parse(yaml: text, source: "fuzz.yaml")
                 loaded += 1
@@ -120,22 +120,6 @@ import Testing
         #expect(rejected > 1000)
     }
 
-    /// Line breaks as YAML counts them (LF, CR, CRLF as one, NEL, LS, PS), over scalars:
-    /// `text.filter(\.isNewline).count` undercounts when the filter joins a CR and a later LF
-    /// into one CRLF Character.
-    static func yamlLineCount(_ text: String) -> Int {
-        var lines = 1
-        var previousCR = false
-        for scalar in text.unicodeScalars {
-            switch scalar.value {
-            case 0x0A: if !previousCR { lines += 1 }
-            case 0x0D, 0x85, 0x2028, 0x2029: lines += 1
-            default: break
-            }
-            previousCR = scalar.value == 0x0D
-        }
-        return lines
-    }
 
     /// libFuzzer (PolicyFuzz, crash-52350eb9): a comment holding 36 CRs. libyaml counts each CR as
     /// a line, so the error at the end of the stream is on line 40; the check's old line count
@@ -144,13 +128,13 @@ import Testing
     @Test func carriageReturnsCountAsLines() {
         let text = "# Invalid: cgroup paths are r" + String(repeating: "\r", count: 36)
             + "elatcve to cgroup-ro# Invalid: cgroup paot and may not climb above it.\nversion: 5\ncgrtouhs a"
-        #expect(Self.yamlLineCount(text) == 39)
+        #expect(PolicyLoader.yamlLineCount(text) == 39)
         do {
             _ = try PolicyLoader.parse(yaml: text, source: "fuzz.yaml")
             Issue.record("loaded a policy without a mapping")
         } catch {
             #expect(error.diagnostics.first?.location.line == 40)
-            for d in error.diagnostics { #expect(d.location.line <= Self.yamlLineCount(text) + 1, "\(d)") }
+            for d in error.diagnostics { #expect(d.location.line <= PolicyLoader.yamlLineCount(text) + 1, "\(d)") }
         }
     }
 

@@ -13,7 +13,7 @@ public func utf8Text(_ data: UnsafePointer<UInt8>?, _ size: Int) -> String? {
 /// and printable on one line.
 public func checkDiagnostics(_ errors: PolicyErrors, text: String, source: String) {
     precondition(!errors.diagnostics.isEmpty, "rejected without a diagnostic")
-    let lineCount = yamlLineCount(text)
+    let lineCount = PolicyLoader.yamlLineCount(text)
     for d in errors.diagnostics {
         precondition(d.location.line >= 1 && d.location.column >= 1, "unpositioned diagnostic: \(d)")
         // libyaml puts the end of the stream on a line of its own, hence + 1.
@@ -23,22 +23,6 @@ public func checkDiagnostics(_ errors: PolicyErrors, text: String, source: Strin
     }
 }
 
-/// Lines as YAML counts them: breaks are LF, CR, CRLF (one break), NEL, LS and PS. Counted
-/// over scalars: `text.filter(\.isNewline).count` undercounts, because filtering can join a CR
-/// and a later LF into one CRLF Character.
-public func yamlLineCount(_ text: String) -> Int {
-    var lines = 1
-    var previousCR = false
-    for scalar in text.unicodeScalars {
-        switch scalar.value {
-        case 0x0A: if !previousCR { lines += 1 }
-        case 0x0D, 0x85, 0x2028, 0x2029: lines += 1
-        default: break
-        }
-        previousCR = scalar.value == 0x0D
-    }
-    return lines
-}
 
 /// A policy with every kind of rule the replay and scenario targets can hit.
 public let fuzzPolicyText = """

@@ -69,10 +69,15 @@ public struct GenerationRecord: Codable, Sendable, Equatable {
         return p
     }
 
+    /// The loosenings that are over at `boottime` (or have no boot-time deadline), sorted.
+    public func expiredLoosenings(boottime: UInt64) -> [String] {
+        loosened.keys.filter { id in loosenedUntilBoottime[id].map { $0 <= boottime } ?? true }.sorted()
+    }
+
     /// Drops the loosenings that are over at `boottime` (or have no boot-time deadline).
     /// Returns their rule ids, sorted.
     public mutating func dropExpiredLoosenings(boottime: UInt64) -> [String] {
-        let due = loosened.keys.filter { id in loosenedUntilBoottime[id].map { $0 <= boottime } ?? true }.sorted()
+        let due = expiredLoosenings(boottime: boottime)
         for id in due { loosened[id] = nil; loosenedUntilBoottime[id] = nil }
         for id in loosenedUntilBoottime.keys where loosened[id] == nil { loosenedUntilBoottime[id] = nil }
         return due

@@ -176,10 +176,7 @@ public final class PolicyManager {
     }
 
     /// Whether a loosening has run out and `expire()` has a generation to write.
-    public var hasExpiredLoosening: Bool {
-        let now = boottime()
-        return record.loosened.keys.contains { record.loosenedUntilBoottime[$0].map { $0 <= now } ?? true }
-    }
+    public var hasExpiredLoosening: Bool { !record.expiredLoosenings(boottime: boottime()).isEmpty }
 
     /// Compiles the running policy again when a cgroup it names appeared (see CgroupResolutionService).
     public func reresolve() throws(DaemonError) -> [UnresolvedReference] {

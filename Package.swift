@@ -61,7 +61,7 @@ let package = Package(
         .target(
             name: "CorralDaemon",
             dependencies: [
-                "CorralKernel", "CorralEvaluator", "CorralControl", "CorralOps",
+                "CorralABI", "CorralKernel", "CorralEvaluator", "CorralControl", "CorralOps",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

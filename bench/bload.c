@@ -88,10 +88,11 @@ static void put_rule(__u32 slot, struct corral_rule r)
 
 static void put_anchor(__u64 cg, __u16 slot)
 {
-	struct corral_anchor_key k = {.cgroup_id = cg, .gen = 1};
-	struct corral_anchor a = {.count = 1, .slots = {slot}};
+	/* epoch 1 = generation 1; no root entry, so nothing counts as unclassified */
+	struct corral_cgroup_key k = {.cgroup_id = cg, .epoch = 1};
+	struct corral_cgroup_class a = {.n_anchor = 1, .anchor_slots = {slot}};
 
-	upd("corral_anchors", &k, &a);
+	upd("corral_cgroups", &k, &a);
 }
 
 static void install_policy(int ndeny)

@@ -22,8 +22,9 @@ public enum PolicyMap: String, CaseIterable, Sendable {
     case generations = "corral_generations"
     case rules = "corral_rules"
     case hookRules = "corral_hook_rules"
-    case anchors = "corral_anchors"
-    case subjectCgroups = "corral_subj_cg"
+    case patternNodes = "corral_pattern_nodes"
+    case patternNames = "corral_pattern_names"
+    case patternGlobs = "corral_pattern_globs"
     case subjectExes = "corral_subj_exe"
     case ruleUIDs = "corral_rule_uids"
     case idRanges = "corral_id_ranges"
@@ -32,16 +33,16 @@ public enum PolicyMap: String, CaseIterable, Sendable {
     /// generation slot, the installer deletes that slot's old entries (see `generation(ofKey:)`).
     public var isHash: Bool {
         switch self {
-        case .generations, .rules, .hookRules: false
-        case .anchors, .subjectCgroups, .subjectExes, .ruleUIDs, .idRanges: true
+        case .generations, .rules, .hookRules, .patternNodes, .patternGlobs: false
+        case .patternNames, .subjectExes, .ruleUIDs, .idRanges: true
         }
     }
 
     /// The key size in bytes (corral_abi.h).
     public var keySize: Int {
         switch self {
-        case .generations, .rules, .hookRules, .idRanges: MemoryLayout<UInt32>.size
-        case .anchors, .subjectCgroups: MemoryLayout<corral_anchor_key>.size
+        case .generations, .rules, .hookRules, .idRanges, .patternNodes, .patternGlobs: MemoryLayout<UInt32>.size
+        case .patternNames: MemoryLayout<corral_pattern_name_key>.size
         case .subjectExes: MemoryLayout<corral_exe_key>.size
         case .ruleUIDs: MemoryLayout<corral_uid_key>.size
         }
@@ -54,8 +55,10 @@ public enum PolicyMap: String, CaseIterable, Sendable {
         case .generations: MemoryLayout<corral_generation>.size
         case .rules: MemoryLayout<corral_rule>.size
         case .hookRules: MemoryLayout<corral_slot_list>.size
-        case .anchors: MemoryLayout<corral_anchor>.size
-        case .subjectCgroups, .subjectExes: MemoryLayout<UInt64>.size
+        case .patternNodes: MemoryLayout<corral_pattern_node>.size
+        case .patternNames: MemoryLayout<corral_pattern_name>.size
+        case .patternGlobs: MemoryLayout<corral_pattern_glob>.size
+        case .subjectExes: MemoryLayout<UInt64>.size
         case .ruleUIDs: MemoryLayout<UInt32>.size
         case .idRanges: MemoryLayout<corral_id_ranges>.size
         }
@@ -71,7 +74,9 @@ public enum PolicyMap: String, CaseIterable, Sendable {
         case .generations: return u32(at: 0)
         case .rules: return u32(at: 0).map { $0 / UInt32(CORRAL_MAX_RULE_SLOTS) }
         case .hookRules: return u32(at: 0).map { $0 / CORRAL_LIST_COUNT.rawValue }
-        case .anchors, .subjectCgroups: return key.count == 16 ? u32(at: 8) : nil
+        case .patternNodes: return u32(at: 0).map { $0 / UInt32(CORRAL_MAX_PATTERN_NODES) }
+        case .patternGlobs: return u32(at: 0).map { $0 / UInt32(CORRAL_MAX_PATTERN_GLOBS) }
+        case .patternNames: return key.count == 16 ? u32(at: 12) : nil
         case .subjectExes: return key.count == 16 ? u32(at: 12) : nil
         case .ruleUIDs: return key.count == 8 ? u32(at: 4) : nil
         case .idRanges: return key.count == 4 ? u32(at: 0).map { $0 / UInt32(CORRAL_MAX_RULE_SLOTS) } : nil
@@ -101,10 +106,6 @@ public struct SlotOrigin: Hashable, Sendable {
 /// A policy path that does not resolve on this host (yet). Not an error: see docs/compiler.md.
 public struct UnresolvedReference: Hashable, Sendable, CustomStringConvertible {
     public enum Kind: String, Sendable, Hashable {
-        /// A delegated/stay/locked subtree or deny-into destination.
-        case cgroupScope = "cgroup scope"
-        /// A `cgroup:` subject.
-        case cgroupSubject = "cgroup subject"
         /// An `exe:` subject.
         case executable
         /// An `xattr:` subject with no marked file in the search paths.
@@ -145,8 +146,12 @@ public struct MapImage: Sendable {
     public var rules: [MapEntry<UInt32, corral_rule>]
     /// `corral_hook_rules`: key gen * CORRAL_LIST_COUNT + list, all CORRAL_LIST_COUNT lists.
     public var hookRules: [MapEntry<UInt32, corral_slot_list>]
-    public var anchors: [MapEntry<corral_anchor_key, corral_anchor>]
-    public var subjectCgroups: [MapEntry<corral_anchor_key, UInt64>]
+    /// `corral_pattern_nodes`, `_names`, `_globs`: the pattern trie (key gen * capacity + index).
+    public var patternNodes: [MapEntry<UInt32, corral_pattern_node>]
+    public var patternNames: [MapEntry<corral_pattern_name_key, corral_pattern_name>]
+    public var patternGlobs: [MapEntry<UInt32, corral_pattern_glob>]
+    /// The same trie, for the installer's classification of the cgroups that exist.
+    public var trie: PatternTrie
     public var subjectExes: [MapEntry<corral_exe_key, UInt64>]
     public var ruleUIDs: [MapEntry<corral_uid_key, UInt32>]
     /// `corral_id_ranges`: key = the id-map slot's corral_rules key.
@@ -177,8 +182,9 @@ public struct MapImage: Sendable {
         case .generations: [raw(generation)]
         case .rules: rules.map(raw)
         case .hookRules: hookRules.map(raw)
-        case .anchors: anchors.map(raw)
-        case .subjectCgroups: subjectCgroups.map(raw)
+        case .patternNodes: patternNodes.map(raw)
+        case .patternNames: patternNames.map(raw)
+        case .patternGlobs: patternGlobs.map(raw)
         case .subjectExes: subjectExes.map(raw)
         case .ruleUIDs: ruleUIDs.map(raw)
         case .idRanges: idRanges.map(raw)
@@ -190,8 +196,9 @@ public struct MapImage: Sendable {
         case .generations: 1
         case .rules: rules.count
         case .hookRules: hookRules.count
-        case .anchors: anchors.count
-        case .subjectCgroups: subjectCgroups.count
+        case .patternNodes: patternNodes.count
+        case .patternNames: patternNames.count
+        case .patternGlobs: patternGlobs.count
         case .subjectExes: subjectExes.count
         case .ruleUIDs: ruleUIDs.count
         case .idRanges: idRanges.count

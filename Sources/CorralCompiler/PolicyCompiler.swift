@@ -3,6 +3,9 @@
 import CorralABI
 import CorralPolicy
 import CorralSystem
+#if canImport(Glibc)
+import Glibc  // errno constants only
+#endif
 
 public struct CompileOptions: Sendable {
     /// Directories scanned (not recursively) for files carrying an `xattr:` subject's attribute.
@@ -35,8 +38,10 @@ public enum Capacity {
     public static let labels = Int(CORRAL_MAX_LABELS)
     public static let hookRules = Int(CORRAL_MAX_HOOK_RULES)
     public static let anchorRules = Int(CORRAL_MAX_ANCHOR_RULES)
-    public static let anchors = Int(CORRAL_MAX_ANCHORS) / 2
-    public static let subjectCgroups = Int(CORRAL_MAX_SUBJECT_CGROUPS) / 2
+    public static let patternNodes = Int(CORRAL_MAX_PATTERN_NODES)
+    public static let patternNames = Int(CORRAL_MAX_PATTERN_NAMES)
+    public static let patternGlobs = Int(CORRAL_MAX_PATTERN_GLOBS)
+    public static let nodeGlobs = Int(CORRAL_MAX_NODE_GLOBS)
     public static let subjectExes = Int(CORRAL_MAX_SUBJECT_EXES) / 2
     public static let idMapSlots = Int(CORRAL_MAX_ID_MAP_SLOTS) / 2
 }
@@ -82,15 +87,15 @@ private struct Compilation {
     var exeBits: [ExecutableID: UInt64] = [:]
     var exeOrder: [ExecutableID] = []
     var executablePaths: [ExecutableID: [String]] = [:]
-    var cgroupBits: [UInt64: UInt64] = [:]
-    var cgroupOrder: [UInt64] = []
+    /// Every cgroup path and pattern: subjects' bits and scopes' anchored slots at their nodes.
+    var trie = PatternTrie()
+    /// Where each trie node was first named (capacity messages).
+    var nodeFirstUse: [UInt32: (location: SourceLocation, fieldPath: String)] = [:]
 
     // Slots.
     var slots: [corral_rule] = []
     var origins: [SlotOrigin] = []
     var lists: [[Int]] = Array(repeating: [], count: Int(CORRAL_LIST_COUNT.rawValue))
-    var anchorSlots: [UInt64: [Int]] = [:]
-    var anchorOrder: [UInt64] = []
     var firstSlotOfUID: [UInt32: Int] = [:]
     var uidOrder: [UInt32] = []
     var idRanges: [(slot: Int, ranges: corral_id_ranges)] = []
@@ -133,8 +138,8 @@ private struct Compilation {
 
     /// Independent limits: one per hook list, per anchor cgroup, per rule's labels.
     enum CapacityKey: Hashable {
-        case slots, subjects, exes, subjectCgroups, anchors, idMapSlots
-        case list(Int), anchor(UInt64), labels(Int)
+        case slots, subjects, exes, idMapSlots, patternNodes, patternNames, patternGlobs
+        case list(Int), anchor(UInt32), nodeGlobs(UInt32), labels(Int)
     }
 
     /// Records that a capacity needs `needed` entries; the first overflow's position is reported.
@@ -179,7 +184,10 @@ private struct Compilation {
         }
     }
 
+    /// The id of an exact path that exists now, for decoding events; patterns and missing paths
+    /// have none (they are classified when their cgroups are created, not resolved).
     mutating func resolveCgroup(_ path: CgroupPath, _ resolver: some HostResolver) -> Result<UInt64, Errno> {
+        if path.isPattern { return .failure(Errno(rawValue: ENOENT)) }
         if let known = cgroupMemo[path] { return known }
         let result: Result<UInt64, Errno>
         do throws(Errno) {
@@ -242,21 +250,10 @@ private struct Compilation {
                 }
                 for file in files { addExecutable(file.id, path: file.path, bits: bits, firstUse: firstUse) }
             case .cgroup(let path):
-                switch resolveCgroup(path, resolver) {
-                case .success(let id):
-                    if cgroupBits[id] == nil {
-                        cgroupOrder.append(id)
-                        noteCapacity(.subjectCgroups, capacityName: "CORRAL_MAX_SUBJECT_CGROUPS / 2 (per generation)",
-                                     limit: Capacity.subjectCgroups, what: "cgroup subject entries",
-                                     needed: cgroupOrder.count,
-                                     location: location(rule: firstUse.rule, subject: firstUse.subject),
-                                     fieldPath: "rules[\(firstUse.rule)].subjects[\(firstUse.subject)]")
-                    }
-                    cgroupBits[id, default: 0] |= bits
-                case .failure(let error):
-                    reportUnresolvedSubject(subject.matcher, kind: .cgroupSubject,
-                                            path: resolver.hostPath(of: path), error: error)
-                }
+                _ = resolveCgroup(path, resolver)
+                let node = insertPath(path, location: location(rule: firstUse.rule, subject: firstUse.subject),
+                                      fieldPath: "rules[\(firstUse.rule)].subjects[\(firstUse.subject)]")
+                trie.addSubjectBits(bits, at: node)
             }
         }
     }
@@ -304,12 +301,45 @@ private struct Compilation {
         }
     }
 
-    /// Kinds found by walking the ancestors of src/dst; delegated is found via the CGROUP list.
+    /// Kinds anchored at the cgroups their scope names (found by walking the ancestors of src
+    /// and dst). Delegated is also in the CGROUP list: outside every instance it denies.
     static func isAnchored(_ kind: RuleKind) -> Bool {
         switch kind {
-        case .stay, .locked, .denyInto: true
+        case .stay, .locked, .denyInto, .delegated: true
         default: false
         }
+    }
+
+    /// The trie node of a policy path, with the capacity checks of new nodes and edges.
+    mutating func insertPath(_ path: CgroupPath, location: SourceLocation, fieldPath: String) -> UInt32 {
+        let before = (nodes: trie.nodes.count, names: trie.nameCount, globs: trie.globCount)
+        let node = trie.insert(path)
+        if trie.nodes.count > before.nodes {
+            for n in before.nodes..<trie.nodes.count { nodeFirstUse[UInt32(n)] = (location, fieldPath) }
+            if trie.nodes.count > Capacity.patternNodes {
+                noteCapacity(.patternNodes, capacityName: "CORRAL_MAX_PATTERN_NODES", limit: Capacity.patternNodes,
+                             what: "pattern trie nodes (distinct path prefixes)", needed: trie.nodes.count,
+                             location: location, fieldPath: fieldPath)
+            }
+        }
+        if trie.nameCount > before.names, trie.nameCount > Capacity.patternNames {
+            noteCapacity(.patternNames, capacityName: "CORRAL_MAX_PATTERN_NAMES", limit: Capacity.patternNames,
+                         what: "literal path components", needed: trie.nameCount, location: location, fieldPath: fieldPath)
+        }
+        if trie.globCount > before.globs {
+            if trie.globCount > Capacity.patternGlobs {
+                noteCapacity(.patternGlobs, capacityName: "CORRAL_MAX_PATTERN_GLOBS", limit: Capacity.patternGlobs,
+                             what: "components with '*'", needed: trie.globCount, location: location, fieldPath: fieldPath)
+            }
+            // The node that gained a glob edge: the parent of some node on the path.
+            for i in trie.nodesAlong(path) where trie.nodes[Int(i)].globs.count > Capacity.nodeGlobs {
+                let n = trie.nodes[Int(i)]
+                noteCapacity(.nodeGlobs(i), capacityName: "CORRAL_MAX_NODE_GLOBS", limit: Capacity.nodeGlobs,
+                             what: "different '*' components under one path prefix", needed: n.globs.count,
+                             location: location, fieldPath: fieldPath)
+            }
+        }
+        return node
     }
 
     mutating func stableID(label: String, rule ri: Int, field: () -> String) -> UInt32 {
@@ -364,19 +394,11 @@ private struct Compilation {
                 template.track_label = stableID(label: label, rule: ri) { "rules[\(ri)].trackLabel" }
             }
 
-            // Scopes: resolved once per rule, reported once per cgroups[j].
+            // Scopes: one slot per cgroups[j], anchored at the path's trie node.
             var scopes: [(index: Int, path: CgroupPath, id: UInt64?)?] = [nil]
             if Self.hasScope(rule.kind), !rule.cgroups.isEmpty {
                 scopes = rule.cgroups.enumerated().map { j, path in
-                    switch resolveCgroup(path, resolver) {
-                    case .success(let id):
-                        return (j, path, id)
-                    case .failure(let error):
-                        unresolved.append(UnresolvedReference(
-                            kind: .cgroupScope, ruleID: rule.id, fieldPath: "rules[\(ri)].cgroups[\(j)]",
-                            path: resolver.hostPath(of: path), location: location(rule: ri), error: error))
-                        return (j, path, nil)
-                    }
+                    (j, path, try? resolveCgroup(path, resolver).get())
                 }
             }
 
@@ -413,6 +435,7 @@ private struct Compilation {
                     }
                     if let list = Self.list(for: rule.kind) {
                         let l = Int(list.rawValue)
+                        slots[slot].list_pos = UInt32(lists[l].count)
                         lists[l].append(slot)
                         if lists[l].count > Capacity.hookRules {
                             noteCapacity(.list(l), capacityName: "CORRAL_MAX_HOOK_RULES", limit: Capacity.hookRules,
@@ -420,21 +443,14 @@ private struct Compilation {
                                          needed: lists[l].count, location: location(rule: ri), fieldPath: "rules[\(ri)]")
                         }
                     }
-                    if Self.isAnchored(rule.kind), let scope, let id = scope.id {
-                        if anchorSlots[id] == nil {
-                            anchorOrder.append(id)
-                            if anchorOrder.count > Capacity.anchors {
-                                noteCapacity(.anchors, capacityName: "CORRAL_MAX_ANCHORS / 2 (per generation)",
-                                             limit: Capacity.anchors, what: "cgroups with anchored rules",
-                                             needed: anchorOrder.count, location: location(rule: ri), fieldPath: field())
-                            }
-                        }
-                        anchorSlots[id, default: []].append(slot)
-                        let anchored = anchorSlots[id]!.count
+                    if Self.isAnchored(rule.kind), let scope {
+                        let node = insertPath(scope.path, location: location(rule: ri), fieldPath: field())
+                        trie.addAnchor(slot, at: node)
+                        let anchored = trie.nodes[Int(node)].anchors.count
                         if anchored > Capacity.anchorRules {
-                            noteCapacity(.anchor(id), capacityName: "CORRAL_MAX_ANCHOR_RULES",
+                            noteCapacity(.anchor(node), capacityName: "CORRAL_MAX_ANCHOR_RULES",
                                          limit: Capacity.anchorRules,
-                                         what: "rule slots anchored at cgroup \(scope.path) (id \(id))",
+                                         what: "rule slots scoped to cgroup \(scope.path)",
                                          needed: anchored, location: location(rule: ri), fieldPath: field())
                         }
                     }
@@ -502,25 +518,63 @@ private struct Compilation {
             return MapEntry(key: listBase + UInt32(l), value: list)
         }
 
-        let anchors = anchorOrder.map { id in
-            var anchor = corral_anchor()
-            let members = anchorSlots[id]!
-            anchor.count = UInt32(members.count)
-            withUnsafeMutableBytes(of: &anchor.slots) { raw in
-                for (i, slot) in members.enumerated() {
-                    raw.storeBytes(of: UInt16(slot), toByteOffset: i * 2, as: UInt16.self)
+        let nodeBase = gen * UInt32(CORRAL_MAX_PATTERN_NODES)
+        let globBase = gen * UInt32(CORRAL_MAX_PATTERN_GLOBS)
+        var patternNodes: [MapEntry<UInt32, corral_pattern_node>] = []
+        var patternNames: [MapEntry<corral_pattern_name_key, corral_pattern_name>] = []
+        var patternGlobs: [MapEntry<UInt32, corral_pattern_glob>] = []
+        for (i, node) in trie.nodes.enumerated() {
+            var v = corral_pattern_node()
+            v.subject_bits = node.subjectBits
+            v.eps = node.eps
+            v.glob_first = UInt32(patternGlobs.count)
+            v.n_glob = UInt16(min(node.globs.count, Capacity.nodeGlobs))
+            v.n_anchor = UInt16(min(node.anchors.count, Capacity.anchorRules))
+            v.flags = (node.anyDepth ? UInt32(CORRAL_NODE_F_ANY_DEPTH) : 0) | (node.live ? UInt32(CORRAL_NODE_F_LIVE) : 0)
+            withUnsafeMutableBytes(of: &v.anchor_slots) { raw in
+                for (k, slot) in node.anchors.prefix(Capacity.anchorRules).enumerated() {
+                    raw.storeBytes(of: slot, toByteOffset: k * 2, as: UInt16.self)
                 }
             }
-            return MapEntry(key: cgroupKey(id), value: anchor)
+            patternNodes.append(MapEntry(key: nodeBase + UInt32(i), value: v))
+            for g in node.globs {
+                var e = corral_pattern_glob()
+                e.child = g.child
+                e.prefix_len = UInt16(g.prefix.utf8.count)
+                e.suffix_len = UInt16(g.suffix.utf8.count)
+                withUnsafeMutableBytes(of: &e.prefix) { raw in
+                    for (k, b) in g.prefix.utf8.prefix(raw.count).enumerated() { raw[k] = b }
+                }
+                withUnsafeMutableBytes(of: &e.suffix) { raw in
+                    for (k, b) in g.suffix.utf8.prefix(raw.count).enumerated() { raw[k] = b }
+                }
+                patternGlobs.append(MapEntry(key: globBase + UInt32(patternGlobs.count), value: e))
+            }
+            for name in node.nameOrder {
+                var k = corral_pattern_name_key()
+                k.hash = CgroupClassifier.nameHash(name)
+                k.node = UInt32(i)
+                k.gen = gen
+                var e = corral_pattern_name()
+                e.child = node.names[name]!
+                e.len = UInt32(name.utf8.count)
+                withUnsafeMutableBytes(of: &e.name) { raw in
+                    for (k, b) in name.utf8.prefix(raw.count - 1).enumerated() { raw[k] = b }
+                }
+                patternNames.append(MapEntry(key: k, value: e))
+            }
         }
+        header.pattern_nodes = UInt32(trie.nodes.count)
 
         return MapImage(
             gen: gen,
             generation: MapEntry(key: gen, value: header),
             rules: slots.enumerated().map { MapEntry(key: slotBase + UInt32($0.offset), value: $0.element) },
             hookRules: hookRules,
-            anchors: anchors,
-            subjectCgroups: cgroupOrder.map { MapEntry(key: cgroupKey($0), value: cgroupBits[$0]!) },
+            patternNodes: patternNodes,
+            patternNames: patternNames,
+            patternGlobs: patternGlobs,
+            trie: trie,
             subjectExes: exeOrder.map { id in
                 var key = corral_exe_key()
                 key.ino = id.ino
@@ -544,10 +598,4 @@ private struct Compilation {
             executablePaths: executablePaths)
     }
 
-    func cgroupKey(_ id: UInt64) -> corral_anchor_key {
-        var key = corral_anchor_key()
-        key.cgroup_id = id
-        key.gen = gen
-        return key
-    }
 }

@@ -1,6 +1,6 @@
 // `corral daemon`: services on one epoll reactor (docs/operations.md §2).
 //
-//   LoaderService           load or adopt, apply, modes, loosen timers, cgroup re-resolution
+//   LoaderService           load or adopt, apply, modes, loosen timers, classification consistency check
 //   EventService            ring buffer -> enrich -> ring + log file + stdout + subscribers
 //   ControlService          the control socket (CorralControl)
 //   MetricsService          Prometheus text on 127.0.0.1 (off by default)
@@ -25,6 +25,8 @@ public struct DaemonConfiguration: Sendable {
     public var metricsAddress: String?
     /// Print each event as a JSON line on stdout.
     public var printEvents: Bool
+    /// How often the cgroup classification consistency check runs (CgroupConsistencyService).
+    public var classificationCheckMillis: UInt64 = 30_000
 
     public init(policyPath: String?, session: SessionOptions, stateDirectory: String = "/run/corral",
                 logDirectory: String? = "/var/log/corral", controlSocket: String? = nil,

@@ -260,31 +260,51 @@ public struct Evaluator: Sendable {
                     effect = .allow
                     cond = "may move tasks between any cgroups"
                 case .delegated:
-                    guard let subtree = rule.cgroups.first else { continue }
-                    let inside = src.isWithin(subtree) && dst.isWithin(subtree)
-                    effect = inside ? .allow : .deny
-                    cond = inside ? "manages \(subtree), and \(src) and \(dst) lie within it"
-                        : "manages \(subtree) only, and \(src.isWithin(subtree) ? "\(dst)" : "\(src)") lies outside it"
+                    // Inside when src and dst lie within one instance of the (pattern) scope.
+                    guard let scope = rule.cgroups.first else { continue }
+                    let instance = scope.instances(containing: src).first { dst.isWithin($0) }
+                    effect = instance == nil ? .deny : .allow
+                    if let instance {
+                        cond = "manages \(Self.describe(scope, instance)), and \(src) and \(dst) lie within it"
+                    } else {
+                        let outside = scope.instances(containing: src).isEmpty ? src : dst
+                        cond = "manages \(scope) only, and \(outside) lies outside \(scope.isPattern ? "the instance" : "it")"
+                            + (scope.isPattern && outside == dst && !scope.instances(containing: dst).isEmpty
+                                ? " of the source (each match is its own subtree)" : "")
+                    }
                 case .stay:
-                    if let s = rule.cgroups.first(where: { src.isWithin($0) && !dst.isWithin($0) }) {
+                    var left: (CgroupPath, CgroupPath)?
+                    for scope in rule.cgroups {
+                        if let s = scope.instances(containing: src).first(where: { !dst.isWithin($0) }) { left = (scope, s); break }
+                    }
+                    if let (scope, s) = left {
                         effect = .deny
-                        cond = "moves \(target == pid ? "itself" : describe(targetTask)) out of \(s), where it must stay (\(src) -> \(dst))"
+                        cond = "moves \(target == pid ? "itself" : describe(targetTask)) out of \(Self.describe(scope, s)), where it must stay (\(src) -> \(dst))"
                     } else {
                         effect = nil
                         cond = "\(src) -> \(dst) does not leave \(pathList(rule.cgroups))"
                     }
                 case .locked:
-                    if let c = rule.cgroups.first(where: { src.isWithin($0) || dst.isWithin($0) }) {
+                    var hit: (CgroupPath, CgroupPath, Bool)?
+                    for scope in rule.cgroups {
+                        if let c = scope.instances(containing: src).first { hit = (scope, c, true); break }
+                        if let c = scope.instances(containing: dst).first { hit = (scope, c, false); break }
+                    }
+                    if let (scope, c, fromSrc) = hit {
                         effect = .deny
-                        cond = "\(c) is locked (\(src.isWithin(c) ? "source \(src)" : "destination \(dst)") lies within it)"
+                        cond = "\(Self.describe(scope, c)) is locked (\(fromSrc ? "source \(src)" : "destination \(dst)") lies within it)"
                     } else {
                         effect = nil
                         cond = "neither \(src) nor \(dst) lies within \(pathList(rule.cgroups))"
                     }
                 case .denyInto:
-                    if let d = rule.cgroups.first(where: { dst.isWithin($0) }) {
+                    var hit: (CgroupPath, CgroupPath)?
+                    for scope in rule.cgroups {
+                        if let d = scope.instances(containing: dst).first { hit = (scope, d); break }
+                    }
+                    if let (scope, d) = hit {
                         effect = .deny
-                        cond = "may not move tasks into \(d) (destination \(dst))"
+                        cond = "may not move tasks into \(Self.describe(scope, d)) (destination \(dst))"
                     } else {
                         effect = nil
                         cond = "destination \(dst) is outside \(pathList(rule.cgroups))"
@@ -346,7 +366,7 @@ public struct Evaluator: Sendable {
             for subject in rule.subjects {
                 guard case .cgroup(let jail) = subject.matcher,
                       Evaluator.match(subject, tracerTask).matches else { continue }
-                if traceeTask.cgroup.isWithin(jail) {
+                if !jail.instances(containing: traceeTask.cgroup).isEmpty {
                     trace.entries.append(Consideration(
                         rule: rule.id, kind: rule.kind, mode: mode, role: .verdict, subject: subject.displayName,
                         applicable: false, note: "\(describe(traceeTask)) lies within \(jail) as well"))
@@ -434,8 +454,10 @@ public struct Evaluator: Sendable {
             return task.exeXattrs.contains(name) ? (true, "executable carries xattr \(name)")
                 : (false, "executable \(task.exe.isEmpty ? "(unknown)" : task.exe) lacks xattr \(name)")
         case .cgroup(let path):
-            return task.cgroup.isWithin(path) ? (true, "cgroup \(task.cgroup) lies within \(path)")
-                : (false, "cgroup \(task.cgroup) is outside \(path)")
+            if let instance = path.instances(containing: task.cgroup).first {
+                return (true, "cgroup \(task.cgroup) lies within \(Self.describe(path, instance))")
+            }
+            return (false, "cgroup \(task.cgroup) is outside \(path)")
         }
     }
 
@@ -619,6 +641,11 @@ public struct Evaluator: Sendable {
     }
 
     private func labelList(_ labels: [String]) -> String { "[" + labels.joined(separator: ", ") + "]" }
+
+    /// An instance of a scope: "/a/b" for an exact path, "/a/b (matches /a/*)" for a pattern.
+    private static func describe(_ scope: CgroupPath, _ instance: CgroupPath) -> String {
+        scope.isPattern ? "\(instance) (matches \(scope))" : "\(instance)"
+    }
 
     private func pathList(_ paths: [CgroupPath]) -> String {
         "[" + paths.map(\.description).joined(separator: ", ") + "]"

@@ -120,10 +120,16 @@ public enum SubjectMatcher: Hashable, Sendable {
         }
     }
 
-    /// Specificity within the total order: class * 256 + cgroup depth.
+    /// Specificity within the total order: class * 256 + cgroup specificity, where a cgroup path
+    /// scores 2 * (leading components without '*') + 1 if it is exact: a longer literal prefix
+    /// wins, and at equal prefixes an exact path beats a pattern (docs/semantics.md).
     public var specificity: Int {
-        if case .cgroup(let path) = self { return specificityClass * 256 + min(path.depth, 255) }
+        if case .cgroup(let path) = self { return specificityClass * 256 + Self.cgroupSpecificity(path) }
         return specificityClass * 256
+    }
+
+    public static func cgroupSpecificity(_ path: CgroupPath) -> Int {
+        min(2 * path.literalPrefixCount + (path.isPattern ? 0 : 1), 255)
     }
 }
 

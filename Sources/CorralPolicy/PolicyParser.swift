@@ -390,7 +390,7 @@ struct PolicyParser {
             }
         }
         if let entry = applies("cgroup"), let cgroup = parseCgroupPath(entry.value, "\(path).cgroup") {
-            if kind == .delegated && cgroup == .root {
+            if kind == .delegated && cgroup.matches(.root) {
                 reader.error("a delegated subtree cannot be the whole cgroup tree ('/')", at: entry.value, "\(path).cgroup")
             }
             rule.cgroups = [cgroup]
@@ -506,6 +506,9 @@ struct PolicyParser {
 
     struct PathProblem: Error { var message: String }
 
+    /// CORRAL_GLOB_PART_MAX (corral_abi.h); ABIValueTests ties the two.
+    public static let maxGlobPart = 64
+
     /// A cgroup path exactly as the model stores it: absolute and normalised.
     static func checkCgroupPath(_ text: String) -> Result<CgroupPath, PathProblem> {
         guard text.hasPrefix("/") else {
@@ -531,6 +534,28 @@ struct PolicyParser {
             }
         }
         if escapes { return .failure(PathProblem(message: "cgroup path \(quote(text)) lies outside the cgroup root")) }
+        for (i, part) in parts.enumerated() where part.contains("*") {
+            let stars = part.filter { $0 == "*" }.count
+            if part == "**" {
+                if i > 0 && parts[i - 1] == "**" {
+                    return .failure(PathProblem(message: "cgroup pattern \(quote(text)): '**/**' is the same as one '**'; write one"))
+                }
+                continue
+            }
+            if part.contains("**") {
+                return .failure(PathProblem(message: "cgroup pattern \(quote(text)): '**' must be a whole component "
+                    + "(in \(quote(part)))"))
+            }
+            if stars > 1 {
+                return .failure(PathProblem(message: "cgroup pattern \(quote(text)): at most one '*' per component "
+                    + "(in \(quote(part)))"))
+            }
+            if case .glob(let prefix, let suffix) = CgroupPathComponent(part),
+               prefix.utf8.count > maxGlobPart || suffix.utf8.count > maxGlobPart {
+                return .failure(PathProblem(message: "cgroup pattern \(quote(text)): the text before and after '*' "
+                    + "may be at most \(maxGlobPart) bytes each (in \(quote(part)))"))
+            }
+        }
         let cgroup = CgroupPath(components: parts)
         if !normal {
             return .failure(PathProblem(message: "cgroup path \(quote(text)) is not normalized; write '\(cgroup)'"))

@@ -216,7 +216,7 @@ struct PolicyValidator {
         let kinds: Set = [earlier.rule.kind, later.rule.kind]
         if kinds == [.stay, .locked] || kinds == [.locked, .delegated] {
             for ref in later.cgroupRefs {
-                for other in earlier.cgroupRefs where ref.value.isWithin(other.value) || other.value.isWithin(ref.value) {
+                for other in earlier.cgroupRefs where ref.value.mayOverlap(other.value) {
                     return (ref.location, ref.path, "\(later.rule.kind.rawValue) '\(show(ref.value.description))' overlaps "
                         + "\(earlier.rule.kind.rawValue) '\(show(other.value.description))'")
                 }

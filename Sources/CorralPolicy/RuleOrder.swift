@@ -4,7 +4,8 @@
 //
 //   bits 63..48  precedence   from `overrides:` (a rule outranks every rule it overrides)
 //   bits 47..44  tier         1 for lock rules (locked, lock-on-entry), else 0
-//   bits 43..28  specificity  of the matched subject: class * 256 + cgroup depth
+//   bits 43..28  specificity  of the matched subject: class * 256 + cgroup specificity
+//                             (2 * literal prefix components, + 1 for an exact path)
 //   bit  27      effect       1 = deny, 0 = allow  (deny beats allow when all else is equal)
 //   bits 26..0   order        0x7FFFFFF - position in the file (earlier rule wins)
 //
@@ -49,7 +50,9 @@ public enum RuleOrder {
         let spec = Int((rank >> 28) & 0xFFFF)
         let classes = ["any", "cgroup", "xattr", "exe", "pid1"]
         let name = spec / 256 < classes.count ? classes[spec / 256] : "class \(spec / 256)"
-        parts.append("subject \(name)" + (spec / 256 == 1 ? " (depth \(spec % 256))" : ""))
+        let cg = spec % 256
+        parts.append("subject \(name)" + (spec / 256 == 1
+            ? " (\(cg % 2 == 1 ? "exact, depth" : "pattern, literal prefix") \(cg / 2))" : ""))
         parts.append(rank & denyBit != 0 ? "deny" : "allow")
         parts.append("rule \(maxRules - Int(rank & UInt64(maxRules)) + 1) in the file")
         return parts.joined(separator: ", ")

@@ -79,18 +79,18 @@ func listSlots(_ list: corral_slot_list) -> [Int] {
     withUnsafeBytes(of: list.slots) { raw in raw.bindMemory(to: UInt16.self).prefix(Int(list.count)).map(Int.init) }
 }
 
-func anchorSlots(_ anchor: corral_anchor) -> [Int] {
-    withUnsafeBytes(of: anchor.slots) { raw in raw.bindMemory(to: UInt16.self).prefix(Int(anchor.count)).map(Int.init) }
-}
-
 extension MapImage {
     func list(_ list: corral_hook_list) -> [Int] {
         listSlots(hookRules.first { $0.key == gen * CORRAL_LIST_COUNT.rawValue + list.rawValue }!.value)
     }
 
-    func anchor(_ cgroupID: UInt64) -> [Int]? {
-        anchors.first { $0.key.cgroup_id == cgroupID && $0.key.gen == gen }.map { anchorSlots($0.value) }
+    /// The rule slots anchored at a cgroup at `path` (nil: the cgroup gets no entry).
+    func anchor(_ path: String) -> [Int]? {
+        classify(CgroupPath(path)!).map { $0.anchors.map(Int.init) }
     }
+
+    /// The subject bits a cgroup at `path` itself contributes (its ancestors' are ORed at decisions).
+    func subjectBits(_ path: String) -> UInt64? { classify(CgroupPath(path)!)?.subjectBits }
 
     func slot(_ slot: Int) -> corral_rule {
         rules.first { $0.key == gen * UInt32(CORRAL_MAX_RULE_SLOTS) + UInt32(slot) }!.value

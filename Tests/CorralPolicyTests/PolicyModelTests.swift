@@ -253,7 +253,7 @@ import Testing
         let lock = Rule(id: "l", kind: .locked, cgroups: [CgroupPath("/a")!], index: 2)
         let cg = Subject(matcher: .cgroup(CgroupPath("/system.slice/a.service")!))
         #expect(RuleOrder.describe(RuleOrder.rank(rule: lock, subject: cg, effect: .deny, precedence: 1))
-                == "overrides level 1, lock tier, subject cgroup (depth 2), deny, rule 3 in the file")
+                == "overrides level 1, lock tier, subject cgroup (exact, depth 2), deny, rule 3 in the file")
         let any = Rule(id: "a", kind: .stay, cgroups: [CgroupPath("/a")!], index: 0)
         #expect(RuleOrder.describe(RuleOrder.rank(rule: any, subject: .any, effect: .allow, precedence: 0))
                 == "subject any, allow, rule 1 in the file")

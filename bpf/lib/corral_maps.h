@@ -36,17 +36,33 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, CORRAL_MAX_ANCHORS);
-	__type(key, struct corral_anchor_key);
-	__type(value, struct corral_anchor);
-} corral_anchors SEC(".maps");
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, CORRAL_MAX_CGROUPS);
+	__type(key, struct corral_cgroup_key);
+	__type(value, struct corral_cgroup_class);
+} corral_cgroups SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * CORRAL_MAX_PATTERN_NODES);
+	__type(key, __u32);
+	__type(value, struct corral_pattern_node);
+} corral_pattern_nodes SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, CORRAL_MAX_SUBJECT_CGROUPS);
-	__type(key, struct corral_anchor_key);
-	__type(value, __u64);
-} corral_subj_cg SEC(".maps");
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 2 * CORRAL_MAX_PATTERN_NAMES);
+	__type(key, struct corral_pattern_name_key);
+	__type(value, struct corral_pattern_name);
+} corral_pattern_names SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * CORRAL_MAX_PATTERN_GLOBS);
+	__type(key, __u32);
+	__type(value, struct corral_pattern_glob);
+} corral_pattern_globs SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -95,6 +111,25 @@ struct {
 	__type(value, __u64);
 } corral_stats SEC(".maps");
 
+/* ---- internal: one classification's working set (tp_btf/cgroup_mkdir), per CPU ---- */
+struct corral_classify {
+	char name[CORRAL_CGROUP_NAME_MAX];
+	__u32 len;       /* bytes of name without NUL */
+	__u32 gen;       /* slot being classified into */
+	__u64 hash;      /* FNV-1a 64 of name */
+	__u32 n_nodes;   /* that slot's pattern_nodes */
+	__u32 _pad;
+	struct corral_cgroup_class parent;
+	struct corral_cgroup_class cls;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct corral_classify);
+} corral_classify_scratch SEC(".maps");
+
 /* ---- internal: one decision's working set (kept off the 512-byte BPF stack) ---- */
 struct corral_decision {
 	/* inputs, set by the entry point */
@@ -115,12 +150,18 @@ struct corral_decision {
 	__u64 dst_anc[CORRAL_MAX_CGROUP_DEPTH];
 	/* read once per decision */
 	__u32 gen;
+	__u32 epoch;       /* low 32 bits of generation: the key of its corral_cgroups entries */
 	__u32 gflags;      /* corral_control.flags | corral_generation.flags */
 	__u32 rule_slots;
 	__u32 traced;
 	__u64 generation;
 	__u64 bits;        /* actor subject bits */
 	__u64 target_bits; /* hook PTRACE: the tracee's cgroup subject bits */
+	__u64 deleg_inside; /* hook CGROUP_ATTACH: bit list_pos of each delegated slot anchored at a
+			     * common ancestor of src and dst (the move stays inside an instance) */
+	__u64 anchor_id;   /* hook CGROUP_ATTACH: the cgroup whose anchors are being scanned */
+	__u32 unclassified; /* hook CGROUP_ATTACH: dst or an ancestor has no classification */
+	__u32 _pad1;
 	/* hook ID_MAP: the written extents (inside, outside, count) x n_ext; id_bad when the write
 	 * could not be read or parsed, or holds more than CORRAL_MAX_ID_EXTENTS */
 	__u32 id_ext[3 * CORRAL_MAX_ID_EXTENTS];

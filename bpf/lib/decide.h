@@ -29,12 +29,13 @@ static __always_inline __u64 corral_exe_bits(struct task_struct *t, __u32 gen)
 	return bits ? *bits : 0;
 }
 
-/* OR of corral_subj_cg over t's default-hierarchy cgroup and its ancestors. */
-static __always_inline __u64 corral_cgroup_bits(struct task_struct *t, __u32 gen)
+/* OR of the subject bits of t's default-hierarchy cgroup and its ancestors (corral_cgroups). */
+static __always_inline __u64 corral_cgroup_bits(struct task_struct *t, __u32 epoch)
 {
-	struct corral_anchor_key k = {.gen = gen};
+	struct corral_cgroup_key k = {.epoch = epoch};
+	struct corral_cgroup_class *c;
 	struct cgroup *cg;
-	__u64 bits = 0, *v;
+	__u64 bits = 0;
 	int level, i;
 
 	cg = BPF_CORE_READ(t, cgroups, dfl_cgrp);
@@ -45,9 +46,9 @@ static __always_inline __u64 corral_cgroup_bits(struct task_struct *t, __u32 gen
 		if (i > level)
 			break;
 		k.cgroup_id = corral_cgroup_ancestor_id(cg, i);
-		v = bpf_map_lookup_elem(&corral_subj_cg, &k);
-		if (v)
-			bits |= *v;
+		c = bpf_map_lookup_elem(&corral_cgroups, &k);
+		if (c)
+			bits |= c->subject_bits;
 	}
 	return bits;
 }
@@ -85,6 +86,7 @@ static __always_inline void corral_begin_actor(struct corral_decision *d, struct
 	if (ctl)
 		cflags = ctl->flags;
 	d->gen = gen;
+	d->epoch = 0;
 	d->gflags = cflags;
 	d->generation = 0;
 	d->rule_slots = 0;
@@ -92,6 +94,7 @@ static __always_inline void corral_begin_actor(struct corral_decision *d, struct
 	if (g) {
 		d->gflags |= g->flags;
 		d->generation = g->generation;
+		d->epoch = (__u32)g->generation;
 		d->rule_slots = g->rule_slots < CORRAL_MAX_RULE_SLOTS ? g->rule_slots
 								       : CORRAL_MAX_RULE_SLOTS;
 		bits = g->any_mask;
@@ -99,9 +102,12 @@ static __always_inline void corral_begin_actor(struct corral_decision *d, struct
 			bits |= g->pid1_mask;
 	}
 	bits |= corral_exe_bits(actor, gen);
-	bits |= corral_cgroup_bits(actor, gen);
+	bits |= corral_cgroup_bits(actor, d->epoch);
 	d->bits = bits;
 	d->target_bits = 0;
+	d->deleg_inside = 0;
+	d->anchor_id = 0;
+	d->unclassified = 0;
 
 	st = bpf_task_storage_get(&corral_task_state, actor, 0, 0);
 	d->traced = st && (st->flags & CORRAL_TASK_TRACED);
@@ -286,11 +292,24 @@ __noinline int corral_eval_slot(struct corral_decision *d, __u32 slot)
 			corral_result(d, r, key, 0);
 			return 0;
 		}
-		in_src = corral_within(d->src_anc, d->n_src, r->cgroup_id);
-		in_dst = corral_within(d->dst_anc, d->n_dst, r->cgroup_id);
+		if (r->kind == CORRAL_RULE_DELEGATED && !d->anchor_id) {
+			/* from the CGROUP list, after the anchors: outside every instance is a deny */
+			if (!(r->list_pos < 64 && (d->deleg_inside & (1ULL << r->list_pos))))
+				corral_result(d, r, key, 1);
+			return 0;
+		}
+		if (!d->anchor_id)
+			return 0;
+		/* Anchored at d->anchor_id: this instance of the rule's scope (a pattern names many). */
+		in_src = corral_within(d->src_anc, d->n_src, d->anchor_id);
+		in_dst = corral_within(d->dst_anc, d->n_dst, d->anchor_id);
 		switch (r->kind) {
 		case CORRAL_RULE_DELEGATED:
-			corral_result(d, r, key, !(in_src && in_dst));
+			if (in_src && in_dst) {
+				corral_result(d, r, key, 0);
+				if (r->list_pos < 64)
+					d->deleg_inside |= 1ULL << r->list_pos;
+			}
 			break;
 		case CORRAL_RULE_STAY:
 			if (in_src && !in_dst)
@@ -342,27 +361,30 @@ static __always_inline void corral_scan_list(struct corral_decision *d, __u32 li
 	}
 }
 
-/* Rule slots anchored at one cgroup. Global, like corral_eval_slot. */
+/* Rule slots anchored at one cgroup (its corral_cgroups entry). Global, like corral_eval_slot.
+ * Returns the entry's flags, or -1 when the cgroup has no entry. */
 __noinline int corral_scan_anchor(struct corral_decision *d, __u64 cgroup_id)
 {
-	struct corral_anchor_key k = {.cgroup_id = cgroup_id};
-	struct corral_anchor *a;
+	struct corral_cgroup_key k = {.cgroup_id = cgroup_id};
+	struct corral_cgroup_class *c;
 	__u32 n;
 	int i;
 
 	if (!d)
-		return 0;
-	k.gen = d->gen;
-	a = bpf_map_lookup_elem(&corral_anchors, &k);
-	if (!a)
-		return 0;
-	n = a->count < CORRAL_MAX_ANCHOR_RULES ? a->count : CORRAL_MAX_ANCHOR_RULES;
+		return -1;
+	k.epoch = d->epoch;
+	c = bpf_map_lookup_elem(&corral_cgroups, &k);
+	if (!c)
+		return -1;
+	n = c->n_anchor < CORRAL_MAX_ANCHOR_RULES ? c->n_anchor : CORRAL_MAX_ANCHOR_RULES;
+	d->anchor_id = cgroup_id;
 	for (i = 0; i < CORRAL_MAX_ANCHOR_RULES; i++) {
 		if (i >= n)
 			break;
-		corral_eval_slot(d, a->slots[i]);
+		corral_eval_slot(d, c->anchor_slots[i]);
 	}
-	return 0;
+	d->anchor_id = 0;
+	return c->flags & 0xffff;
 }
 
 /* Task lock result: the actor is locked by L (found by uid in the active generation). */
@@ -548,20 +570,28 @@ __noinline int corral_decide_ns(struct corral_decision *d)
 /* cgroup_attach. Inputs: src/dst ids and ancestors, target_pid, threadgroup, compat. */
 __noinline int corral_decide_cgroup(struct corral_decision *d)
 {
+	int i, flags, common, live;
 	__u32 n;
-	int i;
 
 	if (!d)
 		return 0;
 	corral_stat_inc(CORRAL_STAT_HOOK_CGROUP_ATTACH);
 	corral_begin(d);
-	corral_scan_list(d, CORRAL_LIST_CGROUP);
-	/* Anchored rules: walk src's ancestors, then dst's below the common part. */
+	/* Anchored rules: walk src's ancestors, then dst's below the common part. A dst level whose
+	 * parent is LIVE must have an entry (it was classified when created); one without, or with
+	 * OVERFLOW, is unclassified. Then the CGROUP list (managers, delegated outside). */
 	n = d->n_src;
+	live = 0;
 	for (i = 0; i < CORRAL_MAX_CGROUP_DEPTH; i++) {
 		if (i >= n)
 			break;
-		corral_scan_anchor(d, d->src_anc[i]);
+		flags = corral_scan_anchor(d, d->src_anc[i]);
+		common = i < d->n_dst && d->src_anc[i] == d->dst_anc[i];
+		if (common) {
+			if ((i > 0 && live && flags < 0) || (flags > 0 && (flags & CORRAL_CLASS_F_OVERFLOW)))
+				d->unclassified = 1;
+			live = flags > 0 && (flags & CORRAL_CLASS_F_LIVE);
+		}
 	}
 	n = d->n_dst;
 	for (i = 0; i < CORRAL_MAX_CGROUP_DEPTH; i++) {
@@ -569,9 +599,29 @@ __noinline int corral_decide_cgroup(struct corral_decision *d)
 			break;
 		if (i < d->n_src && d->src_anc[i] == d->dst_anc[i])
 			continue;
-		corral_scan_anchor(d, d->dst_anc[i]);
+		flags = corral_scan_anchor(d, d->dst_anc[i]);
+		if ((i > 0 && live && flags < 0) || (flags > 0 && (flags & CORRAL_CLASS_F_OVERFLOW)))
+			d->unclassified = 1;
+		live = flags > 0 && (flags & CORRAL_CLASS_F_LIVE);
 	}
+	corral_scan_list(d, CORRAL_LIST_CGROUP);
 	corral_finish(d);
+	if (d->unclassified) {
+		/* Fail closed: the policy cannot say what this cgroup is. */
+		d->applied = 1;
+		d->ev_flags |= CORRAL_EVENT_F_UNCLASSIFIED;
+		d->rule_uid = 0;
+		corral_stat_inc(CORRAL_STAT_UNCLASSIFIED);
+		if (d->gflags & CORRAL_F_AUDIT_ALL) {
+			d->verdict = CORRAL_VERDICT_AUDIT;
+			d->mode = CORRAL_MODE_AUDIT;
+			d->err = 0;
+		} else {
+			d->verdict = CORRAL_VERDICT_DENY;
+			d->mode = CORRAL_MODE_ENFORCE;
+			d->err = EPERM;
+		}
+	}
 	corral_emit(d);
 	return d->err;
 }
@@ -593,7 +643,7 @@ static __always_inline int corral_decide_ptrace(struct corral_decision *d, struc
 
 	corral_begin_actor(d, tracer);
 	d->ev_flags |= flags;
-	d->target_bits = corral_cgroup_bits(tracee, d->gen);
+	d->target_bits = corral_cgroup_bits(tracee, d->epoch);
 	st = bpf_task_storage_get(&corral_task_state, tracer, 0, 0);
 	if (st && (st->flags & CORRAL_TASK_LOCKED)) {
 		uk.rule_uid = st->lock_rule_uid;

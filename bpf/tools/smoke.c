@@ -116,12 +116,13 @@ static void put_list(__u32 list, int n, const __u16 *slots)
 	upd("corral_hook_rules", &key, &l);
 }
 
-static void put_anchor(__u64 cg, __u16 slot)
+/* A corral_cgroups entry of epoch 7 (generation 7): one anchored slot and subject bits. */
+static void put_anchor_bits(__u64 cg, __u16 slot, __u64 bits)
 {
-	struct corral_anchor_key k = {.cgroup_id = cg, .gen = 1};
-	struct corral_anchor a = {.count = 1, .slots = {slot}};
+	struct corral_cgroup_key k = {.cgroup_id = cg, .epoch = 7};
+	struct corral_cgroup_class a = {.subject_bits = bits, .n_anchor = 1, .anchor_slots = {slot}};
 
-	upd("corral_anchors", &k, &a);
+	upd("corral_cgroups", &k, &a);
 }
 
 static struct corral_exe_key self_exe_key(void)
@@ -145,7 +146,6 @@ static void install_policy(void)
 	__u64 id_deny = ino_of(CG "/deny"), id_a = ino_of(CG "/a");
 	struct corral_generation g = {.generation = 7, .any_mask = 0x1, .rule_slots = 7};
 	struct corral_control ctl = {.active_gen = 1};
-	struct corral_anchor_key ck = {.cgroup_id = id_a, .gen = 1};
 	__u16 l_alloc[] = {1, 3, 6}, l_inst[] = {2}, l_cg[] = {5};
 
 	put_rule(0, (struct corral_rule){.rank = RANK(0, 0, 0, 0), .subject_mask = any,
@@ -172,9 +172,8 @@ static void install_policy(void)
 	put_list(CORRAL_LIST_NS_ALLOC, 3, l_alloc);
 	put_list(CORRAL_LIST_NS_INSTALL, 1, l_inst);
 	put_list(CORRAL_LIST_CGROUP, 1, l_cg);
-	put_anchor(id_deny, 0);
-	put_anchor(id_a, 4);
-	upd("corral_subj_cg", &ck, &a_bit);
+	put_anchor_bits(id_deny, 0, 0);
+	put_anchor_bits(id_a, 4, a_bit);
 	upd("corral_generations", &one, &g);
 	upd("corral_control", &zero, &ctl); /* publish */
 }

@@ -1,5 +1,5 @@
 // LoaderService: owns the session through PolicyManager (load or adopt, apply, modes,
-// loosen expiry) and the re-resolution of cgroups that appear after a policy names them.
+// loosen expiry) and the consistency check of cgroup classification.
 import CorralKernel
 import CorralSystem
 import Foundation
@@ -12,7 +12,7 @@ public final class LoaderService: DaemonService {
     public private(set) var manager: PolicyManager!
     /// nil when the kernel or object cannot protect itself (logged at start).
     public private(set) var protection: SelfProtection?
-    var resolution: CgroupResolutionService?
+    var consistency: CgroupConsistencyService?
     var timers: [Reactor.TimerID] = []
     weak var reactor: Reactor?
     /// Admin actions go to the event trail (EventService sets this).
@@ -47,13 +47,11 @@ public final class LoaderService: DaemonService {
             logger.warning("self-protection off: \(error)")
         }
 
-        let res = CgroupResolutionService(session: m.session, reresolve: { try m.reresolve() },
-                                          log: { [logger] in logger.info("\($0)") })
-        resolution = res
-        res.tick()
-        // tick() reads inotify without blocking and rescans on its own 2 s interval; its fd
-        // comes and goes with the watches, so it is polled rather than registered.
-        timers.append(reactor.addTimer(after: 200, repeating: 200) { [weak res] in res?.tick() })
+        let consistency = CgroupConsistencyService(session: m.session, intervalMillis: configuration.classificationCheckMillis,
+                                                   log: { [logger] in logger.warning("\($0)") })
+        self.consistency = consistency
+        consistency.tick()
+        timers.append(reactor.addTimer(after: 1000, repeating: 1000) { [weak consistency] in consistency?.tick() })
         timers.append(reactor.addTimer(after: 1000, repeating: 1000) { [weak self] in self?.expireLoosened() })
     }
 
@@ -76,6 +74,6 @@ public final class LoaderService: DaemonService {
     public func stop() {
         for t in timers { reactor?.cancelTimer(t) }
         timers.removeAll()
-        resolution = nil
+        consistency = nil
     }
 }

@@ -18,6 +18,13 @@ public struct MetricsSnapshot: Sendable {
     public var generation: UInt64 = 0
     public var lastApply: Double = 0
     public var programs: [(name: String, runCount: UInt64, runTimeNs: UInt64)] = []
+    /// Kernel classification counters (corral_stats) and the consistency check's findings.
+    public var cgroupsClassified: UInt64 = 0
+    public var cgroupsClassifyFailed: UInt64 = 0
+    public var movesUnclassified: UInt64 = 0
+    public var classificationChecks: UInt64 = 0
+    public var classificationDifferences: UInt64 = 0
+    public var classificationStale: UInt64 = 0
 
     public init() {}
 
@@ -48,6 +55,18 @@ public struct MetricsSnapshot: Sendable {
         for p in programs.sorted(by: { $0.name < $1.name }) {
             out += "corral_program_run_time_seconds_total{program=\"\(esc(p.name))\"} \(String(format: "%.9f", Double(p.runTimeNs) / 1e9))\n"
         }
+        family("corral_cgroups_classified_total", "counter", "Cgroups the kernel classified at creation (once per generation slot).")
+        out += "corral_cgroups_classified_total \(cgroupsClassified)\n"
+        family("corral_cgroups_classify_failed_total", "counter", "Cgroups whose classification could not be written at creation (moves into them are denied).")
+        out += "corral_cgroups_classify_failed_total \(cgroupsClassifyFailed)\n"
+        family("corral_unclassified_denials_total", "counter", "Moves denied because the destination had no classification.")
+        out += "corral_unclassified_denials_total \(movesUnclassified)\n"
+        family("corral_classification_checks_total", "counter", "Consistency checks of the kernel's cgroup classification.")
+        out += "corral_classification_checks_total \(classificationChecks)\n"
+        family("corral_classification_differences_total", "counter", "Cgroups whose kernel classification differed from userspace's.")
+        out += "corral_classification_differences_total \(classificationDifferences)\n"
+        family("corral_classification_stale_total", "counter", "Classification entries found for cgroups that no longer exist.")
+        out += "corral_classification_stale_total \(classificationStale)\n"
         return out
     }
 

@@ -3,6 +3,7 @@
 // Any local user can connect, so connections are bounded: at most `Limits.maxConnections`
 // open at once (further ones are accepted and closed at once), and each must deliver its
 // request within `Limits.requestTimeoutMillis` of being accepted or it is closed.
+import CorralABI
 import CorralKernel
 import CorralSystem
 import Logging
@@ -152,6 +153,14 @@ public final class MetricsService: DaemonService {
         s.generation = m.generation
         s.lastApply = m.lastApplyAt
         s.programs = m.session.object.programStats()
+        s.cgroupsClassified = m.session.stat(UInt32(CORRAL_STAT_CLASSIFIED.rawValue))
+        s.cgroupsClassifyFailed = m.session.stat(UInt32(CORRAL_STAT_CLASSIFY_FAILED.rawValue))
+        s.movesUnclassified = m.session.stat(UInt32(CORRAL_STAT_UNCLASSIFIED.rawValue))
+        if let c = loader.consistency {
+            s.classificationChecks = c.checks
+            s.classificationDifferences = c.differences
+            s.classificationStale = c.stale
+        }
         return s
     }
 

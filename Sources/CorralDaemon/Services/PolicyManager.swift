@@ -178,28 +178,6 @@ public final class PolicyManager {
     /// Whether a loosening has run out and `expire()` has a generation to write.
     public var hasExpiredLoosening: Bool { !record.expiredLoosenings(boottime: boottime()).isEmpty }
 
-    /// Compiles the running policy again when a cgroup it names appeared (see CgroupResolutionService).
-    public func reresolve() throws(DaemonError) -> [UnresolvedReference] {
-        var rec = record
-        let store = self.store, now = clock()
-        let resolved: [UnresolvedReference]
-        do {
-            resolved = try session.reresolve { (image: MapImage) throws(KernelError) in
-                rec.generation = image.generation.value.generation
-                rec.slot = image.gen
-                rec.appliedAt = now
-                try Self.persist(store, rec)
-            }
-        } catch { throw DaemonError(error) }
-        if !resolved.isEmpty {
-            record = rec
-            lastApplyAt = now
-            onAction(AdminAction(action: "resolve", generation: rec.generation,
-                                 fields: ["references": resolved.map(\.path).joined(separator: ",")]))
-        }
-        return resolved
-    }
-
     // MARK: internals
 
     private func install(base: Policy, _ next: GenerationRecord, compiled: () -> Void = {}) throws(DaemonError) {

@@ -37,6 +37,9 @@ public struct DecisionEvent: Codable, Sendable, Hashable {
     public var compat: Bool
     public var locked: Bool
     public var tracked: Bool
+    /// cgroup_attach denied because the destination had no classification (CORRAL_EVENT_F_
+    /// UNCLASSIFIED: it could not be recorded at creation); nil otherwise.
+    public var unclassified: Bool?
     /// The actor's cgroup id and path at decision time.
     public var actorCgroup: UInt64
     public var actorCgroupPath: String?
@@ -46,6 +49,7 @@ public struct DecisionEvent: Codable, Sendable, Hashable {
 
     enum CodingKeys: String, CodingKey {
         case seq, generation, hook, verdict, mode, rule, pid, tgid, comm, threadgroup, errno, err, compat, locked, tracked
+        case unclassified
         case timestampNs = "timestamp_ns"
         case ruleUID = "rule_uid"
         case targetPID = "target_pid"
@@ -156,6 +160,7 @@ public final class EventDecoder: @unchecked Sendable {
             compat: e.flags & UInt8(CORRAL_EVENT_F_COMPAT) != 0,
             locked: e.flags & UInt8(CORRAL_EVENT_F_LOCKED) != 0,
             tracked: e.flags & UInt8(CORRAL_EVENT_F_TRACKED) != 0,
+            unclassified: e.flags & UInt8(CORRAL_EVENT_F_UNCLASSIFIED) != 0 ? true : nil,
             actorCgroup: e.actor_cgroup, actorCgroupPath: cgroupPath(e.actor_cgroup),
             actorLockRule: e.actor_lock_rule == 0 ? nil : (ruleIDByUID[e.actor_lock_rule] ?? String(format: "uid:%08x", e.actor_lock_rule)),
             actorLockLabel: e.actor_lock_label == 0 ? nil : (labelByID[e.actor_lock_label] ?? String(format: "id:%08x", e.actor_lock_label)))

@@ -1,32 +1,55 @@
-// Writes a compiled policy into the inactive generation, publishes it with one write of
-// corral_control.active_gen, then deletes the previous generation's hash-map entries.
+// Writes a compiled policy into the inactive generation, classifies the cgroups that exist into
+// its epoch, publishes it with one write of corral_control.active_gen, then deletes the previous
+// generation's entries. Order and guarantees: docs/compiler.md ("Installing a generation").
 import CorralABI
 import CorralCompiler
 import CorralPolicy
 import CorralSystem
 
+/// What one classification walk found (installer and consistency check).
+public struct ClassificationReport: Sendable, Equatable {
+    /// cgroups that got (install) or were compared (check) an entry.
+    public var cgroups = 0
+    /// Entries that differ from what the walk computes (check), or could not be written (install).
+    public var differences: [String] = []
+    /// Entries of this epoch for cgroups that no longer exist (check).
+    public var stale = 0
+    /// Cgroups whose class overflowed the kernel entry (unclassified: moves into them are denied).
+    public var overflowed: [String] = []
+
+    public init() {}
+}
+
 public struct PolicyInstaller {
     public let control: BPFMap
     public let maps: [PolicyMap: BPFMap]
+    /// corral_cgroups: classification entries, keyed by epoch (not by slot).
+    public let cgroups: BPFMap
 
     public init(object: CorralObject) throws(KernelError) {
         control = try object.map("corral_control")
+        cgroups = try object.map("corral_cgroups")
         var m: [PolicyMap: BPFMap] = [:]
         for p in PolicyMap.allCases {
             let map = try object.map(p.rawValue)
             // The kernel copies value_size bytes whatever the buffer holds: a map of another
             // ABI version would take truncated or padded values silently.
-            switch LibBPF.mapValueSize(fd: map.fd) {
-            case .success(let size) where size != p.valueSize:
-                throw .object(path: object.path, reason: "map \(p.rawValue) holds \(size)-byte values, this build writes \(p.valueSize) "
-                              + "(CORRAL_ABI_VERSION \(CORRAL_ABI_VERSION)): the BPF object or the pinned maps come from another "
-                              + "Corral version; rebuild the object, or stop the old daemon and run `corral daemon --unload`")
-            case .success: break
-            case .failure(let e): throw .map(name: p.rawValue, operation: "read info", errno: e)
-            }
+            try Self.checkValueSize(map, expected: p.valueSize, object: object)
             m[p] = map
         }
+        try Self.checkValueSize(cgroups, expected: MemoryLayout<corral_cgroup_class>.size, object: object)
         maps = m
+    }
+
+    private static func checkValueSize(_ map: BPFMap, expected: Int, object: CorralObject) throws(KernelError) {
+        switch LibBPF.mapValueSize(fd: map.fd) {
+        case .success(let size) where size != expected:
+            throw .object(path: object.path, reason: "map \(map.name) holds \(size)-byte values, this build writes \(expected) "
+                          + "(CORRAL_ABI_VERSION \(CORRAL_ABI_VERSION)): the BPF object or the pinned maps come from another "
+                          + "Corral version; rebuild the object, or stop the old daemon and run `corral daemon --unload`")
+        case .success: break
+        case .failure(let e): throw .map(name: map.name, operation: "read info", errno: e)
+        }
     }
 
     public func readControl() throws(KernelError) -> corral_control {
@@ -44,7 +67,7 @@ public struct PolicyInstaller {
         try readControl().active_gen == 0 ? 1 : 0
     }
 
-    /// Deletes every hash-map entry of generation slot `gen`.
+    /// Deletes every slot-keyed hash-map entry of generation slot `gen`.
     public func clear(gen: UInt32) throws(KernelError) {
         for p in PolicyMap.allCases where p.isHash {
             let m = maps[p]!
@@ -54,23 +77,108 @@ public struct PolicyInstaller {
         }
     }
 
-    /// Installs `image` (compiled for `inactiveGeneration()`) and switches to it.
-    /// `flags` are CORRAL_F_* for corral_control (e.g. audit-all, trace-all).
-    public func install(_ image: MapImage, flags: UInt32 = 0) throws(KernelError) {
+    /// Deletes the classification entries of every epoch but `keep`.
+    public func clearCgroupEntries(keeping keep: UInt32?) throws(KernelError) {
+        for key in try cgroups.keysRaw(keySize: MemoryLayout<corral_cgroup_key>.size) {
+            let k = RawBytes.load(corral_cgroup_key.self, from: key, zero: corral_cgroup_key())
+            if k.epoch != keep { try cgroups.deleteRaw(key: key) }
+        }
+    }
+
+    /// Installs `image` (compiled for `inactiveGeneration()`) and switches to it. `flags` are
+    /// CORRAL_F_* for corral_control (e.g. audit-all, trace-all). The cgroups under `cgroupRoot`
+    /// are classified into the new epoch before the switch.
+    @discardableResult
+    public func install(_ image: MapImage, flags: UInt32 = 0, cgroupRoot: String) throws(KernelError) -> ClassificationReport {
         let current = try readControl()
         guard image.gen != current.active_gen || isEmpty(current) else {
             throw .compile("image targets the active generation \(image.gen); compile for \(try inactiveGeneration())")
         }
+        let fresh = isEmpty(current)
+        let activeEpoch = fresh ? nil : try maps[.generations]!.lookup(current.active_gen, as: corral_generation()).map { UInt32(truncatingIfNeeded: $0.generation) }
+        var header = image.generation.value
+        let epoch = UInt32(truncatingIfNeeded: header.generation)
+        // 1. The slot's record without CORRAL_F_CLASSIFY: cgroup_mkdir stops classifying into it.
+        header.flags &= ~UInt32(CORRAL_F_CLASSIFY)
+        try maps[.generations]!.update(image.gen, header)
+        // 2. Its old entries go (also entries of this epoch left by a failed attempt).
         try clear(gen: image.gen)
+        try clearCgroupEntries(keeping: activeEpoch)
+        // 3. The policy, the pattern trie included.
         for p in PolicyMap.allCases where p != .generations {
             for e in image.entries(map: p) { try maps[p]!.updateRaw(key: e.key, value: e.value) }
         }
-        for e in image.entries(map: .generations) { try maps[.generations]!.updateRaw(key: e.key, value: e.value) }
+        // 4. From now on cgroup_mkdir classifies new cgroups into this epoch; 5. the walk
+        // classifies the ones that exist (a parent before its children).
+        header.flags |= UInt32(CORRAL_F_CLASSIFY)
+        try maps[.generations]!.update(image.gen, header)
+        let report = try classifyExisting(trie: image.trie, epoch: epoch, cgroupRoot: cgroupRoot, write: true)
+        // 6. The switch.
         var next = corral_control()
         next.active_gen = image.gen
         next.flags = flags
         try control.update(UInt32(0), next)
-        if image.gen != current.active_gen { try clear(gen: current.active_gen) }
+        // 7. The previous generation: no more classification into it, then its entries go.
+        if image.gen != current.active_gen {
+            if var old = try maps[.generations]!.lookup(current.active_gen, as: corral_generation()) {
+                old.flags &= ~UInt32(CORRAL_F_CLASSIFY)
+                try maps[.generations]!.update(current.active_gen, old)
+            }
+            try clear(gen: current.active_gen)
+        }
+        try clearCgroupEntries(keeping: epoch)
+        return report
+    }
+
+    /// Walks the cgroup tree under `cgroupRoot` and classifies it with `trie`: writes the entries
+    /// of `epoch` (`write`), or compares them with what the map holds (the consistency check).
+    public func classifyExisting(trie: PatternTrie, epoch: UInt32, cgroupRoot: String, write: Bool) throws(KernelError) -> ClassificationReport {
+        var report = ClassificationReport()
+        let root = cgroupRoot.hasSuffix("/") && cgroupRoot.count > 1 ? String(cgroupRoot.dropLast()) : cgroupRoot
+        func host(_ p: CgroupPath) -> String { p.components.isEmpty ? root : root + p.description }
+        let rootID: UInt64
+        do throws(Errno) { rootID = try FileSystem.status(root).inode } catch {
+            throw .map(name: cgroups.name, operation: "classify: stat \(root)", errno: error)
+        }
+        var seen: Set<UInt64> = []
+        try CgroupTreeWalk.walk(
+            classifier: CgroupClassifier(trie: trie), rootID: rootID,
+            children: { (path: CgroupPath) throws(KernelError) -> [CgroupTreeWalk.Child] in
+                // A cgroup removed meanwhile lists nothing; its children went with it.
+                guard let entries = try? FileSystem.directoryEntries(host(path)) else { return [] }
+                let base = host(path)
+                return entries.compactMap { e in
+                    guard e.kind == .directory || e.kind == .unknown,
+                          let st = try? FileSystem.status(base + "/" + e.name), st.isDirectory else { return nil }
+                    return CgroupTreeWalk.Child(name: e.name, id: st.inode)
+                }
+            },
+            visit: { (path: CgroupPath, id: UInt64, cls: CgroupClass) throws(KernelError) in
+                report.cgroups += 1
+                seen.insert(id)
+                if cls.overflow { report.overflowed.append(path.description) }
+                var key = corral_cgroup_key()
+                key.cgroup_id = id
+                key.epoch = epoch
+                if write {
+                    try cgroups.update(key, cls.value)
+                } else {
+                    // A cgroup created after the listing is classified by the kernel alone.
+                    let have = try cgroups.lookup(key, as: corral_cgroup_class())
+                    if let have, CgroupClass(have) != cls {
+                        report.differences.append("\(path) (id \(id)): kernel \(CgroupClass(have)), expected \(cls)")
+                    } else if have == nil, Sys.exists(host(path)) {
+                        report.differences.append("\(path) (id \(id)): no entry, expected \(cls)")
+                    }
+                }
+            })
+        if !write {
+            for raw in try cgroups.keysRaw(keySize: MemoryLayout<corral_cgroup_key>.size) {
+                let k = RawBytes.load(corral_cgroup_key.self, from: raw, zero: corral_cgroup_key())
+                if k.epoch == epoch && !seen.contains(k.cgroup_id) { report.stale += 1 }
+            }
+        }
+        return report
     }
 
     /// Sets corral_control.flags without changing the active generation.

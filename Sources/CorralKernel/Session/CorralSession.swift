@@ -75,9 +75,12 @@ public final class CorralSession {
         let gen = try installer.inactiveGeneration()
         image = try Self.compile(policy, gen: gen, generation: firstGeneration, auditAll: options.auditAll)
         try beforeSwitch(image)
-        try installer.install(image, flags: controlFlags(options))
+        try installer.install(image, flags: controlFlags(options), cgroupRoot: policy.cgroupRoot)
         decoder = EventDecoder(policy: policy, cgroupPaths: image.cgroupPathByID)
         try object.attach(pinDirectory: options.pinDirectory)
+        // cgroup_mkdir classifies from the attach on; cgroups created between the walk and the
+        // attach are classified by a second walk (entries are idempotent).
+        try installer.classifyExisting(trie: image.trie, epoch: epoch, cgroupRoot: policy.cgroupRoot, write: true)
     }
 
     /// Adopts `object` (`CorralObject(adopting:)`: what a previous daemon pinned) and installs
@@ -95,7 +98,7 @@ public final class CorralSession {
         let gen = try installer.inactiveGeneration()
         image = try Self.compile(policy, gen: gen, generation: try installer.activeGenerationNumber() + 1, auditAll: options.auditAll)
         try beforeSwitch(image)
-        try installer.install(image, flags: controlFlags(options))
+        try installer.install(image, flags: controlFlags(options), cgroupRoot: policy.cgroupRoot)
         decoder = EventDecoder(policy: policy, cgroupPaths: image.cgroupPathByID)
     }
 
@@ -120,7 +123,7 @@ public final class CorralSession {
         let next = try Self.compile(newPolicy, gen: gen, generation: image.generation.value.generation + 1,
                                     auditAll: audit)
         try beforeSwitch(next)
-        try installer.install(next, flags: controlFlags(options))
+        try installer.install(next, flags: controlFlags(options), cgroupRoot: newPolicy.cgroupRoot)
         self.auditAll = audit
         policy = newPolicy
         image = next
@@ -128,27 +131,13 @@ public final class CorralSession {
         return next
     }
 
-    /// Compiles the running policy again (next generation number) and, when that resolves a
-    /// reference the running image left unresolved, installs it through the atomic generation
-    /// switch. Returns the references that became resolved; [] means nothing was installed.
-    /// On a compile or install error the running generation stays active.
-    public func reresolve(beforeSwitch: (MapImage) throws(KernelError) -> Void = { _ throws(KernelError) in }) throws(KernelError) -> [UnresolvedReference] {
-        let gen = try installer.inactiveGeneration()
-        let next = try Self.compile(policy, gen: gen, generation: image.generation.value.generation + 1,
-                                    auditAll: auditAll)
-        let stillUnresolved = Set(next.unresolved.map(Self.referenceKey))
-        let resolved = image.unresolved.filter { !stillUnresolved.contains(Self.referenceKey($0)) }
-        guard !resolved.isEmpty else { return [] }
-        try beforeSwitch(next)
-        try installer.install(next, flags: controlFlags(options))
-        image = next
-        decoder = EventDecoder(policy: policy, cgroupPaths: next.cgroupPathByID)
-        return resolved
-    }
+    /// The running generation's epoch: the key of its corral_cgroups entries.
+    public var epoch: UInt32 { UInt32(truncatingIfNeeded: image.generation.value.generation) }
 
-    /// Identity of an unresolved reference across compilations (errno and location aside).
-    static func referenceKey(_ r: UnresolvedReference) -> String {
-        "\(r.kind.rawValue)|\(r.ruleID)|\(r.fieldPath)|\(r.path)"
+    /// The consistency check: classifies the cgroup tree in userspace and compares the kernel's
+    /// entries of the running epoch with it (nothing is written).
+    public func checkClassification() throws(KernelError) -> ClassificationReport {
+        try installer.classifyExisting(trie: image.trie, epoch: epoch, cgroupRoot: policy.cgroupRoot, write: false)
     }
 
     /// Unresolved policy references, one warning line each.

@@ -18,16 +18,24 @@
 #include <linux/types.h>
 #endif
 
-#define CORRAL_ABI_VERSION 2 /* 2: corral_rule.audit_until_ns, corral_id_ranges, CORRAL_LIST_ID_MAP, hooks 6-7 */
+#define CORRAL_ABI_VERSION 3 /* 2: corral_rule.audit_until_ns, corral_id_ranges, CORRAL_LIST_ID_MAP, hooks 6-7
+				* 3: cgroup patterns: corral_cgroups (replaces corral_anchors and corral_subj_cg),
+				*    corral_pattern_{nodes,names,globs}, corral_rule.list_pos, generation epochs */
 
 /* ---- capacities (the compiler refuses policies that exceed them) ---- */
 #define CORRAL_MAX_RULE_SLOTS     16384 /* rule slots per generation (a rule with N scopes uses N) */
 #define CORRAL_MAX_SUBJECTS       64    /* distinct subjects per policy: bits of a subject mask */
 #define CORRAL_MAX_LABELS         8     /* labels named by one rule */
 #define CORRAL_MAX_HOOK_RULES     64    /* subject-driven rule slots per hook list */
-#define CORRAL_MAX_ANCHOR_RULES   16    /* rule slots anchored at one cgroup */
-#define CORRAL_MAX_ANCHORS        32768 /* (gen, cgroup) anchor entries, both generations */
-#define CORRAL_MAX_SUBJECT_CGROUPS 4096 /* (gen, cgroup) subject entries, both generations */
+#define CORRAL_MAX_ANCHOR_RULES   16    /* rule slots anchored at one cgroup (and at one pattern node) */
+#define CORRAL_MAX_CGROUPS        65536 /* classified (cgroup, epoch) entries, all epochs */
+#define CORRAL_MAX_PATTERN_NODES  16384 /* pattern trie nodes per generation */
+#define CORRAL_MAX_PATTERN_NAMES  16384 /* literal trie edges per generation */
+#define CORRAL_MAX_PATTERN_GLOBS  4096  /* one-'*' trie edges per generation */
+#define CORRAL_MAX_NODE_GLOBS     8     /* one-'*' edges leaving one trie node */
+#define CORRAL_GLOB_PART_MAX      64    /* bytes of a glob component's prefix, and of its suffix */
+#define CORRAL_CGROUP_NAME_MAX    256   /* a cgroup name and its NUL (NAME_MAX + 1) */
+#define CORRAL_MAX_CGROUP_STATES  8     /* trie nodes one cgroup can stand at */
 #define CORRAL_MAX_SUBJECT_EXES   4096  /* (gen, dev, ino) subject entries, both generations */
 #define CORRAL_MAX_TRACKED_NS     65536 /* tracked namespaces */
 #define CORRAL_MAX_CGROUP_DEPTH   32    /* ancestors walked per cgroup; deeper levels are not matched */
@@ -99,6 +107,9 @@ enum corral_hook_list {
 /* corral_control.flags and corral_generation.flags */
 #define CORRAL_F_AUDIT_ALL (1u << 0) /* treat every rule as audit */
 #define CORRAL_F_TRACE_ALL (1u << 1) /* emit an event for every decision, even with no rule */
+#define CORRAL_F_CLASSIFY  (1u << 2) /* corral_generation.flags only: the slot's pattern tables are
+				      * complete; cgroups created from now on are classified into its
+				      * epoch (see corral_cgroups) */
 
 /* corral_task_state.flags */
 #define CORRAL_TASK_LOCKED (1u << 0)
@@ -113,6 +124,9 @@ enum corral_hook_list {
 #define CORRAL_EVENT_F_UID_MAP (1u << 4)  /* hook ID_MAP: the file written (exactly one of three) */
 #define CORRAL_EVENT_F_GID_MAP (1u << 5)
 #define CORRAL_EVENT_F_SETGROUPS (1u << 6)
+#define CORRAL_EVENT_F_UNCLASSIFIED (1u << 7) /* hook CGROUP_ATTACH: the destination or one of its
+					       * ancestors has no classification (it could not be
+					       * recorded at creation): denied, rule_uid 0 */
 
 /*
  * Map "corral_control": BPF_MAP_TYPE_ARRAY, 1 entry, key __u32 0.
@@ -125,15 +139,20 @@ struct corral_control {
 
 /*
  * Map "corral_generations": BPF_MAP_TYPE_ARRAY, 2 entries, key = gen.
- * Example: {generation = 7, any_mask = 0x1, pid1_mask = 0x2, rule_slots = 3, flags = 0}:
- * policy generation 7; subject bit 0 is "any", bit 1 is "pid1".
+ * Example: {generation = 7, any_mask = 0x1, pid1_mask = 0x2, rule_slots = 3,
+ *           flags = CORRAL_F_CLASSIFY, pattern_nodes = 4}:
+ * policy generation 7; subject bit 0 is "any", bit 1 is "pid1"; its epoch (the key of its
+ * corral_cgroups entries) is 7; trie nodes 0..3 of this slot are valid.
  */
 struct corral_generation {
-	__u64 generation; /* monotonically increasing policy generation, reported in events */
+	__u64 generation; /* monotonically increasing policy generation, reported in events; its low
+			   * 32 bits are the generation's epoch */
 	__u64 any_mask;   /* subject bits every task matches */
 	__u64 pid1_mask;  /* subject bits tgid 1 matches */
 	__u32 rule_slots; /* slots used in corral_rules for this gen */
 	__u32 flags;      /* CORRAL_F_* */
+	__u32 pattern_nodes; /* nodes used in corral_pattern_nodes for this gen (at least 1: the root) */
+	__u32 _pad;
 };
 
 /*
@@ -144,8 +163,9 @@ struct corral_generation {
  * subject any (bit 0):
  *   {rank = RuleOrder.rank(allow), subject_mask = 0x1, cgroup_id = 42, rule_uid = fnv1a("stay-services"),
  *    kind = CORRAL_RULE_STAY, mode = CORRAL_MODE_ENFORCE, flags = 0, ns_types = 0, err = 1 (EPERM),
- *    labels = {0}, track_label = 0, audit_until_ns = 0}
- * The same rule is also listed in corral_anchors under (gen, 42).
+ *    labels = {0}, track_label = 0, list_pos = 0, audit_until_ns = 0}
+ * The slot is also listed in the anchors of the trie node of /system.slice (corral_pattern_nodes),
+ * and so in the corral_cgroups entry of cgroup 42.
  * After `corral loosen stay-services --for 5m` at boot time 100 s: the same value with
  * audit_until_ns = 400000000000. Until then decisions treat the rule as audit; from then on as
  * enforce, although the daemon has not written a new generation (docs/operations.md, "Loosening").
@@ -153,7 +173,8 @@ struct corral_generation {
 struct corral_rule {
 	__u64 rank;         /* rank of this rule's allow; a deny ranks rank | CORRAL_RANK_DENY */
 	__u64 subject_mask; /* applies when (actor subject bits & subject_mask) != 0 */
-	__u64 cgroup_id;    /* scope: delegated/stay/locked subtree, deny-into destination; else 0 */
+	__u64 cgroup_id;    /* exact scope's cgroup id at compile time (0: a pattern, or absent); for
+			     * events and tools only: decisions use the anchoring cgroup */
 	__u32 rule_uid;     /* FNV-1a 32 of the rule id: stable across generations */
 	__u16 kind;         /* enum corral_rule_kind */
 	__u8 mode;          /* enum corral_mode; `corral mode` rewrites it in place */
@@ -162,7 +183,8 @@ struct corral_rule {
 	__s32 err;          /* errno for denials (positive) */
 	__u32 labels[CORRAL_MAX_LABELS]; /* label ids, 0-terminated */
 	__u32 track_label;  /* track: label id given to tracked namespaces */
-	__u32 _pad;
+	__u32 list_pos;     /* position in its hook list (delegated: the bit of the decision's
+			     * "inside a delegated instance" mask); 0 when in no list */
 	__u64 audit_until_ns; /* `corral loosen`: the rule is audit while bpf_ktime_get_boot_ns() is
 			       * below this (CLOCK_BOOTTIME), then `mode` applies again, with or
 			       * without a daemon. 0: no loosening. */
@@ -181,28 +203,103 @@ struct corral_slot_list {
 };
 
 /*
- * Map "corral_anchors": BPF_MAP_TYPE_HASH, CORRAL_MAX_ANCHORS entries.
- * Rule slots whose scope is a cgroup (delegated, stay, locked, deny-into), found by walking the
- * ancestors of src and dst. Example: key {cgroup_id = 42, gen = 0} ->
- * {count = 1, slots = {0}}: rule slot 0 is anchored at cgroup 42.
+ * Cgroup classification. Every cgroup path and pattern of a policy is compiled into a trie of
+ * path components (the "pattern trie", one per generation slot). A cgroup's classification
+ * is the set of trie nodes its path reaches, with what those nodes carry: subject bits and
+ * anchored rule slots. It is computed from the parent's classification and the cgroup's name,
+ * so every cgroup is classified when it is created (tp_btf/cgroup_mkdir runs before the new
+ * directory is visible) and userspace classifies the cgroups that exist at install time.
+ *
+ * Map "corral_pattern_nodes": BPF_MAP_TYPE_ARRAY, 2 * CORRAL_MAX_PATTERN_NODES entries,
+ * key = gen * CORRAL_MAX_PATTERN_NODES + node. Node 0 is the root "/".
+ * Example (paths written as component lists, since C comments cannot hold a slash-star),
+ * policy {stay [system.slice, *.service] (slot 0), deny-into [denied] (slot 1),
+ *         cgroup subject [kubepods.slice, **] (bit 3)}:
+ *   node 0 []:                        {n_glob = 0, flags = LIVE}
+ *   node 1 [system.slice]:            {glob_first = 0, n_glob = 1, flags = LIVE}
+ *   node 2 [system.slice, *.service]: {n_anchor = 1, anchor_slots = {0}}
+ *   node 3 [denied]:                  {n_anchor = 1, anchor_slots = {1}}
+ *   node 4 [kubepods.slice]:          {eps = 5, flags = LIVE}
+ *   node 5 [kubepods.slice, **]:      {subject_bits = 0x8, flags = ANY_DEPTH | LIVE}
  */
-struct corral_anchor_key {
-	__u64 cgroup_id; /* cgroup2 id: kernfs node id, equal to the cgroup directory's inode number */
-	__u32 gen;
-	__u32 _pad;
-};
+#define CORRAL_NODE_F_ANY_DEPTH (1u << 0) /* a `**` node: stays a state of every descendant */
+#define CORRAL_NODE_F_LIVE      (1u << 1) /* has edges or is ANY_DEPTH: children need classifying */
 
-struct corral_anchor {
-	__u32 count;
-	__u32 _pad;
-	__u16 slots[CORRAL_MAX_ANCHOR_RULES];
+struct corral_pattern_node {
+	__u64 subject_bits;  /* subject bits of tasks in a cgroup at this node, or below it */
+	__u32 eps;           /* the `**` node reached from here without a component (0: none) */
+	__u32 glob_first;    /* its first edge in corral_pattern_globs (slot-relative index) */
+	__u16 n_glob;        /* its one-'*' edges, at most CORRAL_MAX_NODE_GLOBS */
+	__u16 n_anchor;
+	__u32 flags;         /* CORRAL_NODE_F_* */
+	__u16 anchor_slots[CORRAL_MAX_ANCHOR_RULES]; /* rule slots scoped to the cgroups at this node */
 };
 
 /*
- * Map "corral_subj_cg": BPF_MAP_TYPE_HASH, CORRAL_MAX_SUBJECT_CGROUPS entries,
- * key struct corral_anchor_key, value __u64 subject bits.
- * Example: {cgroup_id = 42, gen = 0} -> 0x4: tasks in cgroup 42 or below match subject bit 2.
- *
+ * Map "corral_pattern_names": BPF_MAP_TYPE_HASH, 2 * CORRAL_MAX_PATTERN_NAMES entries.
+ * Literal edges: key {hash = FNV-1a 64 of the name, node = parent node, gen}; the value holds
+ * the whole name, which is compared, so a hash collision never matches.
+ * Example: {hash = fnv1a64("system.slice"), node = 0, gen = 0} ->
+ *          {child = 1, len = 12, name = "system.slice"}
+ */
+struct corral_pattern_name_key {
+	__u64 hash;
+	__u32 node;
+	__u32 gen;
+};
+
+struct corral_pattern_name {
+	__u32 child;
+	__u32 len; /* bytes of name, without NUL */
+	char name[CORRAL_CGROUP_NAME_MAX];
+};
+
+/*
+ * Map "corral_pattern_globs": BPF_MAP_TYPE_ARRAY, 2 * CORRAL_MAX_PATTERN_GLOBS entries,
+ * key = gen * CORRAL_MAX_PATTERN_GLOBS + index. A component with one '*': a name matches
+ * when it starts with prefix, ends with suffix, and is at least prefix_len + suffix_len long.
+ * Example: the component "*.service" -> {child = 2, prefix_len = 0, suffix_len = 8, suffix = ".service"}
+ */
+struct corral_pattern_glob {
+	__u32 child;
+	__u16 prefix_len;
+	__u16 suffix_len;
+	char prefix[CORRAL_GLOB_PART_MAX];
+	char suffix[CORRAL_GLOB_PART_MAX];
+};
+
+/*
+ * Map "corral_cgroups": BPF_MAP_TYPE_HASH, CORRAL_MAX_CGROUPS entries,
+ * key {cgroup_id, epoch = low 32 bits of the policy generation}, value struct corral_cgroup_class.
+ * Written for the root and for every cgroup whose parent is LIVE: by the installer for the
+ * cgroups that exist, by tp_btf/cgroup_mkdir for every later one (into each slot with
+ * CORRAL_F_CLASSIFY), deleted by tp_btf/cgroup_rmdir. Decisions read the entries of the
+ * cgroups' ancestors: subject bits (ORed) and anchored rule slots. A cgroup whose parent is LIVE
+ * but that has no entry, or whose entry has OVERFLOW, is unclassified: a move into it is denied
+ * (CORRAL_EVENT_F_UNCLASSIFIED).
+ * Example: [system.slice, ssh.service] (cgroup 57) under the policy above, generation 7:
+ *   {cgroup_id = 57, epoch = 7} -> {states = {2}, n_state = 1, n_anchor = 1, anchor_slots = {0}}
+ */
+#define CORRAL_CLASS_F_LIVE     (1u << 0) /* a state is LIVE: the children get entries */
+#define CORRAL_CLASS_F_OVERFLOW (1u << 1) /* more than CORRAL_MAX_CGROUP_STATES states or
+					   * CORRAL_MAX_ANCHOR_RULES anchors: unclassified */
+
+struct corral_cgroup_key {
+	__u64 cgroup_id; /* cgroup2 id: kernfs node id, equal to the cgroup directory's inode number */
+	__u32 epoch;
+	__u32 _pad;
+};
+
+struct corral_cgroup_class {
+	__u64 subject_bits;
+	__u32 flags;     /* CORRAL_CLASS_F_* */
+	__u16 n_state;
+	__u16 n_anchor;
+	__u32 states[CORRAL_MAX_CGROUP_STATES];
+	__u16 anchor_slots[CORRAL_MAX_ANCHOR_RULES];
+};
+
+/*
  * Map "corral_subj_exe": BPF_MAP_TYPE_HASH, CORRAL_MAX_SUBJECT_EXES entries,
  * key struct corral_exe_key, value __u64 subject bits.
  * Example: {ino = 1234, dev = 0x00800001 (kernel dev_t of 8:1), gen = 0} -> 0x8.
@@ -321,7 +418,10 @@ enum corral_stat {
 	CORRAL_STAT_DENIED = 4,              /* enforced denials */
 	CORRAL_STAT_AUDITED = 5,             /* would-deny decisions */
 	CORRAL_STAT_RINGBUF_DROPS = 6,       /* events lost because the ring buffer was full */
-	CORRAL_STAT_COUNT = 7,
+	CORRAL_STAT_CLASSIFIED = 7,          /* cgroups classified at creation (per slot) */
+	CORRAL_STAT_CLASSIFY_FAILED = 8,     /* ... whose entry could not be written (map full) */
+	CORRAL_STAT_UNCLASSIFIED = 9,        /* moves denied into an unclassified cgroup */
+	CORRAL_STAT_COUNT = 10,
 };
 
 /* ====================================================================================== */

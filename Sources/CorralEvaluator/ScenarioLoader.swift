@@ -119,6 +119,10 @@ private struct Reader {
             error("'\(text)' is not a cgroup path: write it absolute, like /a/b, without '..'", node, path)
             return nil
         }
+        if value.isPattern {
+            error("'\(text)' is a pattern; a scenario names one cgroup (patterns belong in the policy)", node, path)
+            return nil
+        }
         return value
     }
 
@@ -229,8 +233,8 @@ private struct Reader {
             for (key, value) in map {
                 guard let text = string(key, "cgroups") else { continue }
                 let fieldPath = "cgroups.\(text)"
-                guard let path = CgroupPath(text) else {
-                    error("'\(text)' is not a cgroup path: write it absolute, like /a/b", key, fieldPath)
+                guard let path = CgroupPath(text), !path.isPattern else {
+                    error("'\(text)' is not a cgroup path: write it absolute, like /a/b, without '*'", key, fieldPath)
                     continue
                 }
                 guard let id = unsigned(value, fieldPath, as: UInt64.self) else { continue }

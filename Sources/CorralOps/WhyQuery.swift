@@ -64,6 +64,9 @@ public struct WhyQuery: Sendable, Hashable {
             guard let cgroup = CgroupPath(path) else {
                 throw .invalidParameter("to_cgroup", "'\(path)' is not an absolute cgroup path under the cgroup root")
             }
+            if cgroup.isPattern {
+                throw .invalidParameter("to_cgroup", "'\(path)' is a pattern; name the one cgroup to move to")
+            }
             return WhyQuery(pid: pid, actor: actor, destination: .cgroup(cgroup))
         case (nil, let path?):
             if let actor, actor != pid {

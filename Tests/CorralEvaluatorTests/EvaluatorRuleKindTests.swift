@@ -383,3 +383,51 @@ private func evaluator(_ rules: [Rule], auditAll: Bool = false) -> Evaluator {
         }
     }
 }
+
+/// Pattern scopes: every matching cgroup is its own subtree (docs/semantics.md, "Patterns").
+@Suite struct PatternScopeTests {
+    func cg(_ s: String) -> CgroupPath { CgroupPath(s)! }
+
+    @Test func stayKeepsATaskInItsOwnInstance() {
+        var e = evaluator([Rules.stay("stay-svc", cgroups: ["/system.slice/*.service"])])
+        let sub = e.cgroupAttach(actor: 200, target: 200, dst: cg("/system.slice/a.service/sub"), via: .procs)
+        #expect(sub.verdict == .allow, "moving down inside the instance")
+        let across = e.cgroupAttach(actor: 200, target: 200, dst: cg("/system.slice/b.service"), via: .procs)
+        #expect(across.verdict == .deny && across.rule == "stay-svc")
+        #expect(across.reason.contains("/system.slice/a.service (matches /system.slice/*.service)"), "\(across.reason)")
+    }
+
+    @Test func denyIntoAnyDepthCoversTheSubtreeAndItsRoot() {
+        var e = evaluator([Rules.denyInto("no-k", cgroups: ["/kubepods.slice/**"])])
+        #expect(e.cgroupAttach(actor: 200, target: 200, dst: cg("/kubepods.slice"), via: .procs).verdict == .deny)
+        #expect(e.cgroupAttach(actor: 200, target: 200, dst: cg("/kubepods.slice/a/b/c"), via: .procs).verdict == .deny)
+        #expect(e.cgroupAttach(actor: 200, target: 200, dst: cg("/kubepods"), via: .procs).verdict == .allow)
+    }
+
+    @Test func delegatedStaysInsideOneInstance() {
+        var e = evaluator([Rules.delegated("user-managers", cgroup: "/user.slice/user-*.slice",
+                                           managers: [Subjects.exe(sandboxer)])])
+        e.addTask(TaskState(pid: 300, exe: "/bin/app", cgroup: cg("/user.slice/user-1.slice/a")))
+        #expect(e.cgroupAttach(actor: 100, target: 300, dst: cg("/user.slice/user-1.slice/b"), via: .procs).verdict == .allow)
+        let across = e.cgroupAttach(actor: 100, target: 300, dst: cg("/user.slice/user-2.slice"), via: .procs)
+        #expect(across.verdict == .deny && across.rule == "user-managers")
+    }
+
+    @Test func cgroupSubjectByPatternAndItsSpecificity() {
+        // /user.slice/user-*.slice (literal prefix 1) beats /user.slice (exact, depth 1)? No: equal
+        // literal prefix, and the exact path wins. A deeper exact path beats both.
+        let exact = SubjectMatcher.cgroup(cg("/user.slice")).specificity
+        let pattern = SubjectMatcher.cgroup(cg("/user.slice/user-*.slice")).specificity
+        let deeper = SubjectMatcher.cgroup(cg("/user.slice/user-1.slice")).specificity
+        #expect(exact > pattern && deeper > exact)
+        var e = evaluator([
+            Rules.denyInto("no-sys", cgroups: ["/system.slice"]),
+            Rule(id: "users-manage", kind: .managers, subjects: [Subject(matcher: .cgroup(cg("/user.slice/**")))], index: 1),
+        ])
+        // pid 100 lives in /user.slice, matched by the `**` pattern: its cgroup subject is more
+        // specific than deny-into's `any`, so the managers allow wins; pid 200 is not matched.
+        let d = e.cgroupAttach(actor: 100, target: 100, dst: cg("/system.slice/x"), via: .procs)
+        #expect(d.verdict == .allow && d.rule == "users-manage")
+        #expect(e.cgroupAttach(actor: 200, target: 200, dst: cg("/system.slice/x"), via: .procs).verdict == .deny)
+    }
+}

@@ -686,3 +686,4 @@ int BPF_PROG(idmap_write, struct file *file, int mask)
 
 #include "self-protect/self_protect.bpf.h" /* self-protection, both modes: docs/security.md */
 #include "classify/classify.bpf.h" /* cgroup classification at creation, both modes: docs/compiler.md */
+#include "executables/executables.bpf.h" /* subject executables across upgrades, both modes: docs/compiler.md */

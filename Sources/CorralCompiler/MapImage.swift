@@ -26,6 +26,7 @@ public enum PolicyMap: String, CaseIterable, Sendable {
     case patternNames = "corral_pattern_names"
     case patternGlobs = "corral_pattern_globs"
     case subjectExes = "corral_subj_exe"
+    case subjectXattrs = "corral_subj_xattr"
     case ruleUIDs = "corral_rule_uids"
     case idRanges = "corral_id_ranges"
 
@@ -34,7 +35,7 @@ public enum PolicyMap: String, CaseIterable, Sendable {
     public var isHash: Bool {
         switch self {
         case .generations, .rules, .hookRules, .patternNodes, .patternGlobs: false
-        case .patternNames, .subjectExes, .ruleUIDs, .idRanges: true
+        case .patternNames, .subjectExes, .subjectXattrs, .ruleUIDs, .idRanges: true
         }
     }
 
@@ -44,6 +45,7 @@ public enum PolicyMap: String, CaseIterable, Sendable {
         case .generations, .rules, .hookRules, .idRanges, .patternNodes, .patternGlobs: MemoryLayout<UInt32>.size
         case .patternNames: MemoryLayout<corral_pattern_name_key>.size
         case .subjectExes: MemoryLayout<corral_exe_key>.size
+        case .subjectXattrs: MemoryLayout<corral_xattr_key>.size
         case .ruleUIDs: MemoryLayout<corral_uid_key>.size
         }
     }
@@ -59,6 +61,7 @@ public enum PolicyMap: String, CaseIterable, Sendable {
         case .patternNames: MemoryLayout<corral_pattern_name>.size
         case .patternGlobs: MemoryLayout<corral_pattern_glob>.size
         case .subjectExes: MemoryLayout<UInt64>.size
+        case .subjectXattrs: MemoryLayout<corral_xattr_subject>.size
         case .ruleUIDs: MemoryLayout<UInt32>.size
         case .idRanges: MemoryLayout<corral_id_ranges>.size
         }
@@ -78,6 +81,7 @@ public enum PolicyMap: String, CaseIterable, Sendable {
         case .patternGlobs: return u32(at: 0).map { $0 / UInt32(CORRAL_MAX_PATTERN_GLOBS) }
         case .patternNames: return key.count == 16 ? u32(at: 12) : nil
         case .subjectExes: return key.count == 16 ? u32(at: 12) : nil
+        case .subjectXattrs: return key.count == 16 ? u32(at: 8) : nil
         case .ruleUIDs: return key.count == 8 ? u32(at: 4) : nil
         case .idRanges: return key.count == 4 ? u32(at: 0).map { $0 / UInt32(CORRAL_MAX_RULE_SLOTS) } : nil
         }
@@ -152,6 +156,8 @@ public struct MapImage: Sendable {
     public var patternGlobs: [MapEntry<UInt32, corral_pattern_glob>]
     /// The same trie, for the installer's classification of the cgroups that exist.
     public var trie: PatternTrie
+    /// `corral_subj_xattr`: the attribute names of `xattr:` subjects (the kernel marks files that gain one).
+    public var subjectXattrs: [MapEntry<corral_xattr_key, corral_xattr_subject>]
     public var subjectExes: [MapEntry<corral_exe_key, UInt64>]
     public var ruleUIDs: [MapEntry<corral_uid_key, UInt32>]
     /// `corral_id_ranges`: key = the id-map slot's corral_rules key.
@@ -186,6 +192,7 @@ public struct MapImage: Sendable {
         case .patternNames: patternNames.map(raw)
         case .patternGlobs: patternGlobs.map(raw)
         case .subjectExes: subjectExes.map(raw)
+        case .subjectXattrs: subjectXattrs.map(raw)
         case .ruleUIDs: ruleUIDs.map(raw)
         case .idRanges: idRanges.map(raw)
         }
@@ -200,6 +207,7 @@ public struct MapImage: Sendable {
         case .patternNames: patternNames.count
         case .patternGlobs: patternGlobs.count
         case .subjectExes: subjectExes.count
+        case .subjectXattrs: subjectXattrs.count
         case .ruleUIDs: ruleUIDs.count
         case .idRanges: idRanges.count
         }

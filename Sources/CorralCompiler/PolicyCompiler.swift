@@ -575,6 +575,19 @@ private struct Compilation {
             patternNames: patternNames,
             patternGlobs: patternGlobs,
             trie: trie,
+            subjectXattrs: subjectBits.compactMap { subject -> MapEntry<corral_xattr_key, corral_xattr_subject>? in
+                guard case .xattr(let name) = subject.matcher else { return nil }
+                var key = corral_xattr_key()
+                key.hash = CgroupClassifier.nameHash(name)
+                key.gen = gen
+                var value = corral_xattr_subject()
+                value.bits = Self.mask(subject.bit)
+                value.len = UInt32(name.utf8.count)
+                withUnsafeMutableBytes(of: &value.name) { raw in
+                    for (k, b) in name.utf8.prefix(raw.count - 1).enumerated() { raw[k] = b }
+                }
+                return MapEntry(key: key, value: value)
+            },
             subjectExes: exeOrder.map { id in
                 var key = corral_exe_key()
                 key.ino = id.ino

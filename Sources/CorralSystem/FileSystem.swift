@@ -8,7 +8,7 @@ import Musl
 
 /// The parts of `struct stat` Corral uses.
 // <sys/xattr.h> is not part of Swift's Glibc module, and CorralSystem has no C shim target, so
-// the three calls are declared here. All arguments are pointers and word-sized integers, for
+// the four calls are declared here. All arguments are pointers and word-sized integers, for
 // which Swift's calling convention equals C's on x86_64 and aarch64.
 @_silgen_name("getxattr")
 private func c_getxattr(_ path: UnsafePointer<CChar>, _ name: UnsafePointer<CChar>,
@@ -18,6 +18,8 @@ private func c_listxattr(_ path: UnsafePointer<CChar>, _ list: UnsafeMutablePoin
 @_silgen_name("setxattr")
 private func c_setxattr(_ path: UnsafePointer<CChar>, _ name: UnsafePointer<CChar>,
                         _ value: UnsafeRawPointer?, _ size: Int, _ flags: Int32) -> Int32
+@_silgen_name("removexattr")
+private func c_removexattr(_ path: UnsafePointer<CChar>, _ name: UnsafePointer<CChar>) -> Int32
 
 /// The parts of `struct stat` Corral uses.
 public struct FileStatus: Hashable, Sendable {
@@ -120,6 +122,11 @@ public enum FileSystem {
     public static func setExtendedAttribute(_ path: String, name: String, value: [UInt8]) throws(Errno) {
         let rc = value.withUnsafeBytes { c_setxattr(path, name, $0.baseAddress, $0.count, 0) }
         guard rc == 0 else { throw Errno.current }
+    }
+
+    /// removexattr(2) (follows symlinks).
+    public static func removeExtendedAttribute(_ path: String, name: String) throws(Errno) {
+        guard c_removexattr(path, name) == 0 else { throw Errno.current }
     }
 
     /// The entries of a directory, in the order readdir returns them.

@@ -16,7 +16,7 @@ if args.first == "--protect-attack" { exit(ProtectTests.attack(Array(args.dropFi
 if args.first == "--stress-attach" { exit(StressMode.attachChurn(Array(args.dropFirst()))) }
 
 let tests = KTests.all + NativeTests.all + ModeTests.all + DaemonTests.all + OpsTests.all + ProtectTests.all
-    + EscapeTests.all + PatternTests.all
+    + EscapeTests.all + PatternTests.all + ExecutableTests.all
 if args.first == "--list" {
     for t in tests { print(t.name) }
     exit(0)

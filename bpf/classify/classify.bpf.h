@@ -204,13 +204,12 @@ int BPF_PROG(classify_mkdir, struct cgroup *cgrp, const char *path)
 {
 	struct corral_classify *w;
 	__u64 id, parent_id, h = CORRAL_FNV64_OFFSET;
-	__u32 zero = 0;
 	int level, len, i;
 
 	level = BPF_CORE_READ(cgrp, level);
 	if (level <= 0)
 		return 0;
-	w = bpf_map_lookup_elem(&corral_classify_scratch, &zero);
+	w = corral_scratch();
 	if (!w)
 		return 0;
 	len = bpf_probe_read_kernel_str(w->name, sizeof(w->name), BPF_CORE_READ(cgrp, kn, name));

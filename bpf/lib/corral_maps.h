@@ -73,6 +73,13 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 2 * CORRAL_MAX_SUBJECTS);
+	__type(key, struct corral_xattr_key);
+	__type(value, struct corral_xattr_subject);
+} corral_subj_xattr SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 2 * CORRAL_MAX_RULE_SLOTS);
 	__type(key, struct corral_uid_key);
 	__type(value, __u32);
@@ -111,7 +118,7 @@ struct {
 	__type(value, __u64);
 } corral_stats SEC(".maps");
 
-/* ---- internal: one classification's working set (tp_btf/cgroup_mkdir), per CPU ---- */
+/* ---- internal: one classification's working set (tp_btf/cgroup_mkdir, exe xattr hooks) ---- */
 struct corral_classify {
 	char name[CORRAL_CGROUP_NAME_MAX];
 	__u32 len;       /* bytes of name without NUL */
@@ -123,12 +130,20 @@ struct corral_classify {
 	struct corral_cgroup_class cls;
 };
 
+/* Per task, not per CPU: a program can be preempted on PREEMPT kernels, and another task's run
+ * on the same CPU must not overwrite the working set. */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct corral_classify);
 } corral_classify_scratch SEC(".maps");
+
+static __always_inline struct corral_classify *corral_scratch(void)
+{
+	return bpf_task_storage_get(&corral_classify_scratch, bpf_get_current_task_btf(), 0,
+				    BPF_LOCAL_STORAGE_GET_F_CREATE);
+}
 
 /* ---- internal: one decision's working set (kept off the 512-byte BPF stack) ---- */
 struct corral_decision {

@@ -89,7 +89,8 @@ public struct PolicyInstaller {
     /// CORRAL_F_* for corral_control (e.g. audit-all, trace-all). The cgroups under `cgroupRoot`
     /// are classified into the new epoch before the switch.
     @discardableResult
-    public func install(_ image: MapImage, flags: UInt32 = 0, cgroupRoot: String) throws(KernelError) -> ClassificationReport {
+    public func install(_ image: MapImage, flags: UInt32 = 0, cgroupRoot: String,
+                        previousSubjects: [SubjectBit]? = nil) throws(KernelError) -> ClassificationReport {
         let current = try readControl()
         guard image.gen != current.active_gen || isEmpty(current) else {
             throw .compile("image targets the active generation \(image.gen); compile for \(try inactiveGeneration())")
@@ -107,6 +108,11 @@ public struct PolicyInstaller {
         // 3. The policy, the pattern trie included.
         for p in PolicyMap.allCases where p != .generations {
             for e in image.entries(map: p) { try maps[p]!.updateRaw(key: e.key, value: e.value) }
+        }
+        // 3b. What the kernel learned in the running generation (a file renamed over a subject
+        // executable, a file that gained a subject xattr; bpf/executables/) carries over.
+        if let previousSubjects, !fresh {
+            try carryLearnedExecutables(from: current.active_gen, previous: previousSubjects, into: image)
         }
         // 4. From now on cgroup_mkdir classifies new cgroups into this epoch; 5. the walk
         // classifies the ones that exist (a parent before its children).
@@ -128,6 +134,32 @@ public struct PolicyInstaller {
         }
         try clearCgroupEntries(keeping: epoch)
         return report
+    }
+
+    /// Copies corral_subj_exe entries of slot `from` that the new image does not have (the kernel
+    /// added them), with their bits renumbered by matcher into the image's subject bits. The
+    /// hooks write into both slots, so an event after this copy reaches the new slot directly.
+    func carryLearnedExecutables(from: UInt32, previous: [SubjectBit], into image: MapImage) throws(KernelError) {
+        let map = maps[.subjectExes]!
+        let compiled = Set(image.subjectExes.map { ExecutableID(dev: $0.key.dev, ino: $0.key.ino) })
+        var newBit: [SubjectMatcher: UInt64] = [:]
+        for s in image.subjects where s.bit < 64 { newBit[s.matcher] = 1 << UInt64(s.bit) }
+        for raw in try map.keysRaw(keySize: MemoryLayout<corral_exe_key>.size) {
+            let k = RawBytes.load(corral_exe_key.self, from: raw, zero: corral_exe_key())
+            guard k.gen == from, !compiled.contains(ExecutableID(dev: k.dev, ino: k.ino)),
+                  let old = try map.lookup(k, as: UInt64(0)) else { continue }
+            var bits: UInt64 = 0
+            for s in previous where s.bit < 64 && old & (1 << UInt64(s.bit)) != 0 {
+                switch s.matcher {
+                case .exe, .xattr: bits |= newBit[s.matcher] ?? 0
+                default: break
+                }
+            }
+            guard bits != 0 else { continue }
+            var nk = k
+            nk.gen = image.gen
+            try map.update(nk, bits)
+        }
     }
 
     /// Walks the cgroup tree under `cgroupRoot` and classifies it with `trie`: writes the entries

@@ -123,7 +123,8 @@ public final class CorralSession {
         let next = try Self.compile(newPolicy, gen: gen, generation: image.generation.value.generation + 1,
                                     auditAll: audit)
         try beforeSwitch(next)
-        try installer.install(next, flags: controlFlags(options), cgroupRoot: newPolicy.cgroupRoot)
+        try installer.install(next, flags: controlFlags(options), cgroupRoot: newPolicy.cgroupRoot,
+                              previousSubjects: image.subjects)
         self.auditAll = audit
         policy = newPolicy
         image = next

@@ -20,7 +20,8 @@
 
 #define CORRAL_ABI_VERSION 3 /* 2: corral_rule.audit_until_ns, corral_id_ranges, CORRAL_LIST_ID_MAP, hooks 6-7
 				* 3: cgroup patterns: corral_cgroups (replaces corral_anchors and corral_subj_cg),
-				*    corral_pattern_{nodes,names,globs}, corral_rule.list_pos, generation epochs */
+				*    corral_pattern_{nodes,names,globs}, corral_rule.list_pos, generation epochs;
+				*    corral_subj_xattr */
 
 /* ---- capacities (the compiler refuses policies that exceed them) ---- */
 #define CORRAL_MAX_RULE_SLOTS     16384 /* rule slots per generation (a rule with N scopes uses N) */
@@ -304,10 +305,43 @@ struct corral_cgroup_class {
  * key struct corral_exe_key, value __u64 subject bits.
  * Example: {ino = 1234, dev = 0x00800001 (kernel dev_t of 8:1), gen = 0} -> 0x8.
  */
+/*
+ * corral_subj_exe follows the executables it names (bpf/executables/, docs/compiler.md):
+ *   - lsm/inode_rename over an entry's inode (dpkg: write foo.dpkg-new, rename it over foo) adds
+ *     the incoming inode with the same bits, before the new file is visible at the path;
+ *   - lsm/inode_post_setxattr of an attribute an `xattr:` subject names (corral_subj_xattr) adds
+ *     the file's inode with that subject's bits; lsm/inode_removexattr removes them;
+ *   - lsm/inode_free_security of an unlinked inode (i_nlink 0) deletes its entries, so a reused
+ *     inode number never inherits them.
+ * Entries for an inode that was replaced stay while the inode lives: processes still running the
+ * old file keep matching until they exit or exec.
+ */
 struct corral_exe_key {
 	__u64 ino;
 	__u32 dev; /* kernel-internal dev_t: major << 20 | minor (not the stat(2) encoding) */
 	__u32 gen;
+};
+
+/*
+ * Map "corral_subj_xattr": BPF_MAP_TYPE_HASH, 2 * CORRAL_MAX_SUBJECTS entries.
+ * The attribute names of `xattr:` subjects: key {hash = FNV-1a 64 of the name, gen}, the value
+ * holds the whole name (compared in full) and the subject bits a file carrying it gets.
+ * Example: {hash = fnv1a64("trusted.corral.manager"), gen = 0} ->
+ *          {bits = 0x10, len = 22, name = "trusted.corral.manager"}
+ */
+#define CORRAL_XATTR_NAME_MAX 256 /* XATTR_NAME_MAX + 1 */
+
+struct corral_xattr_key {
+	__u64 hash;
+	__u32 gen;
+	__u32 _pad;
+};
+
+struct corral_xattr_subject {
+	__u64 bits;
+	__u32 len;
+	__u32 _pad;
+	char name[CORRAL_XATTR_NAME_MAX];
 };
 
 /*
@@ -421,7 +455,10 @@ enum corral_stat {
 	CORRAL_STAT_CLASSIFIED = 7,          /* cgroups classified at creation (per slot) */
 	CORRAL_STAT_CLASSIFY_FAILED = 8,     /* ... whose entry could not be written (map full) */
 	CORRAL_STAT_UNCLASSIFIED = 9,        /* moves denied into an unclassified cgroup */
-	CORRAL_STAT_COUNT = 10,
+	CORRAL_STAT_EXE_FOLLOWED = 10,       /* subject executables followed across a rename */
+	CORRAL_STAT_EXE_MARKED = 11,         /* files that gained a subject xattr */
+	CORRAL_STAT_EXE_FORGOTTEN = 12,      /* entries of freed (unlinked) inodes deleted */
+	CORRAL_STAT_COUNT = 13,
 };
 
 /* ====================================================================================== */

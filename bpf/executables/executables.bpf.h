@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Executables that survive upgrades (docs/compiler.md, "Executables"): corral_subj_exe follows
+ * the files it names across rename(2) and setxattr(2), and forgets inodes that are freed.
+ * Both modes; the hooks never deny.
+ *
+ *   exe_rename   lsm/inode_rename          a file renamed over a subject executable inherits
+ *                                           its bits (before the rename takes effect)
+ *   exe_setxattr lsm/inode_post_setxattr   a file that gained an `xattr:` subject's attribute
+ *   exe_rmxattr  lsm/inode_removexattr     ... and lost it (at the check: fails closed for
+ *                                           managers, before the removal for deny rules)
+ *   exe_free     lsm/inode_free_security   an unlinked inode's entries go (no reuse)
+ */
+#ifndef CORRAL_EXECUTABLES_H
+#define CORRAL_EXECUTABLES_H
+
+#include "../lib/corral_maps.h"
+
+#define CORRAL_S_IFMT  00170000
+#define CORRAL_S_IFREG 0100000
+
+static __always_inline int corral_is_regular(struct inode *ino)
+{
+	return ino && (BPF_CORE_READ(ino, i_mode) & CORRAL_S_IFMT) == CORRAL_S_IFREG;
+}
+
+static __always_inline struct inode *corral_dentry_inode(struct dentry *d)
+{
+	return d ? BPF_CORE_READ(d, d_inode) : NULL;
+}
+
+/* ORs `bits` into the entry of `ino` in generation slot `gen` (creating it). */
+static __always_inline void corral_exe_add(struct inode *ino, __u32 gen, __u64 bits)
+{
+	struct corral_exe_key k = {};
+	__u64 *have, v = bits;
+
+	k.ino = BPF_CORE_READ(ino, i_ino);
+	k.dev = BPF_CORE_READ(ino, i_sb, s_dev);
+	k.gen = gen;
+	have = bpf_map_lookup_elem(&corral_subj_exe, &k);
+	if (have)
+		v |= *have;
+	bpf_map_update_elem(&corral_subj_exe, &k, &v, BPF_ANY);
+}
+
+static __always_inline void corral_follow_rename(struct inode *over, struct inode *from, __u32 gen)
+{
+	struct corral_exe_key k = {};
+	__u64 *bits;
+
+	k.ino = BPF_CORE_READ(over, i_ino);
+	k.dev = BPF_CORE_READ(over, i_sb, s_dev);
+	k.gen = gen;
+	bits = bpf_map_lookup_elem(&corral_subj_exe, &k);
+	if (!bits || !*bits)
+		return;
+	corral_exe_add(from, gen, *bits);
+	corral_stat_inc(CORRAL_STAT_EXE_FOLLOWED);
+}
+
+SEC("lsm/inode_rename")
+int BPF_PROG(exe_rename, struct inode *old_dir, struct dentry *old_dentry, struct inode *new_dir,
+	     struct dentry *new_dentry)
+{
+	struct inode *from = corral_dentry_inode(old_dentry);
+	struct inode *over = corral_dentry_inode(new_dentry); /* NULL: a new name */
+
+	if (!over || !corral_is_regular(from))
+		return 0;
+	corral_follow_rename(over, from, 0);
+	corral_follow_rename(over, from, 1);
+	return 0;
+}
+
+/* The subject bits of attribute `name` in slot `gen` (0: no such subject). */
+static __always_inline __u64 corral_xattr_bits(struct corral_classify *w, __u32 gen)
+{
+	struct corral_xattr_key k = {};
+	const struct corral_xattr_subject *v;
+	int i;
+
+	k.hash = w->hash;
+	k.gen = gen;
+	v = bpf_map_lookup_elem(&corral_subj_xattr, &k);
+	if (!v || v->len != w->len)
+		return 0;
+	for (i = 0; i < CORRAL_XATTR_NAME_MAX; i++) {
+		if (i >= w->len)
+			break;
+		if (v->name[i & (CORRAL_XATTR_NAME_MAX - 1)] != w->name[i & (CORRAL_CGROUP_NAME_MAX - 1)])
+			return 0;
+	}
+	return v->bits;
+}
+
+/* Reads an attribute name into the task's scratch. NULL for an empty name. */
+static __always_inline struct corral_classify *corral_read_name(const char *name)
+{
+	struct corral_classify *w;
+	__u64 h = CORRAL_FNV64_OFFSET;
+	int len, i;
+
+	w = corral_scratch();
+	if (!w)
+		return NULL;
+	len = bpf_probe_read_kernel_str(w->name, sizeof(w->name), name);
+	if (len <= 1)
+		return NULL;
+	w->len = len - 1;
+	for (i = 0; i < CORRAL_CGROUP_NAME_MAX; i++) {
+		if (i >= w->len)
+			break;
+		h ^= (__u8)w->name[i];
+		h *= CORRAL_FNV64_PRIME;
+	}
+	w->hash = h;
+	return w;
+}
+
+SEC("lsm/inode_post_setxattr")
+int BPF_PROG(exe_setxattr, struct dentry *dentry, const char *name)
+{
+	struct inode *ino = corral_dentry_inode(dentry);
+	struct corral_classify *w;
+	__u64 bits;
+	__u32 gen;
+
+	if (!corral_is_regular(ino))
+		return 0;
+	w = corral_read_name(name);
+	if (!w)
+		return 0;
+	for (gen = 0; gen < 2; gen++) {
+		bits = corral_xattr_bits(w, gen & 1);
+		if (bits) {
+			corral_exe_add(ino, gen & 1, bits);
+			corral_stat_inc(CORRAL_STAT_EXE_MARKED);
+		}
+	}
+	return 0;
+}
+
+static __always_inline void corral_exe_clear(struct inode *ino, __u32 gen, __u64 bits)
+{
+	struct corral_exe_key k = {};
+	__u64 *have, v;
+
+	k.ino = BPF_CORE_READ(ino, i_ino);
+	k.dev = BPF_CORE_READ(ino, i_sb, s_dev);
+	k.gen = gen;
+	have = bpf_map_lookup_elem(&corral_subj_exe, &k);
+	if (!have)
+		return;
+	v = *have & ~bits;
+	if (v)
+		bpf_map_update_elem(&corral_subj_exe, &k, &v, BPF_EXIST);
+	else
+		bpf_map_delete_elem(&corral_subj_exe, &k);
+}
+
+/* 6.1: (mnt_userns, dentry, name); 6.12: (idmap, dentry, name). */
+SEC("lsm/inode_removexattr")
+int BPF_PROG(exe_rmxattr, void *idmap, struct dentry *dentry, const char *name)
+{
+	struct inode *ino = corral_dentry_inode(dentry);
+	struct corral_classify *w;
+	__u64 bits;
+
+	if (!corral_is_regular(ino))
+		return 0;
+	w = corral_read_name(name);
+	if (!w)
+		return 0;
+	bits = corral_xattr_bits(w, 0);
+	if (bits)
+		corral_exe_clear(ino, 0, bits);
+	bits = corral_xattr_bits(w, 1);
+	if (bits)
+		corral_exe_clear(ino, 1, bits);
+	return 0;
+}
+
+static __always_inline int corral_exe_forget(struct corral_exe_key *k, __u32 gen)
+{
+	k->gen = gen;
+	return bpf_map_delete_elem(&corral_subj_exe, k) == 0;
+}
+
+SEC("lsm/inode_free_security")
+int BPF_PROG(exe_free, struct inode *ino)
+{
+	struct corral_exe_key k = {};
+
+	/* Only unlinked regular files: an inode evicted from the cache keeps its number. */
+	if (!corral_is_regular(ino) || BPF_CORE_READ(ino, __i_nlink) != 0)
+		return 0;
+	k.ino = BPF_CORE_READ(ino, i_ino);
+	k.dev = BPF_CORE_READ(ino, i_sb, s_dev);
+	if (corral_exe_forget(&k, 0) | corral_exe_forget(&k, 1))
+		corral_stat_inc(CORRAL_STAT_EXE_FORGOTTEN);
+	return 0;
+}
+
+#endif /* CORRAL_EXECUTABLES_H */

@@ -296,6 +296,12 @@ struct Example {
         #expect(image.subjectBits("/late") == 0x2)
         #expect(image.subjectExes.isEmpty)
         #expect(image.subjects.count == 4)  // any, late, exe, xattr
+        // The xattr subject's name is in corral_subj_xattr: a file marked later is recognized by the kernel.
+        #expect(image.subjectXattrs.count == 1)
+        let x = image.subjectXattrs[0]
+        #expect(x.key.hash == CgroupClassifier.nameHash("user.corral.none") && x.key.gen == 0)
+        #expect(x.value.len == 16 && x.value.bits == 1 << 3)
+        #expect(withUnsafeBytes(of: x.value.name) { String(decoding: $0.prefix(16), as: UTF8.self) } == "user.corral.none")
     }
 
     @Test func rawEntriesUseABILayoutAndGenerationKeys() throws {
@@ -326,8 +332,8 @@ struct Example {
             }
             #expect(image.summary.map(\.description) == [
                 "corral_generations: 1", "corral_rules: 10", "corral_hook_rules: 4", "corral_pattern_nodes: 4",
-                "corral_pattern_names: 3", "corral_pattern_globs: 0", "corral_subj_exe: 1", "corral_rule_uids: 7",
-                "corral_id_ranges: 0",
+                "corral_pattern_names: 3", "corral_pattern_globs: 0", "corral_subj_exe: 1", "corral_subj_xattr: 0",
+                "corral_rule_uids: 7", "corral_id_ranges: 0",
             ])
         }
     }

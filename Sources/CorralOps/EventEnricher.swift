@@ -39,6 +39,7 @@ public struct EventEnricher: Sendable {
             locked: event.locked, tracked: event.tracked, actorCgroup: event.actorCgroup,
             actorCgroupPath: event.actorCgroupPath, actorLockRule: event.actorLockRule, actorLockLabel: event.actorLockLabel)
         recorded.bootID = bootID
+        recorded.unclassified = event.unclassified
         let (exe, xattrs) = actorExecutable(tgid: event.tgid)
         recorded.actorExe = exe
         recorded.actorExeXattrs = xattrs

@@ -71,6 +71,10 @@ public enum EventInputReconstruction {
         case "admin": return .notADecision("admin event (\(event.action ?? "action unknown"))")
         case Hook.namespaceFree.rawValue: return .notADecision("namespace_free is a notification, not a decision")
         case "self_protect", "self-protect", "hook5": return .notADecision("self-protection denial (not decided by policy rules)")
+        case Hook.cgroupAttach.rawValue where event.unclassified == true:
+            return .notADecision("the destination cgroup, or an ancestor, has no classification: the kernel could not "
+                + "record it when the cgroup was created (corral_cgroups full, or more overlapping patterns than one "
+                + "entry holds), so every move into it is denied; see docs/compiler.md, \"Cgroup paths and patterns\"")
         default:
             guard let known = Hook(rawValue: event.hook) else {
                 return .incomplete([MissingInput(field: "hook", reason: "unknown hook '\(event.hook)'")])

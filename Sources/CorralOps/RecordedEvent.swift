@@ -87,6 +87,8 @@ public struct RecordedEvent: Codable, Sendable, Hashable {
     public var compat: Bool?
     public var locked: Bool?
     public var tracked: Bool?
+    /// cgroup_attach denied because the destination had no classification (kernel only).
+    public var unclassified: Bool?
     public var actorCgroup: UInt64?
     public var actorCgroupPath: String?
     public var actorLockRule: String?
@@ -172,7 +174,7 @@ public struct RecordedEvent: Codable, Sendable, Hashable {
 
     enum Key: String, CodingKey, CaseIterable {
         case id, hook, generation, seq, verdict, mode, rule, pid, tgid, comm, threadgroup, errno, err, compat
-        case locked, tracked, action
+        case locked, tracked, unclassified, action
         case bootID = "boot_id"
         case timestampNs = "timestamp_ns"
         case ruleUID = "rule_uid"
@@ -230,6 +232,7 @@ public struct RecordedEvent: Codable, Sendable, Hashable {
         compat = try c.decodeIfPresent(Bool.self, forKey: .compat)
         locked = try c.decodeIfPresent(Bool.self, forKey: .locked)
         tracked = try c.decodeIfPresent(Bool.self, forKey: .tracked)
+        unclassified = try c.decodeIfPresent(Bool.self, forKey: .unclassified)
         actorCgroup = try c.decodeIfPresent(UInt64.self, forKey: .actorCgroup)
         actorCgroupPath = try c.decodeIfPresent(String.self, forKey: .actorCgroupPath)
         actorLockRule = try c.decodeIfPresent(String.self, forKey: .actorLockRule)
@@ -278,6 +281,7 @@ public struct RecordedEvent: Codable, Sendable, Hashable {
         try c.encodeIfPresent(compat, forKey: .compat)
         try c.encodeIfPresent(locked, forKey: .locked)
         try c.encodeIfPresent(tracked, forKey: .tracked)
+        try c.encodeIfPresent(unclassified, forKey: .unclassified)
         try c.encodeIfPresent(actorCgroup, forKey: .actorCgroup)
         try c.encodeIfPresent(actorCgroupPath, forKey: .actorCgroupPath)
         try c.encodeIfPresent(actorLockRule, forKey: .actorLockRule)

@@ -1,6 +1,7 @@
 // Live binding of cgroup paths (issue 9): a cgroup that comes to exist at a path the policy
 // names, exactly or by pattern, is governed from its first moment (tp_btf/cgroup_mkdir), and a
 // removed and recreated cgroup opens no window. Each test states the attack, then its control.
+import CorralEvaluator
 import CorralKernel
 import CorralPolicy
 import CorralSystem
@@ -16,6 +17,7 @@ enum PatternTests {
         KTest(name: "patterns/delegated_manager_by_pattern", body: delegatedByPattern),
         KTest(name: "patterns/overflow_fails_closed", body: overflowFailsClosed),
         KTest(name: "patterns/consistency_check_agrees", body: consistencyAgrees),
+        KTest(name: "differential/patterns", body: differentialPatterns),
     ]
 
     static let iterations = 1000
@@ -209,5 +211,68 @@ enum PatternTests {
         try check(r.differences.isEmpty, "differences: \(r.differences)")
         try check(r.stale == 0, "\(r.stale) stale entries")
         try check(r.cgroups >= 8, "only \(r.cgroups) cgroups compared")
+    }
+
+    /// The evaluator against the kernel for pattern rules of every cgroup kind, on cgroups created
+    /// after the load: every move's verdict and rule must agree (traceAll: one event per move).
+    static func differentialPatterns() throws {
+        let fx = try CgroupFixture("differential_patterns")
+        let b = fx.base
+        let policy = policy([
+            Rule(id: "stay-svc", kind: .stay, cgroups: [p(b + "/svc/*.service")]),
+            Rule(id: "deny-deep", kind: .denyInto, cgroups: [p(b + "/deep/**")]),
+            Rule(id: "lock-lk", kind: .locked, cgroups: [p(b + "/lk-*")]),
+            Rule(id: "dlg", kind: .delegated, subjects: [Subject(matcher: .cgroup(p(b + "/mgr-*")))], cgroups: [p(b + "/dlg/*")]),
+        ])
+        let loaded = try Loaded(policy, traceAll: true)
+        defer { loaded.unload() }
+        for d in ["svc", "svc/a.service", "svc/a.service/x", "svc/b.service", "svc/c.socket", "deep", "deep/1", "deep/1/2",
+                  "lk-1", "free", "mgr-1", "dlg", "dlg/x", "dlg/x/a", "dlg/y"] { _ = try fx.make(d) }
+        func c(_ rel: String) -> CgroupPath { p(b + "/" + rel) }
+        let t = try ExecutableTests.victim(in: cgroupRoot)   // moved by this process
+        let v = try ExecutableTests.victim(in: fx.host(c("dlg/x")))  // moved by the manager
+        defer { for x in [t, v] { kill(x, SIGKILL); _ = try? Sys.waitpid(x) } }
+        let me = Sys.pid
+        // (actor, target, destination); the manager is a child that first joins mgr-1.
+        let tMoves = ["free", "svc/a.service", "svc/a.service/x", "svc/b.service", "svc/c.socket", "deep/1/2", "svc/a.service",
+                      "lk-1", "deep", "free", "deep/1"].map(c)
+        for dst in tMoves { _ = errnoOf { () throws(Errno) in try moveTo(fx.host(dst), pid: t) } }
+        let vMoves = ["dlg/x/a", "dlg/y", "lk-1", "dlg/x", "free"].map(c)
+        let (manager, st) = try inChild { managerChild(fx.host(c("mgr-1")), vMoves.map(fx.host), v) }
+        try check(st == .exited(0), "manager child: \(st)")
+
+        let kernelEvents = loaded.collect().filter { $0.hook == "cgroup_attach" && [UInt32(t), UInt32(v), UInt32(manager)].contains($0.targetPID) }
+        var eval = Evaluator(policy: policy)
+        eval.addTask(TaskState(pid: me, cgroup: .root))
+        eval.addTask(TaskState(pid: t, cgroup: .root))
+        eval.addTask(TaskState(pid: v, cgroup: c("dlg/x")))
+        eval.addTask(TaskState(pid: manager, cgroup: .root))
+        var ops: [(actor: Int32, target: Int32, dst: CgroupPath)] = tMoves.map { (me, t, $0) }
+        ops.append((manager, manager, c("mgr-1")))
+        ops += vMoves.map { (manager, v, $0) }
+        var mismatches: [String] = []
+        var pending = kernelEvents
+        var denies = 0
+        for op in ops {
+            let d = eval.cgroupAttach(actor: op.actor, target: op.target, dst: op.dst, via: .procs)
+            guard let i = pending.firstIndex(where: { $0.targetPID == UInt32(op.target) && $0.pid == UInt32(op.actor) }) else {
+                mismatches.append("no kernel event for \(op.target) -> \(op.dst) (evaluator \(d.verdict.rawValue)/\(d.rule ?? "-"))")
+                continue
+            }
+            let k = pending.remove(at: i)
+            if k.verdict == "deny" { denies += 1 }
+            if k.verdict != d.verdict.rawValue || k.rule != d.rule {
+                mismatches.append("\(op.target) -> \(op.dst): kernel \(k.verdict)/\(k.rule ?? "-"), evaluator \(d.verdict.rawValue)/\(d.rule ?? "-")")
+            }
+        }
+        try check(mismatches.isEmpty, mismatches.joined(separator: "; "))
+        try check(denies >= 6 && denies < ops.count, "the scenario should mix verdicts: \(denies) denials of \(ops.count)")
+        print("    \(ops.count) moves, \(denies) denied: kernel and evaluator agree on verdict and rule")
+    }
+
+    static func managerChild(_ mgr: String, _ moves: [String], _ victim: Int32) -> Int32 {
+        if errnoOf({ () throws(Errno) in try moveTo(mgr, pid: Sys.pid) }) != 0 { return 1 }
+        for m in moves { _ = errnoOf { () throws(Errno) in try moveTo(m, pid: victim) } }
+        return 0
     }
 }

@@ -4,6 +4,7 @@
 // Usage: corral-ktest [--list] [NAME-PREFIX...]
 //        corral-ktest --helper-setns PATH   (exec'd by the inheritance test: exit 0 if setns is EPERM)
 //        corral-ktest --stress-attach N      (diagnostic: attach/detach N times under load)
+//        corral-ktest --bench-cgroups [REPS] [ITERS]  (cgroup creation cost: scripts/bench-cgroups)
 import CorralSystem
 import CorralKernel
 import Glibc
@@ -13,6 +14,7 @@ if args.first == "--helper-setns", args.count == 2 {
     exit(Helper.setnsExpectingEPERM(args[1]))
 }
 if args.first == "--protect-attack" { exit(ProtectTests.attack(Array(args.dropFirst()))) }
+if args.first == "--bench-cgroups" { exit(BenchCgroups.run(Array(args.dropFirst()))) }
 if args.first == "--stress-attach" { exit(StressMode.attachChurn(Array(args.dropFirst()))) }
 
 let tests = KTests.all + NativeTests.all + ModeTests.all + DaemonTests.all + OpsTests.all + ProtectTests.all

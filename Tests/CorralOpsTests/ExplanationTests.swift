@@ -20,6 +20,18 @@ import Testing
         #expect(lines.contains("verdict: deny by deny-denied [enforce] EPERM (1)"))
     }
 
+    @Test func unclassifiedDenialIsExplainedNotReplayed() throws {
+        let policy = try Fixtures.example("cgroup_deny_migration")
+        var event = Fixtures.attach(id: "15", src: "/src", dst: "/new", verdict: "deny")
+        event.unclassified = true
+        let x = EventExplanation.explain(event, policy: policy, resolveExe: Fixtures.noResolve)
+        #expect(x.decision == nil && x.agrees == nil)
+        #expect(x.text.contains("nothing to evaluate: the destination cgroup, or an ancestor, has no classification"))
+        // The flag survives the event log's JSON.
+        #expect(event.jsonLine.contains("\"unclassified\":true"))
+        #expect(try RecordedEvent.parse(line: event.jsonLine).unclassified == true)
+    }
+
     @Test func disagreementIsSaidExplicitly() throws {
         let policy = try Fixtures.example("lock_in")
         // The kernel says allow, but under lock_in a service may not leave /system.slice.

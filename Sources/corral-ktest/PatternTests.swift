@@ -245,9 +245,11 @@ enum PatternTests {
         var eval = Evaluator(policy: policy)
         eval.addTask(TaskState(pid: me, cgroup: .root))
         eval.addTask(TaskState(pid: t, cgroup: .root))
-        eval.addTask(TaskState(pid: v, cgroup: c("dlg/x")))
+        eval.addTask(TaskState(pid: v, cgroup: .root))
         eval.addTask(TaskState(pid: manager, cgroup: .root))
-        var ops: [(actor: Int32, target: Int32, dst: CgroupPath)] = tMoves.map { (me, t, $0) }
+        // The victims' placement by this process is part of the scenario (traceAll reports it).
+        var ops: [(actor: Int32, target: Int32, dst: CgroupPath)] = [(me, t, .root), (me, v, c("dlg/x"))]
+        ops += tMoves.map { (me, t, $0) }
         ops.append((manager, manager, c("mgr-1")))
         ops += vMoves.map { (manager, v, $0) }
         var mismatches: [String] = []

@@ -13,6 +13,7 @@
 //   CorralOps        troubleshooting: event log, replay, explain EVENT-ID, why
 //   CorralDaemon     long-running services
 //   CorralCLI        one command struct per verb; `corral` is its entry point
+//   VersionFile      build tool plugin: VERSION -> `corralVersion` in CorralCLI
 //   CorralTestSupport  fixtures and helpers shared by tests
 //   corral-ktest     in-guest kernel test runner (real syscalls, real kernel)
 import PackageDescription
@@ -71,8 +72,11 @@ let package = Package(
                 "CorralPolicy", "CorralEvaluator", "CorralCompiler", "CorralKernel", "CorralDaemon",
                 "CorralControl", "CorralOps",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            ],
+            plugins: ["VersionFile"]
         ),
+        // VERSION (the repository root) compiled into CorralCLI as `corralVersion`.
+        .plugin(name: "VersionFile", capability: .buildTool()),
         .executableTarget(name: "corral", dependencies: ["CorralCLI"]),
         .target(name: "CorralTestSupport", dependencies: ["CorralPolicy", "CorralEvaluator"]),
         .executableTarget(

@@ -6,6 +6,7 @@ public struct CorralCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "corral",
         abstract: "Supervise namespaces and cgroup migration with BPF LSM.",
+        version: BuildInfo.current,
         subcommands: [
             CheckCommand.self,
             SimulateCommand.self,

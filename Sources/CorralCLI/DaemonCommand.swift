@@ -56,8 +56,13 @@ struct DaemonCommand: AsyncParsableCommand {
         JournalLogHandler.bootstrapOnce()
         let logger = Logger(label: "corral")
         var auth = AuthorizationConfig()
-        auth.adminGroup = try adminGroup.map { try Self.gid($0, option: "--admin-group") }
-        auth.readerGroup = try readerGroup.map { try Self.gid($0, option: "--reader-group") }
+        do {
+            auth.adminGroup = try adminGroup.map { (name) throws(GroupLookupError) in try Self.gid(name, option: "--admin-group") }
+            auth.readerGroup = try readerGroup.map { (name) throws(GroupLookupError) in try Self.gid(name, option: "--reader-group") }
+        } catch {
+            Sys.printError("corral: \(error)")
+            throw ExitCode(2)
+        }
         if let p = enforcement.policy { _ = try loadPolicyOrExit(p) } // diagnostics with file:line before anything loads
         let config = DaemonConfiguration(
             policyPath: enforcement.policy,
@@ -77,15 +82,32 @@ struct DaemonCommand: AsyncParsableCommand {
         }
     }
 
-    /// A group name (from /etc/group, no NSS) or a numeric gid.
-    static func gid(_ text: String, option: String) throws -> UInt32 {
+    /// A group name (from `groupFile`, no NSS) or a numeric gid.
+    static func gid(_ text: String, option: String, groupFile: String = "/etc/group") throws(GroupLookupError) -> UInt32 {
         if let n = UInt32(text) { return n }
-        if let groups = try? Sys.readFile("/etc/group") {
-            for line in groups.split(separator: "\n") {
-                let f = line.split(separator: ":", omittingEmptySubsequences: false)
-                if f.count >= 3, f[0] == text, let g = UInt32(f[2]) { return g }
-            }
+        let groups: String
+        do { groups = try Sys.readFile(groupFile) } catch {
+            throw GroupLookupError(option: option, group: text, groupFile: groupFile, readError: error)
         }
-        throw ValidationError("\(option): no group '\(text)' in /etc/group")
+        for line in groups.split(separator: "\n") {
+            let f = line.split(separator: ":", omittingEmptySubsequences: false)
+            if f.count >= 3, f[0] == text, let g = UInt32(f[2]) { return g }
+        }
+        throw GroupLookupError(option: option, group: text, groupFile: groupFile, readError: nil)
+    }
+}
+
+/// `--admin-group`/`--reader-group` names a group that is not there: the daemon refuses to
+/// start (exit 2) rather than ignore an option it was given.
+struct GroupLookupError: Error, Equatable, CustomStringConvertible {
+    var option: String
+    var group: String
+    var groupFile: String
+    var readError: Errno?
+
+    var description: String {
+        if let readError { return "\(option) \(group): cannot read \(groupFile): \(readError)" }
+        return "\(option) \(group): no such group in \(groupFile) (the corral package creates 'corral' and "
+            + "'corral-admin' with systemd-sysusers; or: groupadd --system \(group))"
     }
 }

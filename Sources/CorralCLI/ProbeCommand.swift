@@ -14,8 +14,8 @@ struct ProbeCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let objectPath = try? CorralObject.locate()
-        let targets = objectPath.flatMap { CorralObject.attachTargets(objectPath: $0, prefix: "compat_") }
+        let object = try? CorralObject.locate()
+        let targets = object.flatMap { CorralObject.attachTargets(source: $0, prefix: "compat_") }
         let report = KernelProbe.run(compatTargets: targets?.isEmpty == false ? targets : nil)
         if json {
             print(try Self.json(report))

@@ -58,6 +58,21 @@ public enum Sys {
         return Array(buf.prefix(n))
     }
 
+    /// Reads exactly `count` bytes at `offset` (pread(2), repeated on short reads); fewer only
+    /// at end of file.
+    public static func read(_ fd: Int32, offset: UInt64, count: Int) throws(Errno) -> [UInt8] {
+        var buf = [UInt8](repeating: 0, count: count)
+        var done = 0
+        while done < count {
+            let n = try retrying {
+                buf.withUnsafeMutableBytes { Glibc.pread(fd, $0.baseAddress! + done, count - done, off_t(offset) + off_t(done)) }
+            }
+            if n == 0 { break }
+            done += n
+        }
+        return Array(buf.prefix(done))
+    }
+
     /// Writes all of `bytes` with one write(2) call (cgroup files need a single write).
     @discardableResult
     public static func write(_ fd: Int32, _ bytes: [UInt8]) throws(Errno) -> Int {

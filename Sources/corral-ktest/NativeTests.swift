@@ -16,7 +16,7 @@ enum KProbe {
     static var report: ProbeReport {
         if let cached { return cached }
         let object = try? CorralObject.locate()
-        let targets = object.flatMap { CorralObject.attachTargets(objectPath: $0, prefix: "compat_") }
+        let targets = object.flatMap { CorralObject.attachTargets(source: $0, prefix: "compat_") }
         let r = KernelProbe.run(compatTargets: targets?.isEmpty == false ? targets : nil)
         cached = r
         return r

@@ -26,6 +26,7 @@ import Testing
             OPTIONS:
               --json                  Print one JSON object (valid, rules, diagnostics with file, line, column,
                                       severity, message, field) for editors and CI.
+              --version               Show the version.
               -h, --help              Show help information.
 
             """)

@@ -26,6 +26,7 @@ import Testing
               --generations <dir>     Directory of generation records (<N>.json, e.g. /run/corral/generations)
                                       to cross-check each event against its own generation's policy.
               --json                  Print one JSON document instead of text.
+              --version               Show the version.
               -h, --help              Show help information.
 
             """)

@@ -3,9 +3,31 @@
 import CorralSystem
 import Glibc
 
+/// Where Corral's BPF object comes from (`CorralObject.locate()`).
+public enum BPFObjectSource: Equatable, Sendable, CustomStringConvertible {
+    /// A corral.bpf.o file: `CORRAL_BPF_OBJECT`, or the first one on the search path.
+    case file(String)
+    /// Section `.corral_bpf` of the running executable (scripts/build-static puts it there). It
+    /// is read from /proc/self/exe, so a binary replaced on disk still loads its own object;
+    /// `executable` is that binary's path, for messages.
+    case embedded(executable: String)
+
+    public var description: String {
+        switch self {
+        case .file(let path): path
+        case .embedded(let executable): "(embedded in \(executable))"
+        }
+    }
+}
+
 public final class CorralObject {
     public static let defaultPinDirectory = "/sys/fs/bpf/corral"
+    /// The development override: a corral.bpf.o file that wins over the embedded object.
+    public static let overrideVariable = "CORRAL_BPF_OBJECT"
+    /// The section of the corral binary that holds the object (added by scripts/build-static).
+    public static let embeddedSection = ".corral_bpf"
 
+    /// Where the object came from (`source.description`), or the pin directory of an adopted object.
     public let path: String
     public let mode: KernelMode
     /// nil for an adopted object: its programs run from pinned links, its maps come from pins.
@@ -24,10 +46,10 @@ public final class CorralObject {
     public static func hasPinnedState(_ dir: String) -> Bool {
         Sys.exists(mapsDirectory(dir) + "/corral_control")
     }
-    /// Where corral.bpf.o is looked for, in order.
+    /// Files tried when neither `CORRAL_BPF_OBJECT` nor an embedded object is there (builds
+    /// without scripts/build-static), in order.
     public static func searchPaths() -> [String] {
         var paths: [String] = []
-        if let env = Sys.env("CORRAL_BPF_OBJECT"), !env.isEmpty { paths.append(env) }
         if let exe = Sys.executablePath() {
             let dir = String(exe[..<(exe.lastIndex(of: "/") ?? exe.endIndex)])
             paths += [dir + "/corral.bpf.o", dir + "/../lib/corral.bpf.o", dir + "/../lib/corral/corral.bpf.o"]
@@ -36,16 +58,63 @@ public final class CorralObject {
         return paths
     }
 
-    public static func locate() throws(KernelError) -> String {
-        for p in searchPaths() where Sys.exists(p) { return p }
-        throw .object(path: nil, reason: "not found; looked in " + searchPaths().joined(separator: ", ")
-                      + " (set CORRAL_BPF_OBJECT or run scripts/build-bpf)")
+    /// What the running executable holds in `embeddedSection`.
+    public enum EmbeddedObject: Equatable, Sendable {
+        case present(executable: String)
+        case absent(executable: String)
+        /// Its section table could not be read (the reason names the file).
+        case unreadable(String)
+    }
+
+    /// The running executable's embedded object, if it has one (only the section table is read).
+    public static func embeddedObject() -> EmbeddedObject {
+        let executable = Sys.executablePath() ?? "/proc/self/exe"
+        do {
+            let extent = try ELFSection.find(embeddedSection, inFile: "/proc/self/exe")
+            return (extent?.size ?? 0) > 0 ? .present(executable: executable) : .absent(executable: executable)
+        } catch {
+            return .unreadable("\(executable): \(error.reason)")
+        }
+    }
+
+    /// Finds the object: `CORRAL_BPF_OBJECT`, else the object embedded in this executable, else
+    /// the first file of `searchPaths()` (docs/install.md, "Where the BPF object comes from").
+    public static func locate() throws(KernelError) -> BPFObjectSource {
+        try choose(override: Sys.env(overrideVariable), embedded: embeddedObject,
+                   searchPaths: searchPaths(), exists: Sys.exists).get()
+    }
+
+    /// The lookup order of `locate()`, given what each place holds:
+    /// 1. `override` (`CORRAL_BPF_OBJECT`) when set and not empty; a file that does not exist is
+    ///    an error, not a reason to load something else;
+    /// 2. the object embedded in the executable;
+    /// 3. the first of `searchPaths` that exists.
+    /// The error names every place it looked.
+    public static func choose(override: String?, embedded: () -> EmbeddedObject, searchPaths: [String],
+                              exists: (String) -> Bool) -> Result<BPFObjectSource, KernelError> {
+        if let override, !override.isEmpty {
+            guard exists(override) else {
+                return .failure(.object(path: override, reason: "not found (named by \(overrideVariable); unset it to use "
+                                        + "the object embedded in the binary or the search path)"))
+            }
+            return .success(.file(override))
+        }
+        let embeddedState: String
+        switch embedded() {
+        case .present(let executable): return .success(.embedded(executable: executable))
+        case .absent(let executable): embeddedState = "section \(embeddedSection) of \(executable) (absent)"
+        case .unreadable(let reason): embeddedState = "section \(embeddedSection) (unreadable: \(reason))"
+        }
+        if let found = searchPaths.first(where: exists) { return .success(.file(found)) }
+        let files = searchPaths.isEmpty ? "no search path" : searchPaths.joined(separator: ", ") + " (none exists)"
+        return .failure(.object(path: nil, reason: "not found; looked in: \(overrideVariable) (not set), \(embeddedState), \(files). "
+                                + "Build with scripts/build-static (it embeds the object), or run scripts/build-bpf and set \(overrideVariable)"))
     }
 
     /// Kernel functions the programs with `prefix` attach to, from their section names
     /// (lsm/X -> bpf_lsm_X, fentry/X and fexit/X -> X). Used by the probe.
-    public static func attachTargets(objectPath: String, prefix: String) -> [String]? {
-        guard let h = try? BPFObjectHandle(path: objectPath) else { return nil }
+    public static func attachTargets(source: BPFObjectSource, prefix: String) -> [String]? {
+        guard let h = try? open(source) else { return nil }
         var out: [String] = []
         for p in h.programs where p.name.hasPrefix(prefix) {
             let sec = p.sectionName
@@ -60,13 +129,30 @@ public final class CorralObject {
         return Array(Set(out)).sorted()
     }
 
+    /// Opens the object's ELF image from its file or from the executable's section.
+    static func open(_ source: BPFObjectSource) throws(KernelError) -> BPFObjectHandle {
+        switch source {
+        case .file(let path):
+            return try BPFObjectHandle(path: path)
+        case .embedded:
+            let bytes: [UInt8]?
+            do { bytes = try ELFSection.contents(embeddedSection, inFile: "/proc/self/exe") } catch {
+                throw .object(path: source.description, reason: "reading section \(embeddedSection): \(error.reason)")
+            }
+            guard let bytes, !bytes.isEmpty else {
+                throw .object(path: source.description, reason: "section \(embeddedSection) is missing or empty")
+            }
+            return try BPFObjectHandle(bytes: bytes, objectName: "corral", path: source.description)
+        }
+    }
+
     /// Opens the object and enables only `mode`'s program set, plus the self-protection
     /// programs (`protect_*`) when `selfProtection`.
-    public init(path: String, mode: KernelMode, selfProtection: Bool = false) throws(KernelError) {
+    public init(source: BPFObjectSource, mode: KernelMode, selfProtection: Bool = false) throws(KernelError) {
         guard mode != .unsupported else { throw .unsupported([]) }
-        self.path = path
+        self.path = source.description
         self.mode = mode
-        let handle = try BPFObjectHandle(path: path)
+        let handle = try Self.open(source)
         self.handle = handle
         let keep = mode == .native ? "native_" : "compat_"
         let drop = mode == .native ? "compat_" : "native_"

@@ -14,7 +14,7 @@ public struct SessionOptions: Sendable {
     public var traceAll: Bool
     /// Pin links here so they outlive the process (daemon).
     public var pinDirectory: String?
-    /// corral.bpf.o; nil searches `CorralObject.searchPaths()`.
+    /// A corral.bpf.o file to load; nil: `CorralObject.locate()`.
     public var objectPath: String?
     /// Load and attach the self-protection programs (`protect_*`, for `protect()`). Off, they
     /// are not loaded: a session without a daemon has nothing to protect, and each of them is
@@ -45,8 +45,8 @@ public final class CorralSession {
     public private(set) var auditAll: Bool
 
     /// Probes, refusing cleanly when the kernel (or the forced mode) is unsupported.
-    public static func probeAndChoose(_ options: SessionOptions, objectPath: String?) throws(KernelError) -> (ProbeReport, KernelMode) {
-        let targets = objectPath.flatMap { CorralObject.attachTargets(objectPath: $0, prefix: "compat_") }
+    public static func probeAndChoose(_ options: SessionOptions, object: BPFObjectSource?) throws(KernelError) -> (ProbeReport, KernelMode) {
+        let targets = object.flatMap { CorralObject.attachTargets(source: $0, prefix: "compat_") }
         let report = KernelProbe.run(compatTargets: targets?.isEmpty == false ? targets : nil)
         if let forced = options.mode {
             guard forced != .unsupported, report.available(forced) else {
@@ -62,13 +62,13 @@ public final class CorralSession {
     /// (a daemon replacing unadoptable pins continues the old numbering).
     public init(policy: Policy, options: SessionOptions = SessionOptions(), firstGeneration: UInt64 = 1,
                 beforeSwitch: (MapImage) throws(KernelError) -> Void = { _ throws(KernelError) in }) throws(KernelError) {
-        let path: String
-        if let p = options.objectPath { path = p } else { path = try CorralObject.locate() }
-        (probe, mode) = try Self.probeAndChoose(options, objectPath: path)
+        let source: BPFObjectSource
+        if let p = options.objectPath { source = .file(p) } else { source = try CorralObject.locate() }
+        (probe, mode) = try Self.probeAndChoose(options, object: source)
         self.options = options
         self.policy = policy
         auditAll = options.auditAll
-        object = try CorralObject(path: path, mode: mode, selfProtection: options.selfProtection)
+        object = try CorralObject(source: source, mode: mode, selfProtection: options.selfProtection)
         try object.load()
         installer = try PolicyInstaller(object: object)
         // Install before attaching so the first decision already sees the policy.

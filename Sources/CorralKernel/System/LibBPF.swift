@@ -99,7 +99,10 @@ public struct BPFProgramRef {
 /// A bpf_object from open to close.
 public final class BPFObjectHandle {
     private let obj: OpaquePointer
+    /// Names the object in errors: its file, or where its bytes came from.
     public let path: String
+    /// The ELF image of an object opened from memory: libbpf reads it until the object closes.
+    private let image: UnsafeMutableRawBufferPointer?
     /// Per-program verifier log buffers (kept alive until load returns).
     private var logBuffers: [String: UnsafeMutablePointer<CChar>] = [:]
     private static let logSize = 1 << 20
@@ -110,10 +113,34 @@ public final class BPFObjectHandle {
         }
         obj = o
         self.path = path
+        image = nil
+    }
+
+    /// Opens an object from its ELF bytes (bpf_object__open_mem). libbpf names it `objectName`,
+    /// as it would name a file `objectName.bpf.o`; `path` names it in errors.
+    public init(bytes: [UInt8], objectName: String, path: String) throws(KernelError) {
+        let image = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes.count, 1), alignment: 8)
+        image.copyBytes(from: bytes)
+        let opened = withZeroedOptions(bpf_object_open_opts.self) { opts in
+            opts.pointee.sz = MemoryLayout<bpf_object_open_opts>.size
+            return objectName.withCString { name in // libbpf copies the name
+                opts.pointee.object_name = name
+                return bpf_object__open_mem(image.baseAddress, bytes.count, opts)
+            }
+        }
+        guard let o = opened else {
+            let e = Errno.current
+            image.deallocate()
+            throw .object(path: path, reason: "open failed: \(e)")
+        }
+        obj = o
+        self.path = path
+        self.image = image
     }
 
     deinit {
         bpf_object__close(obj)
+        image?.deallocate()
         for (_, b) in logBuffers { b.deallocate() }
     }
 

@@ -21,6 +21,7 @@ public struct CorralCommand: AsyncParsableCommand {
             StatusCommand.self,
             EventsCommand.self,
             WhyCommand.self,
+            HandoverCommand.self,
         ]
     )
 

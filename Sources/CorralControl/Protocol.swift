@@ -19,6 +19,7 @@ public enum ControlMethod {
     public static let explain = "io.corral.Explain"
     public static let why = "io.corral.Why"
     public static let unload = "io.corral.Unload"
+    public static let trustExecutable = "io.corral.TrustExecutable"
 }
 
 // MARK: requests

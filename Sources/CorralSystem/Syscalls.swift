@@ -113,6 +113,11 @@ public enum Sys {
         try retrying { Glibc.fsync(fd) }
     }
 
+    /// link(2): a second name for the same inode.
+    public static func link(_ existing: String, _ new: String) throws(Errno) {
+        guard Glibc.link(existing, new) == 0 else { throw Errno.current }
+    }
+
     public static func rename(_ from: String, _ to: String) throws(Errno) {
         try retrying { Glibc.rename(from, to) }
     }

@@ -8,7 +8,8 @@ import Glibc
 final class DaemonHarness {
     let name: String
     let dir: String
-    let corral: String
+    /// The `corral` binary the daemon and CLI calls run (the upgrade test swaps it).
+    var corral: String
     let pins: String
     var pid: Int32 = -1
     var policyFile: String { dir + "/policy.yaml" }
@@ -23,9 +24,15 @@ final class DaemonHarness {
     /// which must not kill the parent's daemon.
     private let owner = Sys.pid
 
-    init(_ name: String, extraArguments: [String] = []) throws {
-        guard let exe = Sys.executablePath() else { throw TestFailure(reason: "no /proc/self/exe") }
-        corral = String(exe[..<exe.lastIndex(of: "/")!]) + "/corral"
+    /// The `corral` installed next to corral-ktest.
+    static var installedCorral: String? {
+        guard let exe = Sys.executablePath() else { return nil }
+        return String(exe[..<exe.lastIndex(of: "/")!]) + "/corral"
+    }
+
+    init(_ name: String, extraArguments: [String] = [], corral binary: String? = nil) throws {
+        guard let installed = Self.installedCorral else { throw TestFailure(reason: "no /proc/self/exe") }
+        corral = binary ?? installed
         guard Sys.exists(corral) else { throw TestSkip(reason: "\(corral) not installed") }
         self.name = name
         dir = "/tmp/ktest-daemon-" + name

@@ -62,3 +62,94 @@ enum DaemonTests {
         }
     }
 }
+
+/// A package upgrade replaces /usr/bin/corral (rename over it, a new inode) while the daemon
+/// runs. Without a handover the new binary cannot adopt the pins (self-protection), and they keep
+/// enforcing; with `corral handover` it adopts them, and the old binary's identity is dropped.
+enum UpgradeTests {
+    nonisolated(unsafe) static let all: [KTest] = [
+        KTest(name: "daemon/upgrade_handover", body: upgradeHandover),
+    ]
+
+    static func upgradeHandover() throws {
+        guard let installed = DaemonHarness.installedCorral, Sys.exists(installed) else {
+            throw TestSkip(reason: "corral not installed next to corral-ktest")
+        }
+        let dir = "/run/ktest-upgrade"
+        try sys("mkdir \(dir)") { () throws(Errno) in try Sys.mkdirs(dir) }
+        _ = try? Sys.mount(source: "tmpfs", target: dir, type: "tmpfs")
+        let bin = dir + "/corral", old = dir + "/corral.old"
+        try copy(installed, to: bin)
+        try sys("link") { () throws(Errno) in try Sys.link(bin, old) }  // keeps the old inode runnable
+        let fx = try CgroupFixture("upgrade_handover")
+        let denied = try fx.make("denied")
+        let d = try DaemonHarness("upgrade", corral: bin)
+        defer { d.teardown() }
+        try d.writePolicy("""
+            version: 1
+            rules:
+              - {id: deny-denied, kind: deny-into, cgroups: [\(denied)]}
+
+            """)
+        try d.start()
+        try check(d.log().contains("self-protection:"), "self-protection is not on: \(d.log())")
+        try expectDenied(fx.host(denied), "with the first daemon")
+
+        // The upgrade: a new file renamed over the binary.
+        try copy(installed, to: bin + ".dpkg-new")
+        try sys("rename") { () throws(Errno) in try Sys.rename(bin + ".dpkg-new", bin) }
+        let oldIno = try sys("stat") { () throws(Errno) in try Sys.inode(old) }
+        let newIno = try sys("stat") { () throws(Errno) in try Sys.inode(bin) }
+        try check(oldIno != newIno, "the upgrade kept the inode")
+
+        // 1. No handover: the new binary cannot adopt, the pins keep enforcing.
+        _ = try d.terminate()
+        var refused = false
+        do { try d.start(adopt: true) } catch { refused = true }
+        try check(refused, "the new binary adopted the pins without a handover: \(d.log())")
+        try expectDenied(fx.host(denied), "with no daemon (adoption refused)")
+
+        // 2. The old binary adopts again, the new one asks it for a handover, then adopts.
+        d.corral = old
+        try d.start(adopt: true)
+        let (status, output) = try sys("corral handover") { () throws(Errno) in
+            try Sys.runCapturing([bin, "handover", "--socket", d.socket])
+        }
+        try check(status == .exited(0) && output.contains("trusts \(bin) (inode \(newIno))"), "handover: \(status) \(output)")
+        _ = try d.terminate()
+        try expectDenied(fx.host(denied), "between the two daemons")
+        d.corral = bin
+        try d.start(adopt: true)
+        try d.waitFor("the old identity dropped", seconds: 10) { d.log().contains("no longer trusted") }
+        try expectDenied(fx.host(denied), "with the upgraded daemon")
+
+        // 3. The old binary is no identity any more.
+        _ = try d.terminate()
+        d.corral = old
+        refused = false
+        do { try d.start(adopt: true) } catch { refused = true }
+        try check(refused, "the old binary still adopts after the handover: \(d.log())")
+        d.corral = bin
+        try d.start(adopt: true)
+    }
+
+    static func expectDenied(_ dir: String, _ when: String) throws {
+        let (_, st) = try inChild { errnoOf { () throws(Errno) in try moveTo(dir, pid: Sys.pid) } }
+        try check(st == .exited(EPERM), "move into \(dir) \(when): \(st), expected EPERM")
+    }
+
+    static func copy(_ from: String, to: String) throws {
+        let bytes = try sys("read \(from)") { () throws(Errno) -> [UInt8] in
+            let fd = try Sys.open(from, O_RDONLY)
+            defer { Sys.close(fd) }
+            var out: [UInt8] = []
+            while true {
+                let chunk = try Sys.read(fd, count: 1 << 20)
+                if chunk.isEmpty { break }
+                out += chunk
+            }
+            return out
+        }
+        try sys("write \(to)") { () throws(Errno) in try Sys.writeFileSynced(to, bytes, mode: 0o755) }
+    }
+}

@@ -114,6 +114,14 @@ public final class ControlService: DaemonService {
                            "mode": answer.mode.map { .string($0.rawValue) } ?? .null, "errno": JSONValue(Int(answer.errno)),
                            "generation": JSONValue(Double(answer.generation)), "text": .string(answer.text)])
         }
+        s.register(method: ControlMethod.trustExecutable, access: .change) { [unowned self] call throws(ControlError) in
+            // Handing the pinned programs to another binary: root only, whatever the groups say.
+            guard call.peer.uid == 0 else { throw .permissionDenied(method: ControlMethod.trustExecutable) }
+            let path = try call.string("path")
+            let inode = try self.loader.trust(executable: path)
+            return .reply(["path": .string(path), "inode": inode.map { JSONValue(Double($0)) } ?? .null,
+                           "self_protection": .bool(inode != nil)])
+        }
         s.register(method: ControlMethod.unload, access: .change) { [unowned self] call throws(ControlError) in
             self.logger.notice("unload requested by pid \(call.peer.pid) uid \(call.peer.uid)")
             self.requestUnload()

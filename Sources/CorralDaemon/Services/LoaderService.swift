@@ -1,8 +1,10 @@
 // LoaderService: owns the session through PolicyManager (load or adopt, apply, modes,
 // loosen expiry) and the consistency check of cgroup classification.
+import CorralControl
 import CorralKernel
 import CorralSystem
 import Foundation
+import Glibc
 import Logging
 
 public final class LoaderService: DaemonService {
@@ -43,6 +45,9 @@ public final class LoaderService: DaemonService {
         do {
             protection = try m.session.protect()
             logger.info("self-protection: \(protection!.protected.count) objects and pins only this executable may touch")
+            if m.adopted, let dropped = try? protection!.dropIdentities(), dropped > 0 {
+                logger.notice("self-protection: \(dropped) earlier daemon executable(s) no longer trusted (handed over to this one)")
+            }
         } catch {
             logger.warning("self-protection off: \(error)")
         }
@@ -63,6 +68,28 @@ public final class LoaderService: DaemonService {
         } catch {
             logger.error("writing the generation that drops expired loosenings failed (the kernel enforces those rules anyway; status still lists them): \(error)")
         }
+    }
+
+    /// `corral handover` (io.corral.TrustExecutable): trusts the executable at `path` as a daemon
+    /// identity, so a daemon started from it (after a package upgrade replaced this one's file)
+    /// can adopt the pinned programs. Only a root-owned regular file that only root can write.
+    /// Returns the trusted file's inode; nil when self-protection is off (nothing to hand over).
+    func trust(executable path: String) throws(ControlError) -> UInt64? {
+        guard path.hasPrefix("/") else { throw .invalidParameter("path", reason: "'\(path)' is not an absolute path") }
+        let st: stat
+        do { st = try Sys.fileStatus(path) } catch {
+            throw .invalidParameter("path", reason: "\(path): \(error)")
+        }
+        guard st.st_mode & S_IFMT == S_IFREG else { throw .invalidParameter("path", reason: "\(path) is not a regular file") }
+        guard st.st_uid == 0 else { throw .invalidParameter("path", reason: "\(path) is owned by uid \(st.st_uid), not root") }
+        guard st.st_mode & 0o022 == 0 else {
+            throw .invalidParameter("path", reason: "\(path) is writable by its group or others (mode \(String(st.st_mode & 0o7777, radix: 8)))")
+        }
+        guard st.st_mode & 0o100 != 0 else { throw .invalidParameter("path", reason: "\(path) is not executable") }
+        guard let protection else { return nil }
+        do { try protection.trust(executable: path) } catch { throw .kernelError(reason: "\(error)") }
+        logger.notice("self-protection: \(path) (inode \(st.st_ino)) trusted as a daemon executable (handover)")
+        return UInt64(st.st_ino)
     }
 
     /// Before an unload: lift protection so the pins can go.

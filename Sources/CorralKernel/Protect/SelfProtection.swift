@@ -179,6 +179,25 @@ public final class SelfProtection {
         identities.insert(e)
     }
 
+    /// Removes every daemon identity except `executable`'s (the caller's by default): a daemon
+    /// that adopted after an upgrade drops the old binary's inode, whose number the file system
+    /// may give to another file once it is freed.
+    @discardableResult
+    public func dropIdentities(except executable: String = "/proc/self/exe") throws(KernelError) -> Int {
+        let st: FileStatus
+        do { st = try FileSystem.status(executable) } catch { throw .system(call: "stat(\(executable))", errno: error) }
+        let keep = Entry(kind: .daemonExecutable, id: st.inode, dev: st.kernelDevice)
+        try map.update(keep.key, UInt32(1))  // first, so there is never no identity
+        var dropped = 0
+        for k in try map.keys(as: corral_protect_key()) where k.kind == Kind.daemonExecutable.rawValue {
+            guard let e = Entry(k), e != keep else { continue }
+            try map.delete(k)
+            dropped += 1
+        }
+        identities = [keep]
+        return dropped
+    }
+
     /// Re-scans links and pins: adds what is new, removes entries for objects and pins that
     /// are gone (identities stay). Returns how many entries were added and removed.
     @discardableResult

@@ -134,10 +134,12 @@ public enum Sys {
         return String(cString: p)
     }
 
-    /// Reads at most `limit` bytes of the file at `path` (following symlinks).
-    public static func readFile(_ path: String, limit: Int) throws(Errno) -> [UInt8] {
-        let fd = try open(path, O_RDONLY)
+    /// Reads at most `limit` bytes of the regular file at `path` (following symlinks). Anything
+    /// else (a FIFO that would block, a directory, a device) is EINVAL, found without reading.
+    public static func readRegularFile(_ path: String, limit: Int) throws(Errno) -> [UInt8] {
+        let fd = try open(path, O_RDONLY | O_NONBLOCK)
         defer { close(fd) }
+        guard try fileStatus(fd: fd).st_mode & S_IFMT == S_IFREG else { throw Errno(rawValue: EINVAL) }
         var out: [UInt8] = []
         while out.count < limit {
             let chunk = try read(fd, count: min(65536, limit - out.count))

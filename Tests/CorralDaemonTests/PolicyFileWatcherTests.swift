@@ -191,13 +191,27 @@ private final class Harness {
         try Sys.unlink(s.path("policy.yaml"))
         try h.run(millis: 400)
         #expect(h.seen.isEmpty)
-        #expect(h.watcher.unreadable == .noSuchFile)
+        #expect(h.watcher.unreadable?.hasPrefix("ENOENT") == true, "\(h.watcher.unreadable ?? "readable")")
 
         try s.write("policy.yaml", "A\n") // back, unchanged
         try h.run(millis: 400)
         #expect(h.seen.isEmpty)
         #expect(h.watcher.unreadable == nil)
 
+        try s.replace("policy.yaml", "B\n")
+        try h.waitFor(changes: 1)
+        #expect(h.seen == ["B\n"])
+    }
+
+    @Test func aFIFOInPlaceOfTheFileIsNotReadAndDoesNotBlock() throws {
+        let s = try Scratch("fifo")
+        try s.write("policy.yaml", "A\n")
+        let h = try Harness(path: s.path("policy.yaml"), baseline: "A\n")
+        try Sys.unlink(s.path("policy.yaml"))
+        #expect(mkfifo(s.path("policy.yaml"), 0o644) == 0)
+        try h.run(millis: 400) // a blocking open or read would hang here
+        #expect(h.seen.isEmpty)
+        #expect(h.watcher.unreadable == "not a regular file")
         try s.replace("policy.yaml", "B\n")
         try h.waitFor(changes: 1)
         #expect(h.seen == ["B\n"])

@@ -15,6 +15,7 @@
 // period keeps it from seeing an in-place write half done.
 import CorralPolicy
 import CorralSystem
+import Glibc
 import Logging
 
 public final class PolicyFileWatcher {
@@ -43,7 +44,7 @@ public final class PolicyFileWatcher {
     /// The file's content the last time it was read (or the baseline given at start).
     public private(set) var lastSeen: [UInt8]
     /// Why the file cannot be read now (nil when it can).
-    public private(set) var unreadable: Errno?
+    public private(set) var unreadable: String?
     /// Reads done (a read whose bytes equal `lastSeen` counts too).
     public private(set) var reads = 0
 
@@ -145,11 +146,12 @@ public final class PolicyFileWatcher {
         reads += 1
         let bytes: [UInt8]
         // One byte over the loader's limit is enough for it to refuse the file by its size.
-        do { bytes = try Sys.readFile(path, limit: PolicyLoader.maxFileSize + 1) } catch {
-            if unreadable != error {
-                logger.warning("policy file \(path) cannot be read (\(error)); the running generation stays, watching for it to come back")
+        do { bytes = try Sys.readRegularFile(path, limit: PolicyLoader.maxFileSize + 1) } catch {
+            let reason = error.rawValue == EINVAL ? "not a regular file" : "\(error)"
+            if unreadable != reason {
+                logger.warning("policy file \(path) cannot be read (\(reason)); the running generation stays, watching for it to come back")
             }
-            unreadable = error
+            unreadable = reason
             return
         }
         if unreadable != nil {

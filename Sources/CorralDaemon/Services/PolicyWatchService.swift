@@ -91,7 +91,7 @@ public final class PolicyWatchService: DaemonService {
             s["last_change"] = .string("refused")
             s["diagnostics"] = .array(reasons.map { .string($0) })
         }
-        if let e = watcher?.unreadable { s["unreadable"] = .string("\(e)") }
+        if let reason = watcher?.unreadable { s["unreadable"] = .string(reason) }
         return .object(s)
     }
 }

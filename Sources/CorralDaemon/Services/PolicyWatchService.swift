@@ -53,7 +53,9 @@ public final class PolicyWatchService: DaemonService {
 
     func apply(_ text: String) {
         let m = loader.manager!
-        guard text != m.record.policy else {
+        // Bytes, not String ==, which equates canonically equivalent Unicode (two spellings of
+        // a cgroup name are two cgroups).
+        guard !text.utf8.elementsEqual(m.record.policy.utf8) else {
             lastOutcome = .unchanged
             logger.info("policy file \(path) changed back to the running policy (generation \(m.generation)): nothing to apply")
             return

@@ -88,7 +88,7 @@ let package = Package(
         .testTarget(name: "CorralCompilerTests", dependencies: ["CorralCompiler", "CorralSystem", "CorralTestSupport"]),
         .testTarget(name: "CorralControlTests", dependencies: ["CorralControl", "CorralSystem", "CorralTestSupport"]),
         .testTarget(name: "CorralOpsTests", dependencies: ["CorralOps", "CorralTestSupport"]),
-        .testTarget(name: "CorralCLITests", dependencies: ["CorralCLI", "CorralTestSupport"]),
+        .testTarget(name: "CorralCLITests", dependencies: ["CorralCLI", "CorralTestSupport", .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "CorralDaemonTests", dependencies: ["CorralDaemon", "CorralSystem", .product(name: "Logging", package: "swift-log")]),
     ],
     swiftLanguageModes: [.v6]

@@ -26,11 +26,18 @@ struct DaemonCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Group (name or gid) allowed to read status, events, explain and why.") var readerGroup: String?
     @Option(name: .long, help: "Serve Prometheus metrics at 127.0.0.1:PORT (off by default).") var metrics: String?
     @Flag(name: .long, help: "Do not print events on stdout (they still go to the log file and subscribers).") var quiet = false
+    @Flag(name: .long, help: ArgumentHelp(
+        "Apply the --policy file again whenever its content changes (a Kubernetes ConfigMap update, an editor's save).",
+        discussion: "Off by default: on a host, `systemctl reload corral` (corral apply) is the deliberate step. A file with errors is refused and logged; the running generation stays."))
+    var watchPolicy = false
     @Flag(name: .long, help: "Remove the pins of a previous daemon (enforcement stops) and exit.") var unload = false
 
     func validate() throws {
         if let metrics, !metrics.hasPrefix("127.0.0.1:") && !metrics.hasPrefix("localhost:") {
             throw ValidationError("--metrics serves on loopback only: give 127.0.0.1:PORT")
+        }
+        if watchPolicy && enforcement.policy == nil {
+            throw ValidationError("--watch-policy watches the --policy file: give --policy FILE")
         }
     }
 
@@ -64,11 +71,12 @@ struct DaemonCommand: AsyncParsableCommand {
             throw ExitCode(2)
         }
         if let p = enforcement.policy { _ = try loadPolicyOrExit(p) } // diagnostics with file:line before anything loads
-        let config = DaemonConfiguration(
+        var config = DaemonConfiguration(
             policyPath: enforcement.policy,
             session: enforcement.sessionOptions(traceAll: traceAll, pinDirectory: pinDirectory, selfProtection: true),
             stateDirectory: stateDirectory, logDirectory: logDirectory == "none" ? nil : logDirectory,
             controlSocket: controlSocket, authorization: auth, metricsAddress: metrics, printEvents: !quiet)
+        config.watchPolicy = watchPolicy
         do {
             let daemon = try Daemon(configuration: config, logger: logger)
             try daemon.run()

@@ -4,6 +4,7 @@
 //   EventService            ring buffer -> enrich -> ring + log file + stdout + subscribers
 //   ControlService          the control socket (CorralControl)
 //   MetricsService          Prometheus text on 127.0.0.1 (off by default)
+//   PolicyWatchService      applies the --policy file when its content changes (--watch-policy)
 //
 // SIGTERM/SIGINT stop the reactor; the pins stay (the next daemon adopts them).
 import CorralControl
@@ -27,6 +28,9 @@ public struct DaemonConfiguration: Sendable {
     public var printEvents: Bool
     /// How often the cgroup classification consistency check runs (CgroupConsistencyService).
     public var classificationCheckMillis: UInt64 = 30_000
+    /// Apply `policyPath` whenever its content changes (PolicyWatchService).
+    public var watchPolicy = false
+    public var policyWatchTiming = PolicyFileWatcher.Timing()
 
     public init(policyPath: String?, session: SessionOptions, stateDirectory: String = "/run/corral",
                 logDirectory: String? = "/var/log/corral", controlSocket: String? = nil,
@@ -86,7 +90,13 @@ public final class Daemon {
         }
         self.loader = loader
         self.events = events
-        services = [loader, events, control]
+        services = [loader, events]
+        if configuration.watchPolicy, let path = configuration.policyPath {
+            let watch = PolicyWatchService(path: path, loader: loader, logger: logger, timing: configuration.policyWatchTiming)
+            control.policyWatch = watch
+            services.append(watch)
+        }
+        services.append(control)
         if let addr = configuration.metricsAddress {
             services.append(MetricsService(address: addr, loader: loader, events: events, logger: logger))
         }

@@ -122,6 +122,33 @@ public enum Sys {
         try retrying { Glibc.rename(from, to) }
     }
 
+    /// symlink(2): `path` becomes a symbolic link whose content is `target`.
+    public static func symlink(_ target: String, at path: String) throws(Errno) {
+        guard Glibc.symlink(target, path) == 0 else { throw Errno.current }
+    }
+
+    /// realpath(3): the absolute path with every symlink, `.` and `..` resolved.
+    public static func resolvedPath(_ path: String) throws(Errno) -> String {
+        guard let p = realpath(path, nil) else { throw Errno.current }
+        defer { free(p) }
+        return String(cString: p)
+    }
+
+    /// Reads at most `limit` bytes of the regular file at `path` (following symlinks). Anything
+    /// else (a FIFO that would block, a directory, a device) is EINVAL, found without reading.
+    public static func readRegularFile(_ path: String, limit: Int) throws(Errno) -> [UInt8] {
+        let fd = try open(path, O_RDONLY | O_NONBLOCK)
+        defer { close(fd) }
+        guard try fileStatus(fd: fd).st_mode & S_IFMT == S_IFREG else { throw Errno(rawValue: EINVAL) }
+        var out: [UInt8] = []
+        while out.count < limit {
+            let chunk = try read(fd, count: min(65536, limit - out.count))
+            if chunk.isEmpty { break }
+            out += chunk
+        }
+        return out
+    }
+
     public static func pipe() throws(Errno) -> (read: Int32, write: Int32) {
         var fds: [Int32] = [-1, -1]
         try retrying { Glibc.pipe(&fds) }
@@ -199,6 +226,16 @@ public enum Sys {
 
     public static let inotifyCreate = UInt32(IN_CREATE)
     public static let inotifyMovedTo = UInt32(IN_MOVED_TO)
+    public static let inotifyMovedFrom = UInt32(IN_MOVED_FROM)
+    public static let inotifyModify = UInt32(IN_MODIFY)
+    public static let inotifyCloseWrite = UInt32(IN_CLOSE_WRITE)
+    public static let inotifyAttrib = UInt32(IN_ATTRIB)
+    public static let inotifyDelete = UInt32(IN_DELETE)
+    public static let inotifyDeleteSelf = UInt32(IN_DELETE_SELF)
+    public static let inotifyMoveSelf = UInt32(IN_MOVE_SELF)
+    public static let inotifyOnlyDirectory = UInt32(IN_ONLYDIR)
+    /// The watch is gone (its directory was removed or unmounted, or inotify_rm_watch).
+    public static let inotifyIgnored = UInt32(IN_IGNORED)
     public static let inotifyOverflow = UInt32(IN_Q_OVERFLOW)
 
     /// inotify_init1(IN_NONBLOCK | IN_CLOEXEC).

@@ -12,7 +12,8 @@ final class DaemonHarness {
     var corral: String
     let pins: String
     var pid: Int32 = -1
-    var policyFile: String { dir + "/policy.yaml" }
+    /// The daemon's --policy (DIR/policy.yaml unless a test moves it).
+    var policyFile: String
     var socket: String { dir + "/control.sock" }
     var stateDir: String { dir + "/state" }
     var logDir: String { dir + "/log" }
@@ -36,6 +37,7 @@ final class DaemonHarness {
         guard Sys.exists(corral) else { throw TestSkip(reason: "\(corral) not installed") }
         self.name = name
         dir = "/tmp/ktest-daemon-" + name
+        policyFile = dir + "/policy.yaml"
         pins = "/sys/fs/bpf/ktest-" + name
         extra = extraArguments
         _ = try? Sys.runCapturing([corral, "daemon", "--unload", "--pin-directory", pins]) // stale run

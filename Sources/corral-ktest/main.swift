@@ -18,7 +18,7 @@ if args.first == "--bench-cgroups" { exit(BenchCgroups.run(Array(args.dropFirst(
 if args.first == "--stress-attach" { exit(StressMode.attachChurn(Array(args.dropFirst()))) }
 
 let tests = KTests.all + NativeTests.all + ModeTests.all + DaemonTests.all + OpsTests.all + ProtectTests.all
-    + EscapeTests.all + PatternTests.all + ExecutableTests.all + UpgradeTests.all
+    + EscapeTests.all + PatternTests.all + ExecutableTests.all + UpgradeTests.all + PolicyWatchTests.all
 if args.first == "--list" {
     for t in tests { print(t.name) }
     exit(0)

@@ -22,4 +22,17 @@ import Testing
         #expect(daemon.enforcement.mode == mode)
         #expect(daemon.enforcement.policy == "p.yaml")
     }
+
+    @Test func watchPolicyNeedsAPolicyFile() throws {
+        do {
+            _ = try CorralCommand.parseAsRoot(["daemon", "--watch-policy"])
+            Issue.record("daemon accepted --watch-policy without --policy")
+        } catch {
+            #expect(CorralCommand.message(for: error) == "--watch-policy watches the --policy file: give --policy FILE")
+        }
+        let daemon = try #require(try CorralCommand.parseAsRoot(["daemon", "--policy", "p.yaml", "--watch-policy"]) as? DaemonCommand)
+        #expect(daemon.watchPolicy)
+        let plain = try #require(try CorralCommand.parseAsRoot(["daemon", "--policy", "p.yaml"]) as? DaemonCommand)
+        #expect(!plain.watchPolicy, "off by default")
+    }
 }

@@ -16,6 +16,8 @@ public final class ControlService: DaemonService {
     let logger: Logger
     let requestUnload: () -> Void
     var server: ControlServer?
+    /// Reported in GetStatus as `policy_watch` (null without --watch-policy).
+    var policyWatch: PolicyWatchService?
 
     init(configuration: DaemonConfiguration, loader: LoaderService, events: EventService, logger: Logger,
          requestUnload: @escaping () -> Void) {
@@ -145,6 +147,7 @@ public final class ControlService: DaemonService {
             "ringbuf_drops": JSONValue(Double(m.session.ringbufDrops)),
             "events_seen": JSONValue(Double(events.eventsSeen)),
             "last_apply": JSONValue(m.lastApplyAt),
+            "policy_watch": policyWatch?.status() ?? .null,
         ]
     }
 

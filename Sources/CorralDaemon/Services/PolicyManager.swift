@@ -101,9 +101,10 @@ public final class PolicyManager {
     // MARK: changes
 
     /// Validates, compiles and installs `text` as the next generation. Overrides of rules that
-    /// the new policy still has are kept.
+    /// the new policy still has are kept. `origin` says who asked, for the event trail:
+    /// `control` (io.corral.Apply) or `watch` (the policy file changed, PolicyWatchService).
     @discardableResult
-    public func apply(text: String, source: String) throws(DaemonError) -> (validateMillis: Double, compileMillis: Double, installMillis: Double) {
+    public func apply(text: String, source: String, origin: String = "control") throws(DaemonError) -> (validateMillis: Double, compileMillis: Double, installMillis: Double) {
         let tv = Sys.monotonicNanos()
         let base = try Self.parse(text, source: source)
         var next = record
@@ -118,7 +119,7 @@ public final class PolicyManager {
         try install(base: base, next) { t1 = Sys.monotonicNanos() }
         let t2 = Sys.monotonicNanos()
         onAction(AdminAction(action: "apply", generation: record.generation,
-                             fields: ["source": source, "rules": String(base.rules.count)]))
+                             fields: ["source": source, "rules": String(base.rules.count), "origin": origin]))
         return (Double(t0 - tv) / 1e6, Double(t1 - t0) / 1e6, Double(t2 - t1) / 1e6)
     }
 

@@ -20,20 +20,7 @@ enum ExecutableTests {
         _ = try? Sys.mount(source: "tmpfs", target: dir, type: "tmpfs")
     }
 
-    static func copyBusybox(to path: String) throws {
-        let bytes = try sys("read busybox") { () throws(Errno) -> [UInt8] in
-            let fd = try Sys.open("/bin/busybox", O_RDONLY)
-            defer { Sys.close(fd) }
-            var out: [UInt8] = []
-            while true {
-                let chunk = try Sys.read(fd)
-                if chunk.isEmpty { break }
-                out += chunk
-            }
-            return out
-        }
-        try sys("write \(path)") { () throws(Errno) in try Sys.writeFileSynced(path, bytes, mode: 0o755) }
-    }
+    static func copyBusybox(to path: String) throws { try UpgradeTests.copy("/bin/busybox", to: path) }
 
     /// Runs `exe` as busybox `sh -c "echo PID > DIR/cgroup.procs"`: the write is made by a task
     /// whose executable is `exe`. True when the move succeeded.

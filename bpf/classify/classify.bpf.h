@@ -17,9 +17,6 @@
 
 #include "../lib/corral_maps.h"
 
-#define CORRAL_FNV64_OFFSET 0xcbf29ce484222325ULL
-#define CORRAL_FNV64_PRIME  0x100000001b3ULL
-
 static __always_inline const struct corral_pattern_node *corral_node(struct corral_classify *w, __u32 node)
 {
 	__u32 key;
@@ -203,26 +200,15 @@ SEC("tp_btf/cgroup_mkdir")
 int BPF_PROG(classify_mkdir, struct cgroup *cgrp, const char *path)
 {
 	struct corral_classify *w;
-	__u64 id, parent_id, h = CORRAL_FNV64_OFFSET;
-	int level, len, i;
+	__u64 id, parent_id;
+	int level;
 
 	level = BPF_CORE_READ(cgrp, level);
 	if (level <= 0)
 		return 0;
-	w = corral_scratch();
+	w = corral_read_name(BPF_CORE_READ(cgrp, kn, name));
 	if (!w)
 		return 0;
-	len = bpf_probe_read_kernel_str(w->name, sizeof(w->name), BPF_CORE_READ(cgrp, kn, name));
-	if (len <= 1)
-		return 0;
-	w->len = len - 1;
-	for (i = 0; i < CORRAL_CGROUP_NAME_MAX; i++) {
-		if (i >= w->len)
-			break;
-		h ^= (__u8)w->name[i];
-		h *= CORRAL_FNV64_PRIME;
-	}
-	w->hash = h;
 	id = BPF_CORE_READ(cgrp, kn, id);
 	parent_id = corral_cgroup_ancestor_id(cgrp, level - 1);
 	corral_classify_into(w, 0, parent_id, id);

@@ -94,30 +94,6 @@ static __always_inline __u64 corral_xattr_bits(struct corral_classify *w, __u32 
 	return v->bits;
 }
 
-/* Reads an attribute name into the task's scratch. NULL for an empty name. */
-static __always_inline struct corral_classify *corral_read_name(const char *name)
-{
-	struct corral_classify *w;
-	__u64 h = CORRAL_FNV64_OFFSET;
-	int len, i;
-
-	w = corral_scratch();
-	if (!w)
-		return NULL;
-	len = bpf_probe_read_kernel_str(w->name, sizeof(w->name), name);
-	if (len <= 1)
-		return NULL;
-	w->len = len - 1;
-	for (i = 0; i < CORRAL_CGROUP_NAME_MAX; i++) {
-		if (i >= w->len)
-			break;
-		h ^= (__u8)w->name[i];
-		h *= CORRAL_FNV64_PRIME;
-	}
-	w->hash = h;
-	return w;
-}
-
 SEC("lsm/inode_post_setxattr")
 int BPF_PROG(exe_setxattr, struct dentry *dentry, const char *name)
 {

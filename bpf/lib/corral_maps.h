@@ -145,6 +145,34 @@ static __always_inline struct corral_classify *corral_scratch(void)
 				    BPF_LOCAL_STORAGE_GET_F_CREATE);
 }
 
+#define CORRAL_FNV64_OFFSET 0xcbf29ce484222325ULL
+#define CORRAL_FNV64_PRIME  0x100000001b3ULL
+
+/* Reads a kernel string (a cgroup or xattr name) into the task's scratch with its length and
+ * FNV-1a 64 hash (the key of corral_pattern_names and corral_subj_xattr). NULL for an empty name. */
+static __always_inline struct corral_classify *corral_read_name(const char *name)
+{
+	struct corral_classify *w;
+	__u64 h = CORRAL_FNV64_OFFSET;
+	int len, i;
+
+	w = corral_scratch();
+	if (!w)
+		return NULL;
+	len = bpf_probe_read_kernel_str(w->name, sizeof(w->name), name);
+	if (len <= 1)
+		return NULL;
+	w->len = len - 1;
+	for (i = 0; i < CORRAL_CGROUP_NAME_MAX; i++) {
+		if (i >= w->len)
+			break;
+		h ^= (__u8)w->name[i];
+		h *= CORRAL_FNV64_PRIME;
+	}
+	w->hash = h;
+	return w;
+}
+
 /* ---- internal: one decision's working set (kept off the 512-byte BPF stack) ---- */
 struct corral_decision {
 	/* inputs, set by the entry point */

@@ -20,8 +20,10 @@ static __always_inline void corral_inherit(struct task_struct *child)
 	if (!parent || !parent->flags)
 		return;
 	st = bpf_task_storage_get(&corral_task_state, child, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (st)
+	if (st) {
 		*st = *parent;
+		st->flags &= ~CORRAL_TASK_EXE_PENDING;
+	}
 }
 
 /* ====================================================================================== */

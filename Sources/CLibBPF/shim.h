@@ -27,6 +27,13 @@ static inline int corral_sys_pidfd_open(int pid, unsigned int flags) {
 	return (int)syscall(SYS_pidfd_open, pid, flags);
 }
 static inline int corral_sys_gettid(void) { return (int)syscall(SYS_gettid); }
+static inline int corral_sys_memfd_create(const char *name, unsigned int flags) {
+	return (int)syscall(SYS_memfd_create, name, flags);
+}
+/* execveat(fd, "", argv, envp, AT_EMPTY_PATH): execute an open file (fexecve without /proc). */
+static inline int corral_sys_execveat_fd(int fd, char *const argv[], char *const envp[]) {
+	return (int)syscall(SYS_execveat, fd, "", argv, envp, 0x1000 /* AT_EMPTY_PATH */);
+}
 
 #ifndef SYS_pidfd_getfd
 #define SYS_pidfd_getfd 438

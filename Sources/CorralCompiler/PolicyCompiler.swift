@@ -375,6 +375,7 @@ private struct Compilation {
             template.audit_until_ns = rule.auditUntil ?? 0
             template.flags = rule.kind == .lockOnEntry && rule.denyUnshare ? UInt8(CORRAL_RULE_F_DENY_UNSHARE) : 0
             if rule.kind == .lockOnEntry && rule.ptraceScope { template.flags |= UInt8(CORRAL_RULE_F_PTRACE_SCOPE) }
+            if rule.kind == .lockOnEntry && rule.lockToLabel { template.flags |= UInt8(CORRAL_RULE_F_LOCK_TO_LABEL) }
             if rule.kind == .idMap && rule.setgroupsAllowed { template.flags |= UInt8(CORRAL_RULE_F_SETGROUPS) }
             let ranges = rule.kind == .idMap ? Self.idRanges(rule) : nil
             template.ns_types = NamespaceType.mask(rule.namespaceTypes)

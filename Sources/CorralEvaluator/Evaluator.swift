@@ -92,12 +92,22 @@ public struct Evaluator: Sendable {
     }
 
     /// execve: new executable; the lock survives. Other threads of the group die.
-    public mutating func exec(task pid: Int32, exe: String, xattrs: Set<String> = []) {
+    /// `anonymous`: the file has no name (a memfd, an O_TMPFILE: `exe` is what /proc shows, e.g.
+    /// "/memfd:crun_cloned"); the task keeps its executable identity (docs/semantics.md, "Subjects").
+    public mutating func exec(task pid: Int32, exe: String, xattrs: Set<String> = [], anonymous: Bool = false) {
         let task = ensureTask(pid)
         for (other, state) in tasks where state.tgid == task.tgid && other != pid { tasks[other] = nil }
+        tasks[pid]?.comm = TaskState.comm(forExe: exe)
+        if anonymous { return }
         tasks[pid]?.exe = exe
         tasks[pid]?.exeXattrs = xattrs
-        tasks[pid]?.comm = TaskState.comm(forExe: exe)
+    }
+
+    /// Records that `pid` is in namespace `inum` of `type` (for pid and time: for its children).
+    public mutating func setNamespace(task pid: Int32, type: NamespaceType, inum: UInt32) {
+        var task = ensureTask(pid)
+        task.namespaces = (task.namespaces ?? [:]).merging([type: inum]) { $1 }
+        tasks[pid] = task
     }
 
     /// The task exits; its lock goes with it.
@@ -156,13 +166,24 @@ public struct Evaluator: Sendable {
         let actor = ensureTask(pid)
         let label = trackedNamespaces[inum]?.label
         let record = nsRecord(actor, type: type, inum: inum, label: label, count: count)
-        guard let policy else { return noPolicy(.namespaceInstall, record) }
         let nsText = describeNamespace(type: type, inum: inum, label: label)
-
+        // Already in it (not mnt or user): nothing changes, so it is not an entry. Only a task lock
+        // of the default kind (lock-to: namespace: no setns at all) still applies.
+        let alreadyIn = type.reentryIsNoop && inum != 0 && actor.namespaces?[type] == inum
+        guard let policy else {
+            setNamespace(task: pid, type: type, inum: inum)
+            return noPolicy(.namespaceInstall, record)
+        }
         var trace = Trace()
         var enforcedLock = false
         if let lock = actor.lock {
-            enforcedLock = considerLock(lock, actor: actor, forAlloc: false, policy: policy, into: &trace)
+            enforcedLock = considerLock(lock, actor: actor, forAlloc: false, entering: label, alreadyIn: alreadyIn,
+                                        policy: policy, into: &trace)
+        }
+        if alreadyIn {
+            var decision = finish(.namespaceInstall, trace: trace, record: record)
+            decision.reason += "; \(describe(actor)) is already in \(nsText): not an entry, no other rule applies"
+            return decision
         }
         for rule in policy.rules {
             switch rule.kind {
@@ -195,6 +216,7 @@ public struct Evaluator: Sendable {
             }
         }
         var decision = finish(.namespaceInstall, trace: trace, record: record)
+        if decision.permitted { setNamespace(task: pid, type: type, inum: inum) }
 
         // Locking: entering a labelled namespace locks an unlocked actor.
         var lockTrace = Trace()
@@ -348,7 +370,7 @@ public struct Evaluator: Sendable {
             if let rule = policy.rule(id: lock.ruleID), rule.kind == .lockOnEntry, rule.ptraceScope {
                 let mode = mode(of: rule)
                 let subject = rule.subjects.first ?? .any
-                let same = traceeTask.lock.map { $0.label == lock.label && $0.inum == lock.inum } ?? false
+                let same = traceeTask.lock.map { $0.label == lock.label && (rule.lockToLabel || $0.inum == lock.inum) } ?? false
                 if same {
                     trace.entries.append(Consideration(
                         rule: rule.id, kind: rule.kind, mode: mode, role: .taskLock, subject: subject.displayName,
@@ -541,8 +563,8 @@ public struct Evaluator: Sendable {
     /// Adds the actor's task lock to the trace. Returns whether the lock is enforced (its rule is a
     /// lock-on-entry rule of the active policy).
     @discardableResult
-    private func considerLock(_ lock: TaskLock, actor: TaskState, forAlloc: Bool, policy: Policy,
-                              into trace: inout Trace) -> Bool {
+    private func considerLock(_ lock: TaskLock, actor: TaskState, forAlloc: Bool, entering: String? = nil,
+                              alreadyIn: Bool = false, policy: Policy, into trace: inout Trace) -> Bool {
         let nsText = lockedNamespaceText(lock)
         guard let rule = policy.rule(id: lock.ruleID), rule.kind == .lockOnEntry else {
             trace.entries.append(Consideration(
@@ -557,6 +579,13 @@ public struct Evaluator: Sendable {
             trace.entries.append(Consideration(
                 rule: rule.id, kind: rule.kind, mode: mode, role: .taskLock, subject: subject.displayName,
                 applicable: false, note: "\(describe(actor)) is locked, but the rule does not set deny-unshare"))
+            return true
+        }
+        if !forAlloc, rule.lockToLabel, alreadyIn || entering == lock.label {
+            trace.entries.append(Consideration(
+                rule: rule.id, kind: rule.kind, mode: mode, role: .taskLock, subject: subject.displayName,
+                applicable: false, note: "\(describe(actor)) is locked to the label '\(lock.label)' (lock-to: label), "
+                    + (alreadyIn ? "and already in this namespace" : "which this namespace carries")))
             return true
         }
         addDeny(rule, subject: subject, mode: mode, role: .taskLock, into: &trace, why: forAlloc

@@ -17,6 +17,9 @@ public struct ScenarioTask: Sendable, Hashable {
     public var cgroup: CgroupPath
     public var traced: Bool
     public var location: SourceLocation
+    /// Declared namespaces the task is in (setns into one of them, except mnt and user, is not an
+    /// entry).
+    public var namespaces: [String] = []
 }
 
 /// What one step does. Task and namespace names are resolved by the loader.
@@ -26,7 +29,8 @@ public enum ScenarioAction: Sendable, Hashable {
     case unshare(task: String, types: [NamespaceType], name: String?, inums: [UInt32])
     case fork(parent: String, child: String, pid: Int32, thread: Bool)
     case setns(task: String, ns: String)
-    case exec(task: String, exe: String, xattrs: [String])
+    /// `anonymous`: the file has no name (memfd, O_TMPFILE); the task keeps its identity.
+    case exec(task: String, exe: String, xattrs: [String], anonymous: Bool)
     case exit(task: String)
     /// `actor` writes `target`'s pid into `to`/cgroup.procs or cgroup.threads.
     case migrate(actor: String, target: String, to: CgroupPath, via: AttachVia)

@@ -277,7 +277,7 @@ private struct Reader {
     }
 
     mutating func taskDecl(_ node: Node, _ path: String) -> ScenarioTask? {
-        guard let e = mapping(node, path, allowed: ["name", "pid", "tgid", "comm", "exe", "xattrs", "cgroup", "traced"],
+        guard let e = mapping(node, path, allowed: ["name", "pid", "tgid", "comm", "exe", "xattrs", "cgroup", "traced", "namespaces"],
                               required: ["name", "pid"]),
               let nameNode = e["name"]?.value,
               let (name, pid) = newTask(nameNode, e["pid"]?.value, join(path, "name"), pidPath: join(path, "pid"))
@@ -290,6 +290,9 @@ private struct Reader {
         if let (_, v) = e["xattrs"] { task.xattrs = stringList(v, join(path, "xattrs")) }
         if let (_, v) = e["cgroup"] { task.cgroup = cgroup(v, join(path, "cgroup")) ?? .root }
         if let (_, v) = e["traced"] { task.traced = bool(v, join(path, "traced")) ?? false }
+        if let (_, v) = e["namespaces"], let items = list(v, join(path, "namespaces")) {
+            task.namespaces = items.enumerated().compactMap { nsRef($0.element, "\(join(path, "namespaces"))[\($0.offset)]") }
+        }
         return task
     }
 
@@ -384,11 +387,12 @@ private struct Reader {
             guard let task, let ns else { return nil }
             return .setns(task: task, ns: ns)
         case "exec":
-            guard let e = mapping(body, path, allowed: ["task", "exe", "xattrs"], required: ["task", "exe"]),
+            guard let e = mapping(body, path, allowed: ["task", "exe", "xattrs", "anonymous"], required: ["task", "exe"]),
                   let task = e["task"].flatMap({ taskRef($0.value, join(path, "task")) }),
                   let exe = e["exe"].flatMap({ string($0.value, join(path, "exe")) }) else { return nil }
             let xattrs = e["xattrs"].map { stringList($0.value, join(path, "xattrs")) } ?? []
-            return .exec(task: task, exe: exe, xattrs: xattrs)
+            let anonymous = e["anonymous"].flatMap { bool($0.value, join(path, "anonymous")) } ?? false
+            return .exec(task: task, exe: exe, xattrs: xattrs, anonymous: anonymous)
         case "exit":
             let task: String?
             if case .mapping = body {

@@ -67,6 +67,11 @@ public enum ScenarioRunner {
             state.pids[task.name] = task.pid
             state.evaluator.addTask(TaskState(pid: task.pid, tgid: task.tgid, comm: task.comm, exe: task.exe,
                                               exeXattrs: Set(task.xattrs), cgroup: task.cgroup, traced: task.traced))
+            for name in task.namespaces {
+                if let ns = scenario.namespaces[name] {
+                    state.evaluator.setNamespace(task: task.pid, type: ns.type, inum: ns.inum)
+                }
+            }
         }
         // Register configured cgroups first so synthetic ids come after them.
         for path in scenario.cgroups.keys.sorted() { _ = state.evaluator.cgroupID(for: path) }
@@ -194,6 +199,7 @@ private struct RunState {
                 }
                 created.append(inum)
             }
+            for (type, inum) in zip(types, created) { evaluator.setNamespace(task: pid(task), type: type, inum: inum) }
             if let name, let type = types.first, let inum = inums.first {
                 namespaces[name] = NamedNamespace(type: type, inum: inum)
                 if created.isEmpty { missing.insert(name) } else { missing.remove(name) }
@@ -209,9 +215,9 @@ private struct RunState {
             let target = namespaces[ns] ?? NamedNamespace(type: .uts, inum: 0)
             decisions.append(evaluator.namespaceInstall(actor: pid(task), type: target.type, inum: target.inum))
             text = "setns \(task) -> \(nsText(ns))"
-        case .exec(let task, let exe, let xattrs):
-            evaluator.exec(task: pid(task), exe: exe, xattrs: Set(xattrs))
-            text = "exec \(task) \(exe)"
+        case .exec(let task, let exe, let xattrs, let anonymous):
+            evaluator.exec(task: pid(task), exe: exe, xattrs: Set(xattrs), anonymous: anonymous)
+            text = "exec \(task) \(exe)" + (anonymous ? " (anonymous: identity kept)" : "")
         case .exit(let task):
             evaluator.exit(task: pid(task))
             pids[task] = nil

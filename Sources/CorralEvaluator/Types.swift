@@ -97,6 +97,10 @@ public struct TaskState: Codable, Sendable, Hashable {
     public var lock: TaskLock?
     /// Every decision this task makes is recorded (inherited like the lock).
     public var traced: Bool
+    /// The namespaces the task is in, where known (pid and time: the namespace for its children,
+    /// which is what setns(2) changes). Entering one of these (except mnt and user) is not an
+    /// entry: docs/semantics.md, "namespace_install". nil or a missing type: unknown.
+    public var namespaces: [NamespaceType: UInt32]?
 
     public init(
         pid: Int32, tgid: Int32? = nil, comm: String? = nil, exe: String = "",
@@ -117,6 +121,13 @@ public struct TaskState: Codable, Sendable, Hashable {
         let base = exe.split(separator: "/").last.map(String.init) ?? ""
         return String(decoding: Array(base.utf8.prefix(15)), as: UTF8.self)
     }
+}
+
+extension NamespaceType: CodingKeyRepresentable {
+    /// Setting up: entering the namespace one is in changes nothing, so it is not an entry. Not
+    /// for mnt (setns resets root and cwd to the namespace's root: a way out of a chroot) nor
+    /// user (the kernel refuses it).
+    public var reentryIsNoop: Bool { self != .mnt && self != .user }
 }
 
 /// A namespace a track rule labelled (`struct corral_tracked_ns`).

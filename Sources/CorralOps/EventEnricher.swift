@@ -40,10 +40,28 @@ public struct EventEnricher: Sendable {
             actorCgroupPath: event.actorCgroupPath, actorLockRule: event.actorLockRule, actorLockLabel: event.actorLockLabel)
         recorded.bootID = bootID
         recorded.unclassified = event.unclassified
+        recorded.alreadyIn = event.alreadyIn
+        recorded.exeCarried = event.exeCarried
         let (exe, xattrs) = actorExecutable(tgid: event.tgid)
         recorded.actorExe = exe
         recorded.actorExeXattrs = xattrs
         return recorded
+    }
+
+    /// For an actor that kept its identity across an anonymous exec (`exe_carried`): names the
+    /// executable (device and inode from its corral_task_state) by the first of `candidates`
+    /// (the policy's `exe:` paths) with that inode, else `inode INO on MAJ:MIN`; sets
+    /// `actor_exe_carried` and that file's xattr names.
+    public func recordCarriedExecutable(_ recorded: inout RecordedEvent, dev: UInt32, ino: UInt64,
+                                        candidates: [String]) {
+        let match = candidates.first { path in
+            guard let st = try? FileSystem.status(path) else { return false }
+            return st.kernelDevice == dev && st.inode == ino
+        }
+        recorded.actorExeCarried = match ?? "inode \(ino) on \(dev >> 20):\(dev & 0xF_FFFF)"
+        if readXattrs, let match {
+            recorded.actorExeXattrs = (try? FileSystem.extendedAttributeNames(match)).map { $0.sorted() }
+        }
     }
 
     /// `/proc/<tgid>/exe` and its xattr names; (nil, nil) when the task is gone or has no executable.

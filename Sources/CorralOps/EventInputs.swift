@@ -104,6 +104,16 @@ public enum EventInputReconstruction {
             actor.exe = alias(exe, in: policy, resolve: resolveExe, notes: &notes)
             actor.exeXattrs = Set(event.actorExeXattrs ?? [])
         }
+        if event.exeCarried == true {
+            if let carried = event.actorExeCarried {
+                actor.exe = alias(carried, in: policy, resolve: resolveExe, notes: &notes)
+                actor.exeXattrs = Set(event.actorExeXattrs ?? [])
+                notes.append("the actor runs an anonymous copy of \(carried) and kept its identity")
+            } else {
+                return .incomplete([MissingInput(field: "actor_exe_carried", reason: "the actor kept the identity of the "
+                    + "executable it re-executed from an anonymous file (memfd), and which one was not recorded")])
+            }
+        }
         if let ruleText = event.actorLockRule {
             let rule = resolveRule(ruleText, in: policy)
             let label = event.actorLockLabel.map { resolveLabel($0, in: policy) } ?? ""
@@ -148,6 +158,7 @@ public enum EventInputReconstruction {
                     let label = resolveLabel(text, in: policy)
                     tracked = TrackedNamespace(inum: inum, label: label, type: type, ruleID: "", creatorTgid: 0)
                 }
+                if event.alreadyIn == true { actor.namespaces = [type: inum] }
                 operation = .namespaceInstall(actor: actorPID, type: type, inum: inum)
             }
         case .namespaceFree:

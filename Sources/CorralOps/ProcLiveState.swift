@@ -101,7 +101,22 @@ public struct ProcLiveState: LiveState {
         if let lock = try kernel.taskLock(pid: pid) {
             task.lock = TaskLock(ruleID: ruleName(lock.ruleUID), label: labelName(lock.labelID), inum: lock.inum)
         }
+        task.namespaces = Self.namespaces(dir)
         return task
+    }
+
+    /// The namespaces /proc/PID/ns shows ("net:[4026531840]"); pid and time: `*_for_children`,
+    /// which is what setns(2) changes.
+    static func namespaces(_ dir: String) -> [NamespaceType: UInt32] {
+        var out: [NamespaceType: UInt32] = [:]
+        for type in NamespaceType.allCases {
+            let file = type == .pid || type == .time ? "\(type.rawValue)_for_children" : type.rawValue
+            guard let link = try? FileManager.default.destinationOfSymbolicLink(atPath: "\(dir)/ns/\(file)"),
+                  let open = link.firstIndex(of: "["), let close = link.lastIndex(of: "]"),
+                  let inum = UInt32(link[link.index(after: open)..<close]) else { continue }
+            out[type] = inum
+        }
+        return out
     }
 
     public func cgroupID(_ path: CgroupPath) -> UInt64? {

@@ -89,6 +89,11 @@ public struct RecordedEvent: Codable, Sendable, Hashable {
     public var tracked: Bool?
     /// cgroup_attach denied because the destination had no classification (kernel only).
     public var unclassified: Bool?
+    /// namespace_install into a namespace the actor was already in: not an entry (kernel only).
+    public var alreadyIn: Bool?
+    /// The actor kept its executable identity across the exec of an anonymous file (kernel only):
+    /// `actor_exe` shows the memfd, the kernel matched the executable it was copied from.
+    public var exeCarried: Bool?
     public var actorCgroup: UInt64?
     public var actorCgroupPath: String?
     public var actorLockRule: String?
@@ -98,7 +103,11 @@ public struct RecordedEvent: Codable, Sendable, Hashable {
     /// `/proc/<tgid>/exe` when the daemon read the event; nil when it could not (task gone).
     public var actorExe: String?
     /// Extended attribute names on that executable (for `xattr:` subjects); nil when not read.
+    /// With `exe_carried`, those of the carried executable.
     public var actorExeXattrs: [String]?
+    /// With `exe_carried`: the executable whose identity the actor kept (a policy `exe:` path
+    /// with that inode, else `inode INO on MAJ:MIN`); nil when it could not be read.
+    public var actorExeCarried: String?
 
     // Admin events.
     public var action: String?
@@ -175,6 +184,8 @@ public struct RecordedEvent: Codable, Sendable, Hashable {
     enum Key: String, CodingKey, CaseIterable {
         case id, hook, generation, seq, verdict, mode, rule, pid, tgid, comm, threadgroup, errno, err, compat
         case locked, tracked, unclassified, action
+        case alreadyIn = "already_in"
+        case exeCarried = "exe_carried"
         case bootID = "boot_id"
         case timestampNs = "timestamp_ns"
         case ruleUID = "rule_uid"
@@ -192,6 +203,7 @@ public struct RecordedEvent: Codable, Sendable, Hashable {
         case actorLockLabel = "actor_lock_label"
         case actorExe = "actor_exe"
         case actorExeXattrs = "actor_exe_xattrs"
+        case actorExeCarried = "actor_exe_carried"
     }
 
     struct AnyKey: CodingKey {
@@ -233,12 +245,15 @@ public struct RecordedEvent: Codable, Sendable, Hashable {
         locked = try c.decodeIfPresent(Bool.self, forKey: .locked)
         tracked = try c.decodeIfPresent(Bool.self, forKey: .tracked)
         unclassified = try c.decodeIfPresent(Bool.self, forKey: .unclassified)
+        alreadyIn = try c.decodeIfPresent(Bool.self, forKey: .alreadyIn)
+        exeCarried = try c.decodeIfPresent(Bool.self, forKey: .exeCarried)
         actorCgroup = try c.decodeIfPresent(UInt64.self, forKey: .actorCgroup)
         actorCgroupPath = try c.decodeIfPresent(String.self, forKey: .actorCgroupPath)
         actorLockRule = try c.decodeIfPresent(String.self, forKey: .actorLockRule)
         actorLockLabel = try c.decodeIfPresent(String.self, forKey: .actorLockLabel)
         actorExe = try c.decodeIfPresent(String.self, forKey: .actorExe)
         actorExeXattrs = try c.decodeIfPresent([String].self, forKey: .actorExeXattrs)
+        actorExeCarried = try c.decodeIfPresent(String.self, forKey: .actorExeCarried)
         action = try c.decodeIfPresent(String.self, forKey: .action)
         let all = try decoder.container(keyedBy: AnyKey.self)
         var extra: [String: RecordedValue] = [:]
@@ -282,6 +297,8 @@ public struct RecordedEvent: Codable, Sendable, Hashable {
         try c.encodeIfPresent(locked, forKey: .locked)
         try c.encodeIfPresent(tracked, forKey: .tracked)
         try c.encodeIfPresent(unclassified, forKey: .unclassified)
+        try c.encodeIfPresent(alreadyIn, forKey: .alreadyIn)
+        try c.encodeIfPresent(exeCarried, forKey: .exeCarried)
         try c.encodeIfPresent(actorCgroup, forKey: .actorCgroup)
         try c.encodeIfPresent(actorCgroupPath, forKey: .actorCgroupPath)
         try c.encodeIfPresent(actorLockRule, forKey: .actorLockRule)
@@ -293,6 +310,7 @@ public struct RecordedEvent: Codable, Sendable, Hashable {
             try c.encode(actorExe, forKey: .actorExe)
         }
         try c.encodeIfPresent(actorExeXattrs, forKey: .actorExeXattrs)
+        try c.encodeIfPresent(actorExeCarried, forKey: .actorExeCarried)
         try c.encodeIfPresent(action, forKey: .action)
     }
 

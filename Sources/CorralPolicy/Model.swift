@@ -207,6 +207,11 @@ public struct Rule: Hashable, Sendable {
     public var trackLabel: String?
     /// lock-on-entry: a locked task may not create namespaces either.
     public var denyUnshare: Bool
+    /// lock-on-entry `lock-to: label`: a locked task may still enter the other namespaces that
+    /// carry the label whose entry locked it (a container's namespaces), and its ptrace domain is
+    /// every task locked with that label. false (`lock-to: namespace`, the default): it is
+    /// confined to the one namespace it entered.
+    public var lockToLabel: Bool = false
     /// id-map: uid_map / gid_map extents that may be written (each written extent must lie within
     /// one of these at the same offset); empty: no write of that file. `setgroups`: whether
     /// /proc/PID/setgroups may be written.

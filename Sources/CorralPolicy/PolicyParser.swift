@@ -42,7 +42,7 @@ struct PolicyParser {
     static func kindKeys(_ kind: RuleKind) -> [String] {
         switch kind {
         case .track: ["subject", "types", "label"]
-        case .lockOnEntry: ["subject", "labels", "deny-unshare", "ptrace-scope", "errno"]
+        case .lockOnEntry: ["subject", "labels", "deny-unshare", "lock-to", "ptrace-scope", "errno"]
         case .denyCreate: ["subject", "types", "ptrace-scope", "errno"]
         case .denyEnter: ["subject", "types", "labels", "ptrace-scope", "errno"]
         case .allowEnterOnly: ["subject", "labels", "types", "errno"]
@@ -363,6 +363,13 @@ struct PolicyParser {
         }
         if let entry = applies("deny-unshare"), let flag = reader.bool(entry.value, "\(path).deny-unshare") {
             rule.denyUnshare = flag
+        }
+        if let entry = applies("lock-to"), let text = reader.string(entry.value, "\(path).lock-to") {
+            switch text {
+            case "namespace": rule.lockToLabel = false
+            case "label": rule.lockToLabel = true
+            default: reader.error("invalid lock-to \(quote(text)) (expected namespace or label)", at: entry.value, "\(path).lock-to")
+            }
         }
         if let entry = applies("ptrace-scope"), let flag = reader.bool(entry.value, "\(path).ptrace-scope") {
             rule.ptraceScope = flag

@@ -139,8 +139,13 @@ enum UpgradeTests {
     }
 
     static func copy(_ from: String, to: String) throws {
-        let bytes = try sys("read \(from)") { () throws(Errno) -> [UInt8] in
-            let fd = try Sys.open(from, O_RDONLY)
+        let bytes = try contents(of: from)
+        try sys("write \(to)") { () throws(Errno) in try Sys.writeFileSynced(to, bytes, mode: 0o755) }
+    }
+
+    static func contents(of path: String) throws -> [UInt8] {
+        try sys("read \(path)") { () throws(Errno) -> [UInt8] in
+            let fd = try Sys.open(path, O_RDONLY)
             defer { Sys.close(fd) }
             var out: [UInt8] = []
             while true {
@@ -150,6 +155,5 @@ enum UpgradeTests {
             }
             return out
         }
-        try sys("write \(to)") { () throws(Errno) in try Sys.writeFileSynced(to, bytes, mode: 0o755) }
     }
 }

@@ -426,7 +426,10 @@ enum NativeTests {
         defer { Sys.close(ipcHost) }
         let child = try HeldChild {
             let u = errnoOf { () throws(Errno) in try Linux.unshare(Linux.cloneNewUTS) }
-            let s = errnoOf { () throws(Errno) in try Linux.setns(ipcHost, Int32(bitPattern: NamespaceType.ipc.cloneFlag)) }
+            // Leave the host's ipc namespace first: entering the one it is in would not be an entry.
+            let ipc = Int32(bitPattern: NamespaceType.ipc.cloneFlag)
+            guard errnoOf({ () throws(Errno) in try Linux.unshare(ipc) }) == 0 else { return "unshare-ipc=failed" }
+            let s = errnoOf { () throws(Errno) in try Linux.setns(ipcHost, ipc) }
             var c: Int32 = 0
             do {
                 let (pid, _) = try Linux.clone3(flags: UInt64(NamespaceType.uts.cloneFlag))

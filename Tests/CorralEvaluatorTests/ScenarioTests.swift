@@ -24,9 +24,9 @@ namespaces:
 tasks:
   - {name: monitor, pid: 100, exe: /usr/bin/sandboxer}
 steps:
+  - fork: {parent: monitor, child: child, pid: 101}
   - unshare: {task: monitor, types: [uts], as: sandbox-uts}
     expect: {verdict: allow, tracked: sandbox}
-  - fork: {parent: monitor, child: child, pid: 101}
   - setns: {task: child, ns: sandbox-uts}
     expect: {verdict: allow, locked: lock-sandbox}
   - setns: {task: child, ns: host-uts}
@@ -39,7 +39,7 @@ steps:
         let s = try load("policy: p.yaml\n" + base)
         #expect(s.policyPath == "/tmp/s/p.yaml")
         #expect(s.steps.count == 4 && s.steps[3].location.line == 12)
-        #expect(s.steps[0].action == .unshare(task: "monitor", types: [.uts], name: "sandbox-uts", inums: [4_026_532_001]))
+        #expect(s.steps[1].action == .unshare(task: "monitor", types: [.uts], name: "sandbox-uts", inums: [4_026_532_001]))
         #expect(s.steps[3].expect?.errno == 1 && s.steps[3].expect?.rule == .id("lock-sandbox"))
     }
 

@@ -159,3 +159,37 @@ import Testing
         #expect(single.considered == viaState.considered)
     }
 }
+
+@Suite struct ContainerEntryExplanationTests {
+    /// A setns into a namespace the actor was in (crun exec joining the host's time namespace):
+    /// not an entry, so the lock a tracked namespace would set is not expected.
+    @Test func alreadyInIsNotAnEntry() throws {
+        let policy = try Fixtures.example("ns_sandbox")
+        var event = Fixtures.namespace(id: "30", hook: "namespace_install", type: "uts", inum: 4026532001,
+                                       label: "sandbox", verdict: "allow")
+        event.alreadyIn = true
+        let x = EventExplanation.explain(event, policy: policy, resolveExe: Fixtures.noResolve)
+        #expect(x.agrees == true)
+        #expect(x.decision?.effects.locked == nil)
+        #expect(x.text.contains("already in"))
+        #expect(try RecordedEvent.parse(line: event.jsonLine).alreadyIn == true)
+    }
+
+    /// An actor that runs a memfd copy is decided as the executable it carried.
+    @Test func carriedExecutableIsTheActorsIdentity() throws {
+        let policy = try Fixtures.example("ns_sandbox")
+        var event = Fixtures.namespace(id: "31", hook: "namespace_alloc", type: "uts", inum: 4026532002,
+                                       label: "sandbox", verdict: "allow", tracked: true)
+        event.actorExe = "/memfd:crun_cloned:/proc/self/exe (deleted)"
+        event.exeCarried = true
+        event.actorExeCarried = "/usr/bin/sandboxer"
+        let x = EventExplanation.explain(event, policy: policy, resolveExe: Fixtures.noResolve)
+        #expect(x.agrees == true, "\(x.text)")
+        #expect(x.decision?.effects.tracked?.label == "sandbox")
+        #expect(try RecordedEvent.parse(line: event.jsonLine).actorExeCarried == "/usr/bin/sandboxer")
+        // Without the carried path the inputs are incomplete, not silently the memfd.
+        event.actorExeCarried = nil
+        let y = EventExplanation.explain(event, policy: policy, resolveExe: Fixtures.noResolve)
+        #expect(y.decision == nil && y.text.contains("actor_exe_carried"))
+    }
+}

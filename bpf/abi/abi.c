@@ -14,6 +14,6 @@ _Static_assert(sizeof(struct corral_pattern_glob) == 136, "corral_pattern_glob l
 _Static_assert(sizeof(struct corral_exe_key) == 16, "corral_exe_key layout");
 _Static_assert(sizeof(struct corral_xattr_key) == 16, "corral_xattr_key layout");
 _Static_assert(sizeof(struct corral_xattr_subject) == 272, "corral_xattr_subject layout");
-_Static_assert(sizeof(struct corral_task_state) == 16, "corral_task_state layout");
+_Static_assert(sizeof(struct corral_task_state) == 40, "corral_task_state layout");
 _Static_assert(sizeof(struct corral_generation) == 40, "corral_generation layout");
 _Static_assert(sizeof(struct corral_protect_key) == 16, "corral_protect_key layout");

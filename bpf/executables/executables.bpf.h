@@ -10,6 +10,9 @@
  *   exe_rmxattr  lsm/inode_removexattr     ... and lost it (at the check: fails closed for
  *                                           managers, before the removal for deny rules)
  *   exe_free     lsm/inode_free_security   an unlinked inode's entries go (no reuse)
+ *   exe_check    lsm/bprm_check_security   the exec of an anonymous file (nlink 0: memfd,
+ *                                           O_TMPFILE) keeps the executing task's identity ...
+ *   exe_commit   lsm/bprm_committed_creds  ... once the exec has succeeded; a named file drops it
  */
 #ifndef CORRAL_EXECUTABLES_H
 #define CORRAL_EXECUTABLES_H
@@ -175,6 +178,65 @@ int BPF_PROG(exe_free, struct inode *ino)
 	k.dev = BPF_CORE_READ(ino, i_sb, s_dev);
 	if (corral_exe_forget(&k, 0) | corral_exe_forget(&k, 1))
 		corral_stat_inc(CORRAL_STAT_EXE_FORGOTTEN);
+	return 0;
+}
+
+/*
+ * Identity across the exec of an anonymous file. crun (and runc before 1.2) re-execute
+ * themselves from a sealed memfd copy (CVE-2019-5736): the copy has no path a policy could name,
+ * so without this an `exe: /usr/bin/crun` subject would stop matching the process that creates
+ * the container's namespaces. The identity is the executing task's own (carried or its
+ * exe_file's inode): a task can only keep an identity it had; any exec of a named file ends it.
+ */
+SEC("lsm/bprm_check_security")
+int BPF_PROG(exe_check, struct linux_binprm *bprm)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct corral_task_state *st;
+	struct inode *ino = BPF_CORE_READ(bprm, file, f_inode);
+
+	if (!ino || BPF_CORE_READ(ino, __i_nlink) != 0) {
+		/* A named file. (Scripts: this runs again for the interpreter; the last call counts.) */
+		st = bpf_task_storage_get(&corral_task_state, t, 0, 0);
+		if (st)
+			st->flags &= ~CORRAL_TASK_EXE_PENDING;
+		return 0;
+	}
+	st = bpf_task_storage_get(&corral_task_state, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!st)
+		return 0;
+	if (st->flags & CORRAL_TASK_EXE_CARRIED) {
+		st->pending_dev = st->exe_dev;
+		st->pending_ino = st->exe_ino;
+	} else {
+		ino = BPF_CORE_READ(t, mm, exe_file, f_inode);
+		if (!ino) {
+			st->flags &= ~CORRAL_TASK_EXE_PENDING;
+			return 0;
+		}
+		st->pending_ino = BPF_CORE_READ(ino, i_ino);
+		st->pending_dev = BPF_CORE_READ(ino, i_sb, s_dev);
+	}
+	st->flags |= CORRAL_TASK_EXE_PENDING;
+	return 0;
+}
+
+SEC("lsm/bprm_committed_creds")
+int BPF_PROG(exe_commit, struct linux_binprm *bprm)
+{
+	struct corral_task_state *st;
+
+	st = bpf_task_storage_get(&corral_task_state, bpf_get_current_task_btf(), 0, 0);
+	if (!st)
+		return 0;
+	if (st->flags & CORRAL_TASK_EXE_PENDING) {
+		st->exe_dev = st->pending_dev;
+		st->exe_ino = st->pending_ino;
+		st->flags = (st->flags & ~CORRAL_TASK_EXE_PENDING) | CORRAL_TASK_EXE_CARRIED;
+		corral_stat_inc(CORRAL_STAT_EXE_CARRIED);
+	} else {
+		st->flags &= ~CORRAL_TASK_EXE_CARRIED;
+	}
 	return 0;
 }
 

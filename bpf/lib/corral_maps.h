@@ -231,6 +231,7 @@ struct corral_decision {
 	__u32 ev_flags;    /* CORRAL_EVENT_F_* */
 	__u32 actor_lock_rule;  /* the actor's task lock when the decision began (events) */
 	__u32 actor_lock_label;
+	__u32 already_in;       /* install: the actor is already in the namespace (not mnt/user) */
 };
 
 /* Compat pending namespace operations (corral_task_ctx.ns_pend). */

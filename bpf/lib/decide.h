@@ -13,17 +13,25 @@
 
 /* ---- actor ---- */
 
-static __always_inline __u64 corral_exe_bits(struct task_struct *t, __u32 gen)
+/* Subject bits of t's executable identity: the carried one (CORRAL_TASK_EXE_CARRIED) or the
+ * inode of its mm's exe_file. */
+static __always_inline __u64 corral_exe_bits(struct task_struct *t, const struct corral_task_state *st,
+					      __u32 gen)
 {
 	struct corral_exe_key k = {};
 	struct inode *ino;
 	__u64 *bits;
 
-	ino = BPF_CORE_READ(t, mm, exe_file, f_inode);
-	if (!ino)
-		return 0;
-	k.ino = BPF_CORE_READ(ino, i_ino);
-	k.dev = BPF_CORE_READ(ino, i_sb, s_dev);
+	if (st && (st->flags & CORRAL_TASK_EXE_CARRIED)) {
+		k.ino = st->exe_ino;
+		k.dev = st->exe_dev;
+	} else {
+		ino = BPF_CORE_READ(t, mm, exe_file, f_inode);
+		if (!ino)
+			return 0;
+		k.ino = BPF_CORE_READ(ino, i_ino);
+		k.dev = BPF_CORE_READ(ino, i_sb, s_dev);
+	}
 	k.gen = gen;
 	bits = bpf_map_lookup_elem(&corral_subj_exe, &k);
 	return bits ? *bits : 0;
@@ -101,7 +109,8 @@ static __always_inline void corral_begin_actor(struct corral_decision *d, struct
 		if (BPF_CORE_READ(actor, tgid) == 1)
 			bits |= g->pid1_mask;
 	}
-	bits |= corral_exe_bits(actor, gen);
+	st = bpf_task_storage_get(&corral_task_state, actor, 0, 0);
+	bits |= corral_exe_bits(actor, st, gen);
 	bits |= corral_cgroup_bits(actor, d->epoch);
 	d->bits = bits;
 	d->target_bits = 0;
@@ -109,7 +118,6 @@ static __always_inline void corral_begin_actor(struct corral_decision *d, struct
 	d->anchor_id = 0;
 	d->unclassified = 0;
 
-	st = bpf_task_storage_get(&corral_task_state, actor, 0, 0);
 	d->traced = st && (st->flags & CORRAL_TASK_TRACED);
 	d->actor_lock_rule = d->actor_lock_label = 0;
 	if (st && (st->flags & CORRAL_TASK_LOCKED)) {
@@ -127,6 +135,8 @@ static __always_inline void corral_begin_actor(struct corral_decision *d, struct
 	d->side_label = 0;
 	d->side_uid = 0;
 	d->ev_flags = d->compat ? CORRAL_EVENT_F_COMPAT : 0;
+	if (st && (st->flags & CORRAL_TASK_EXE_CARRIED))
+		d->ev_flags |= CORRAL_EVENT_F_EXE_CARRIED;
 }
 
 static __always_inline void corral_begin(struct corral_decision *d)
@@ -408,7 +418,40 @@ static __always_inline void corral_lock_result(struct corral_decision *d)
 	d->locked = 1;
 	if (d->hook == CORRAL_HOOK_NS_ALLOC && !(r->flags & CORRAL_RULE_F_DENY_UNSHARE))
 		return;
+	if (d->hook == CORRAL_HOOK_NS_INSTALL && (r->flags & CORRAL_RULE_F_LOCK_TO_LABEL) &&
+	    (d->already_in || (d->ns_label && d->ns_label == st->lock_label)))
+		return; /* lock-to: label — the label's other namespaces, and the ones it is in */
 	corral_result(d, r, key, 1);
+}
+
+/* The inum of current's namespace of `type` that setns(2) would replace, or 0 where entering
+ * the namespace one is in is not a no-op: mnt (setns resets root and cwd to the namespace's
+ * root, a way out of a chroot) and user (the kernel refuses it). pid and time compare with the
+ * namespace for children, which is what setns changes. */
+static __always_inline __u32 corral_current_ns_inum(__u32 type)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct nsproxy *nsp = t->nsproxy;
+
+	if (!nsp)
+		return 0;
+	switch (type) {
+	case CLONE_NEWUTS:
+		return BPF_CORE_READ(nsp, uts_ns, ns.inum);
+	case CLONE_NEWIPC:
+		return BPF_CORE_READ(nsp, ipc_ns, ns.inum);
+	case CLONE_NEWNET:
+		return BPF_CORE_READ(nsp, net_ns, ns.inum);
+	case CLONE_NEWCGROUP:
+		return BPF_CORE_READ(nsp, cgroup_ns, ns.inum);
+	case CLONE_NEWPID:
+		return BPF_CORE_READ(nsp, pid_ns_for_children, ns.inum);
+	case CLONE_NEWTIME:
+		if (bpf_core_field_exists(nsp->time_ns_for_children))
+			return BPF_CORE_READ(nsp, time_ns_for_children, ns.inum);
+		return 0;
+	}
+	return 0;
 }
 
 /* ---- outcome and event ---- */
@@ -517,6 +560,7 @@ __noinline int corral_decide_ns(struct corral_decision *d)
 	if (!d)
 		return 0;
 	inum = d->ns_inum;
+	d->already_in = 0;
 	if (d->hook == CORRAL_HOOK_NS_ALLOC) {
 		corral_stat_inc(CORRAL_STAT_HOOK_NS_ALLOC);
 		d->ns_label = 0;
@@ -524,9 +568,19 @@ __noinline int corral_decide_ns(struct corral_decision *d)
 		corral_stat_inc(CORRAL_STAT_HOOK_NS_INSTALL);
 		tn = bpf_map_lookup_elem(&corral_tracked_ns, &inum);
 		d->ns_label = tn ? tn->label : 0;
+		d->already_in = inum && inum == corral_current_ns_inum(d->ns_type);
 	}
 	corral_begin(d);
 	corral_lock_result(d);
+	if (d->hook == CORRAL_HOOK_NS_INSTALL && d->already_in) {
+		/* Already in it: nothing changes, so it is not an entry (crun exec and nsenter join
+		 * every namespace of a container, including those it shares with the host). Only a
+		 * task lock of the default kind (no setns at all) applies; nothing locks. */
+		d->ev_flags |= CORRAL_EVENT_F_ALREADY_IN;
+		corral_finish(d);
+		corral_emit(d);
+		return d->err;
+	}
 	corral_scan_list(d, d->hook == CORRAL_HOOK_NS_ALLOC ? CORRAL_LIST_NS_ALLOC
 							   : CORRAL_LIST_NS_INSTALL);
 	corral_finish(d);
@@ -654,7 +708,7 @@ static __always_inline int corral_decide_ptrace(struct corral_decision *d, struc
 			d->locked = 1;
 			ts = bpf_task_storage_get(&corral_task_state, tracee, 0, 0);
 			if (!ts || !(ts->flags & CORRAL_TASK_LOCKED) || ts->lock_label != st->lock_label ||
-			    ts->lock_inum != st->lock_inum)
+			    (!(r->flags & CORRAL_RULE_F_LOCK_TO_LABEL) && ts->lock_inum != st->lock_inum))
 				corral_result(d, r, key, 1);
 		}
 	}

@@ -1,5 +1,6 @@
 // EventService: the pinned ring buffer -> enrichment -> in-memory ring, log file, stdout,
 // metrics and `GetEvents --follow` subscribers. Admin actions join the same stream.
+import CorralABI
 import CorralControl
 import CorralKernel
 import CorralOps
@@ -79,7 +80,15 @@ public final class EventService: DaemonService {
     func deliver(_ ev: DecisionEvent) {
         eventsSeen += 1
         metrics.count(hook: ev.hook, verdict: ev.verdict, mode: ev.mode, rule: ev.rule)
-        publish(enricher.enrich(ev))
+        var recorded = enricher.enrich(ev)
+        if ev.exeCarried == true, let state = try? loader.manager.session.taskState(pid: Int32(bitPattern: ev.tgid)),
+           state.flags & UInt32(CORRAL_TASK_EXE_CARRIED) != 0 {
+            let policy = loader.manager.policy
+            let subjects = policy.subjects + policy.rules.flatMap(\.subjects)
+            let paths = subjects.compactMap { if case .exe(let p) = $0.matcher { p } else { nil } }
+            enricher.recordCarriedExecutable(&recorded, dev: state.exe_dev, ino: state.exe_ino, candidates: paths)
+        }
+        publish(recorded)
     }
 
     func recordAdmin(_ a: AdminAction) {

@@ -40,6 +40,12 @@ public struct DecisionEvent: Codable, Sendable, Hashable {
     /// cgroup_attach denied because the destination had no classification (CORRAL_EVENT_F_
     /// UNCLASSIFIED: it could not be recorded at creation); nil otherwise.
     public var unclassified: Bool?
+    /// namespace_install into a namespace the actor is already in (CORRAL_EVENT_F_ALREADY_IN):
+    /// not an entry, allowed without a rule (reported for traced tasks only); nil otherwise.
+    public var alreadyIn: Bool?
+    /// The actor's executable identity was carried across the exec of an anonymous file
+    /// (CORRAL_EVENT_F_EXE_CARRIED: crun's memfd copy matches `exe: /usr/bin/crun`); nil otherwise.
+    public var exeCarried: Bool?
     /// The actor's cgroup id and path at decision time.
     public var actorCgroup: UInt64
     public var actorCgroupPath: String?
@@ -50,6 +56,8 @@ public struct DecisionEvent: Codable, Sendable, Hashable {
     enum CodingKeys: String, CodingKey {
         case seq, generation, hook, verdict, mode, rule, pid, tgid, comm, threadgroup, errno, err, compat, locked, tracked
         case unclassified
+        case alreadyIn = "already_in"
+        case exeCarried = "exe_carried"
         case timestampNs = "timestamp_ns"
         case ruleUID = "rule_uid"
         case targetPID = "target_pid"
@@ -157,10 +165,12 @@ public final class EventDecoder: @unchecked Sendable {
                 ? (SelfProtection.Operation(rawValue: e.ns_type)?.name ?? "op\(e.ns_type)") : Self.nsTypeName(e.ns_type), nsInum: e.ns_inum,
             nsLabel: e.ns_label == 0 ? nil : (labelByID[e.ns_label] ?? String(format: "id:%08x", e.ns_label)),
             errno: e.err == 0 ? nil : Errno(rawValue: e.err).name, err: e.err,
-            compat: e.flags & UInt8(CORRAL_EVENT_F_COMPAT) != 0,
-            locked: e.flags & UInt8(CORRAL_EVENT_F_LOCKED) != 0,
-            tracked: e.flags & UInt8(CORRAL_EVENT_F_TRACKED) != 0,
-            unclassified: e.flags & UInt8(CORRAL_EVENT_F_UNCLASSIFIED) != 0 ? true : nil,
+            compat: e.flags & UInt16(CORRAL_EVENT_F_COMPAT) != 0,
+            locked: e.flags & UInt16(CORRAL_EVENT_F_LOCKED) != 0,
+            tracked: e.flags & UInt16(CORRAL_EVENT_F_TRACKED) != 0,
+            unclassified: e.flags & UInt16(CORRAL_EVENT_F_UNCLASSIFIED) != 0 ? true : nil,
+            alreadyIn: e.flags & UInt16(CORRAL_EVENT_F_ALREADY_IN) != 0 ? true : nil,
+            exeCarried: e.flags & UInt16(CORRAL_EVENT_F_EXE_CARRIED) != 0 ? true : nil,
             actorCgroup: e.actor_cgroup, actorCgroupPath: cgroupPath(e.actor_cgroup),
             actorLockRule: e.actor_lock_rule == 0 ? nil : (ruleIDByUID[e.actor_lock_rule] ?? String(format: "uid:%08x", e.actor_lock_rule)),
             actorLockLabel: e.actor_lock_label == 0 ? nil : (labelByID[e.actor_lock_label] ?? String(format: "id:%08x", e.actor_lock_label)))

@@ -27,6 +27,23 @@ public enum Linux {
 
     public static var tid: Int32 { corral_sys_gettid() }
 
+    /// memfd_create(2): an anonymous file (no name in any directory, nlink 0).
+    public static func memfdCreate(_ name: String, flags: UInt32 = 0) throws(Errno) -> Int32 {
+        let fd = corral_sys_memfd_create(name, flags)
+        if fd < 0 { throw Errno.current }
+        return fd
+    }
+
+    /// execveat(fd, "", argv, environ, AT_EMPTY_PATH): executes the open file `fd`. Returns only
+    /// on failure.
+    public static func execFD(_ fd: Int32, _ argv: [String]) -> Errno {
+        var cargs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+        _ = corral_sys_execveat_fd(fd, &cargs, environ)
+        let e = Errno.current
+        for p in cargs { free(p) }
+        return e
+    }
+
     public static let ptraceTraceme = 0, ptraceAttach = 16, ptraceDetach = 17, ptraceSeize = 0x4206
 
     /// ptrace(2) with an integer result (attach, seize, detach, traceme).

@@ -18,10 +18,13 @@
 #include <linux/types.h>
 #endif
 
-#define CORRAL_ABI_VERSION 3 /* 2: corral_rule.audit_until_ns, corral_id_ranges, CORRAL_LIST_ID_MAP, hooks 6-7
+#define CORRAL_ABI_VERSION 4 /* 2: corral_rule.audit_until_ns, corral_id_ranges, CORRAL_LIST_ID_MAP, hooks 6-7
 				* 3: cgroup patterns: corral_cgroups (replaces corral_anchors and corral_subj_cg),
 				*    corral_pattern_{nodes,names,globs}, corral_rule.list_pos, generation epochs;
-				*    corral_subj_xattr */
+				*    corral_subj_xattr
+				* 4: corral_task_state carries the executable identity across the exec of an
+				*    anonymous file; CORRAL_RULE_F_LOCK_TO_LABEL; CORRAL_EVENT_F_ALREADY_IN,
+				*    CORRAL_EVENT_F_EXE_CARRIED */
 
 /* ---- capacities (the compiler refuses policies that exceed them) ---- */
 #define CORRAL_MAX_RULE_SLOTS     16384 /* rule slots per generation (a rule with N scopes uses N) */
@@ -104,6 +107,10 @@ enum corral_hook_list {
  * is that subject's subtree. */
 #define CORRAL_RULE_F_PTRACE_SCOPE (1u << 1)
 #define CORRAL_RULE_F_SETGROUPS (1u << 2) /* id-map: writes to /proc/PID/setgroups are allowed */
+/* lock-on-entry `lock-to: label`: a locked task may still enter namespaces carrying the label
+ * whose entry locked it (a container's other namespaces); its ptrace domain is every task locked
+ * with that label. Without the flag the lock confines it to the one namespace it entered. */
+#define CORRAL_RULE_F_LOCK_TO_LABEL (1u << 3)
 
 /* corral_control.flags and corral_generation.flags */
 #define CORRAL_F_AUDIT_ALL (1u << 0) /* treat every rule as audit */
@@ -115,6 +122,13 @@ enum corral_hook_list {
 /* corral_task_state.flags */
 #define CORRAL_TASK_LOCKED (1u << 0)
 #define CORRAL_TASK_TRACED (1u << 1) /* emit events for every decision this task makes (inherited) */
+/* The task's executable identity is exe_dev/exe_ino, not its mm's exe_file: it executed an
+ * anonymous file (nlink 0: a memfd, an O_TMPFILE) while it had that identity (runtimes such as
+ * crun re-execute themselves from a sealed memfd copy). Cleared by the exec of a named file. */
+#define CORRAL_TASK_EXE_CARRIED (1u << 2)
+/* bprm_check_security saw an anonymous file: pending_dev/pending_ino become the carried
+ * identity if the exec succeeds (bprm_committed_creds); not inherited. */
+#define CORRAL_TASK_EXE_PENDING (1u << 3)
 
 /* corral_event.flags */
 #define CORRAL_EVENT_F_COMPAT (1u << 0)   /* decided by the compat hook set */
@@ -128,6 +142,11 @@ enum corral_hook_list {
 #define CORRAL_EVENT_F_UNCLASSIFIED (1u << 7) /* hook CGROUP_ATTACH: the destination or one of its
 					       * ancestors has no classification (it could not be
 					       * recorded at creation): denied, rule_uid 0 */
+#define CORRAL_EVENT_F_ALREADY_IN (1u << 8) /* hook NS_INSTALL: the actor is already in the
+					     * namespace (not mnt or user): not an entry, allowed
+					     * without a rule; emitted only for traced tasks */
+#define CORRAL_EVENT_F_EXE_CARRIED (1u << 9) /* the actor's executable identity was carried
+					      * across the exec of an anonymous file */
 
 /*
  * Map "corral_control": BPF_MAP_TYPE_ARRAY, 1 entry, key __u32 0.
@@ -394,12 +413,18 @@ struct corral_tracked_ns {
  * Copied from parent to child in task_alloc (fork, clone, threads); survives execve.
  * Example: {flags = CORRAL_TASK_LOCKED, lock_rule_uid = fnv1a("lock-sandbox"), lock_label = fnv1a("sandbox"),
  *           lock_inum = 4026532290}
+ * Example (crun after its memfd re-exec): {flags = CORRAL_TASK_EXE_CARRIED, exe_dev = 0x00800001,
+ *           exe_ino = 1234 (/usr/bin/crun)}: its exe and xattr subject bits come from that inode.
  */
 struct corral_task_state {
 	__u32 flags;         /* CORRAL_TASK_* */
 	__u32 lock_rule_uid; /* lock-on-entry rule that locked the task */
 	__u32 lock_label;    /* label of the namespace whose entry locked it */
 	__u32 lock_inum;     /* that namespace's inum */
+	__u32 exe_dev;       /* CORRAL_TASK_EXE_CARRIED: the identity's device (as corral_exe_key) */
+	__u32 pending_dev;   /* CORRAL_TASK_EXE_PENDING: the identity an exec in progress carries */
+	__u64 exe_ino;
+	__u64 pending_ino;
 };
 
 /*
@@ -433,8 +458,8 @@ struct corral_event {
 	__u32 ns_label;     /* namespace hooks: tracked label id, 0 if untracked */
 	__s32 err;          /* errno returned to the caller when denied, else 0 */
 	__u8 threadgroup;   /* cgroup_attach: 1 for cgroup.procs / clone3, 0 for cgroup.threads */
-	__u8 flags;         /* CORRAL_EVENT_F_* */
-	__u16 _pad;
+	__u8 _pad;
+	__u16 flags;        /* CORRAL_EVENT_F_* */
 	char comm[16];      /* actor comm */
 	__u64 actor_cgroup;     /* actor's cgroup id at decision time */
 	__u32 actor_lock_rule;  /* actor's lock before this decision: rule uid (0: not locked) */
@@ -458,7 +483,8 @@ enum corral_stat {
 	CORRAL_STAT_EXE_FOLLOWED = 10,       /* subject executables followed across a rename */
 	CORRAL_STAT_EXE_MARKED = 11,         /* files that gained a subject xattr */
 	CORRAL_STAT_EXE_FORGOTTEN = 12,      /* entries of freed (unlinked) inodes deleted */
-	CORRAL_STAT_COUNT = 13,
+	CORRAL_STAT_EXE_CARRIED = 13,        /* execs of an anonymous file that kept the identity */
+	CORRAL_STAT_COUNT = 14,
 };
 
 /* ====================================================================================== */

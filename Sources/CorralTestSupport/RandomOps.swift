@@ -42,8 +42,9 @@ public enum RandomOp: Hashable, Sendable, CustomStringConvertible {
     case migrate(actor: Int, target: Int, cgroup: Int, threads: Bool)
     /// clone3(CLONE_INTO_CGROUP) of a child process into `world.destinations[cgroup]`.
     case cloneInto(actor: Int, child: Int, cgroup: Int)
-    /// Mode switches: the case's policy with rule `rule`'s mode flipped, or the global audit switch.
-    case flipMode(rule: Int)
+    /// Mode switches: the active policy with rule `rule`'s mode flipped (skipped when the policy has
+    /// no such rule), or the global audit switch.
+    case flipMode(rule: String)
     case auditAll(Bool)
     /// Swap to the case's second policy (or back to the first).
     case swapPolicy(Int)
@@ -63,7 +64,7 @@ public enum RandomOp: Hashable, Sendable, CustomStringConvertible {
         case .setnsPidfd(let a, let t, let types): "w\(a) setns pidfd w\(t) \(types.map(\.rawValue).joined(separator: ","))"
         case .migrate(let a, let t, let c, let th): "\(a < 0 ? "runner" : "w\(a)") moves w\(t) to cg\(c) via \(th ? "threads" : "procs")"
         case .cloneInto(let a, let c, let cg): "w\(a) clone3 w\(c) into cg\(cg)"
-        case .flipMode(let r): "flip mode of rule #\(r)"
+        case .flipMode(let r): "flip mode of rule \(r)"
         case .auditAll(let on): "audit-all \(on)"
         case .swapPolicy(let k): "policy #\(k)"
         }
@@ -121,9 +122,9 @@ public struct RandomOpGenerator {
     mutating func roll(_ n: Int) -> Int { Int(rng.next() % UInt64(n)) }
 
     /// The next operation. `created` lists the ops (by index) whose namespaces exist now, with
-    /// their types; `rules` is the number of rules of the active policy; `policies` how many
+    /// their types; `rules` are the rule ids of the active policy; `policies` how many
     /// policies the case has.
-    public mutating func next(slots: SlotTable, created: [(op: Int, type: NamespaceType)], rules: Int, policies: Int) -> RandomOp {
+    public mutating func next(slots: SlotTable, created: [(op: Int, type: NamespaceType)], rules: [String], policies: Int) -> RandomOp {
         let alive = slots.alive, leaders = slots.leaders, free = slots.free
         if leaders.isEmpty || (leaders.count < 2 && !free.isEmpty && roll(2) == 0) {
             return .spawn(slot: free.first ?? 0)
@@ -170,8 +171,8 @@ public struct RandomOpGenerator {
             return .migrate(actor: mover, target: target, cgroup: roll(dests), threads: false)
         case 88..<93 where !free.isEmpty:
             return .cloneInto(actor: leader, child: pick(free), cgroup: roll(dests))
-        case 93..<97 where rules > 0:
-            return .flipMode(rule: roll(rules))
+        case 93..<97 where !rules.isEmpty:
+            return .flipMode(rule: pick(rules))
         case 97..<99:
             return .auditAll(roll(2) == 0)
         case 99 where policies > 1:

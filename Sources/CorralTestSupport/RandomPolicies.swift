@@ -111,7 +111,8 @@ public struct GeneratedPolicy: Sendable {
     }
 
     /// The same policy with one rule's mode flipped (a mode switch between operations).
-    public func flippingMode(of index: Int) -> GeneratedPolicy {
+    public func flippingMode(of id: String) -> GeneratedPolicy? {
+        guard let index = rules.firstIndex(where: { $0.id == id }) else { return nil }
         var copy = self
         let current = copy.rules[index].mode ?? defaultMode
         copy.rules[index].mode = current == .audit ? .enforce : .audit

@@ -68,7 +68,7 @@ public struct SimulatedCase {
         var gen = RandomOpGenerator(world: world, seed: opSeed)
         for _ in 0..<count {
             let op = gen.next(slots: slots, created: created.map { ($0.key, $0.value.type) }.sorted { $0.0 < $1.0 },
-                              rules: variants[current].rules.count, policies: gens.count)
+                              rules: variants[current].rules.map(\.id), policies: gens.count)
             perform(op, before: before)
         }
     }
@@ -170,7 +170,7 @@ public struct SimulatedCase {
                 namespaces[child] = namespaces[p]
             }
         case .flipMode(let r):
-            guard r < variants[current].rules.count, let v = try? variant(variants[current].flippingMode(of: r)) else { return }
+            guard let flipped = variants[current].flippingMode(of: r), let v = try? variant(flipped) else { return }
             current = v
             _ = apply(.policy(index: v), op: index, before: before)
         case .auditAll(let on):

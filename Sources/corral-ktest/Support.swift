@@ -103,6 +103,14 @@ final class Loaded {
         return events
     }
 
+    /// Events emitted since the last `take()` (for long runs: `collect()` copies every event so far).
+    func take() -> [DecisionEvent] {
+        _ = try? reader.drain()
+        let items = box.items
+        box.items.removeAll(keepingCapacity: true)
+        return items
+    }
+
     func traceSelf() throws {
         try kernel("mark traced") { () throws(KernelError) in try session.markTask(pid: Sys.pid, flags: 2) }
     }

@@ -2,6 +2,7 @@
 // Each test prints exactly one line: `ok - NAME`, `not ok - NAME # REASON`, or `ok - NAME # SKIP REASON`.
 // Tests run serially in one single-threaded process (tests fork). Exit 0 when nothing failed.
 // Usage: corral-ktest [--list] [NAME-PREFIX...]
+//        corral-ktest --rand-worker SLOT DIR  (a differential/random worker, exec'd by the test)
 //        corral-ktest --helper-setns PATH   (exec'd by the inheritance test: exit 0 if setns is EPERM)
 //        corral-ktest --helper-unshare-uts  (exec'd by the memfd test: exit 0 if unshare is EPERM)
 //        corral-ktest --helper-exec PATH ARGS...  (exec PATH with ARGS)
@@ -22,13 +23,14 @@ if args.first == "--helper-exec", args.count >= 2 {  // exec args[1] with the re
     execv(args[1], &cargs)
     exit(127)
 }
+if args.first == "--rand-worker" { exit(RandomWorker.main(Array(args.dropFirst()))) }
 if args.first == "--protect-attack" { exit(ProtectTests.attack(Array(args.dropFirst()))) }
 if args.first == "--bench-cgroups" { exit(BenchCgroups.run(Array(args.dropFirst()))) }
 if args.first == "--stress-attach" { exit(StressMode.attachChurn(Array(args.dropFirst()))) }
 
 let tests = KTests.all + NativeTests.all + ModeTests.all + DaemonTests.all + OpsTests.all + ProtectTests.all
     + EscapeTests.all + PatternTests.all + ExecutableTests.all + UpgradeTests.all + PolicyWatchTests.all
-    + NamespaceEntryTests.all
+    + NamespaceEntryTests.all + RandomDifferential.all
 if args.first == "--list" {
     for t in tests { print(t.name) }
     exit(0)

@@ -170,6 +170,11 @@ public struct Evaluator: Sendable {
         // Already in it (not mnt or user): nothing changes, so it is not an entry. Only a task lock
         // of the default kind (lock-to: namespace: no setns at all) still applies.
         let alreadyIn = type.reentryIsNoop && inum != 0 && actor.namespaces?[type] == inum
+        if alreadyIn && type == .user {
+            return Decision(hook: .namespaceInstall, verdict: .allow, rule: nil, mode: nil, err: 0,
+                            reason: "\(describe(actor)) is already in \(nsText): the kernel refuses that itself (EINVAL); not decided",
+                            effects: SideEffects(), record: record, wouldBe: nil, effective: nil, considered: [])
+        }
         guard let policy else {
             setNamespace(task: pid, type: type, inum: inum)
             return noPolicy(.namespaceInstall, record)

@@ -124,10 +124,10 @@ public struct TaskState: Codable, Sendable, Hashable {
 }
 
 extension NamespaceType: CodingKeyRepresentable {
-    /// Setting up: entering the namespace one is in changes nothing, so it is not an entry. Not
-    /// for mnt (setns resets root and cwd to the namespace's root: a way out of a chroot) nor
-    /// user (the kernel refuses it).
-    public var reentryIsNoop: Bool { self != .mnt && self != .user }
+    /// Entering the namespace one is in changes nothing, so it is not an entry. Not for mnt
+    /// (setns resets root and cwd to the namespace's root: a way out of a chroot). For user the
+    /// kernel refuses it (EINVAL) and Corral does not decide it at all.
+    public var reentryIsNoop: Bool { self != .mnt }
 }
 
 /// A namespace a track rule labelled (`struct corral_tracked_ns`).

@@ -24,16 +24,19 @@ enum NamespaceEntryTests {
         return Policy(cgroupRoot: cgroupRoot, rules: rules, source: "ktest")
     }
 
-    /// deny-enter uts and mnt: entering one's own uts namespace is allowed (not an entry), one's
-    /// own mnt namespace is not (setns resets the root: a way out of a chroot), another uts
-    /// namespace is denied.
+    /// deny-enter uts, mnt and user: entering one's own uts namespace is allowed (not an entry),
+    /// one's own user namespace gets the kernel's EINVAL (not decided), one's own mnt namespace
+    /// is denied (setns resets the root: a way out of a chroot), another uts namespace is denied.
     static func alreadyIn() throws {
-        let loaded = try Loaded(policy([Rule(id: "no-enter", kind: .denyEnter, namespaceTypes: [.uts, .mnt])]))
+        let loaded = try Loaded(policy([Rule(id: "no-enter", kind: .denyEnter, namespaceTypes: [.uts, .mnt, .user])]))
         defer { loaded.unload() }
         let (_, st) = try inChild {
             guard let ownUTS = try? Sys.open("/proc/self/ns/uts", O_RDONLY),
-                  let ownMnt = try? Sys.open("/proc/self/ns/mnt", O_RDONLY) else { return 10 }
+                  let ownMnt = try? Sys.open("/proc/self/ns/mnt", O_RDONLY),
+                  let ownUser = try? Sys.open("/proc/self/ns/user", O_RDONLY) else { return 10 }
             if errnoOf({ () throws(Errno) in try Linux.setns(ownUTS, KTests.uts) }) != 0 { return 11 }
+            // Its own user namespace: the kernel's EINVAL, in both modes (Corral does not decide it).
+            if errnoOf({ () throws(Errno) in try Linux.setns(ownUser, Linux.cloneNewUser) }) != EINVAL { return 15 }
             if errnoOf({ () throws(Errno) in try Linux.setns(ownMnt, mnt) }) != EPERM { return 12 }
             if errnoOf({ () throws(Errno) in try Linux.unshare(KTests.uts) }) != 0 { return 13 }
             // Now in a new uts namespace: the old one is another namespace.
@@ -42,7 +45,8 @@ enum NamespaceEntryTests {
         }
         let why: [Int32: String] = [10: "open /proc/self/ns", 11: "setns into its own uts namespace was refused",
                    12: "setns into its own mnt namespace was not EPERM (must stay an entry)",
-                   13: "unshare uts failed", 14: "setns into another uts namespace was not EPERM"]
+                   13: "unshare uts failed", 14: "setns into another uts namespace was not EPERM",
+                   15: "setns into its own user namespace was not the kernel's EINVAL"]
         if case .exited(let code) = st, code != 0 { throw TestFailure(reason: why[code] ?? "exit \(code)") }
         try check(st == .exited(0), "child: \(st)")
         let denied = loaded.collect().filter { $0.hook == "namespace_install" && $0.verdict == "deny" }

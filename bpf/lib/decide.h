@@ -424,10 +424,10 @@ static __always_inline void corral_lock_result(struct corral_decision *d)
 	corral_result(d, r, key, 1);
 }
 
-/* The inum of current's namespace of `type` that setns(2) would replace, or 0 where entering
- * the namespace one is in is not a no-op: mnt (setns resets root and cwd to the namespace's
- * root, a way out of a chroot) and user (the kernel refuses it). pid and time compare with the
- * namespace for children, which is what setns changes. */
+/* The inum of current's namespace of `type` that setns(2) would replace, or 0 for mnt, where
+ * entering the namespace one is in is not a no-op (setns resets root and cwd to the namespace's
+ * root: a way out of a chroot). pid and time compare with the namespace for children, which is
+ * what setns changes; user with the task's user namespace (the kernel refuses that, EINVAL). */
 static __always_inline __u32 corral_current_ns_inum(__u32 type)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
@@ -450,6 +450,8 @@ static __always_inline __u32 corral_current_ns_inum(__u32 type)
 		if (bpf_core_field_exists(nsp->time_ns_for_children))
 			return BPF_CORE_READ(nsp, time_ns_for_children, ns.inum);
 		return 0;
+	case CLONE_NEWUSER:
+		return BPF_CORE_READ(t, cred, user_ns, ns.inum);
 	}
 	return 0;
 }
@@ -571,6 +573,13 @@ __noinline int corral_decide_ns(struct corral_decision *d)
 		d->already_in = inum && inum == corral_current_ns_inum(d->ns_type);
 	}
 	corral_begin(d);
+	if (d->hook == CORRAL_HOOK_NS_INSTALL && d->already_in && d->ns_type == CLONE_NEWUSER) {
+		/* Its own user namespace: the kernel refuses that itself (EINVAL), after this hook in
+		 * native mode and before any in compat mode. Not decided, so both modes agree. */
+		d->ev_flags |= CORRAL_EVENT_F_ALREADY_IN;
+		corral_emit(d);
+		return 0;
+	}
 	corral_lock_result(d);
 	if (d->hook == CORRAL_HOOK_NS_INSTALL && d->already_in) {
 		/* Already in it: nothing changes, so it is not an entry (crun exec and nsenter join

@@ -20,12 +20,10 @@ enum PolicySelection {
     /// the fragments of DIR/policy.d (unless directories are given). Without `--fragments`,
     /// `--policy-dir` or a directory, no fragments: the file alone, as before fragments existed.
     static func resolve(_ path: String, _ options: FragmentOptions) -> (main: String, fragments: FragmentSet?) {
-        var isDirectory: ObjCBool = false
-        let directory = path != "-" && FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
-            && isDirectory.boolValue
-        let main = directory ? (path.hasSuffix("/") ? path : path + "/") + "policy.yaml" : path
+        let staged = FragmentSet.staged(path)
+        let main = staged?.main ?? path
         if !options.policyDirectories.isEmpty { return (main, FragmentSet(directories: options.policyDirectories)) }
-        if directory { return (main, FragmentSet(directories: [(path.hasSuffix("/") ? path : path + "/") + "policy.d"])) }
+        if let staged { return (main, staged.fragments) }
         if options.fragments { return (main, FragmentSet()) }
         return (main, nil)
     }

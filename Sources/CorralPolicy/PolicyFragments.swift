@@ -82,6 +82,17 @@ public struct FragmentSet: Hashable, Sendable {
         }
     }
 
+    /// A staged policy directory DIR: `DIR/policy.yaml` with the fragments of `DIR/policy.d`.
+    /// nil when `path` is not a directory.
+    public static func staged(_ path: String) -> (main: String, fragments: FragmentSet)? {
+        var isDirectory: ObjCBool = false
+        guard path != "-", FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            return nil
+        }
+        let dir = path.hasSuffix("/") ? path : path + "/"
+        return (dir + "policy.yaml", FragmentSet(directories: [dir + "policy.d"]))
+    }
+
     /// The files merged after the main file, in merge order.
     public func activeFiles() throws(PolicyErrors) -> [String] {
         try resolve().filter { $0.state == .active }.map(\.path)
@@ -113,6 +124,13 @@ extension PolicyLoader {
         }
         if !problems.isEmpty { throw PolicyErrors(problems) }
         return try parse(main: main, fragments: texts)
+    }
+
+    /// A policy file alone (no fragments), or a staged directory (`FragmentSet.staged`): what
+    /// `simulate`, `explain`, `replay` and scenarios' `policy:` accept.
+    public static func load(fileOrDirectory path: String) throws(PolicyErrors) -> Policy {
+        guard let staged = FragmentSet.staged(path) else { return try load(path: path) }
+        return try load(path: staged.main, fragments: staged.fragments)
     }
 
     /// The text of the policy file at `path` (at most `maxFileSize` bytes of UTF-8).

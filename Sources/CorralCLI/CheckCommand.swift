@@ -9,18 +9,24 @@ struct CheckCommand: AsyncParsableCommand {
         abstract: "Validate a policy file.",
         discussion: """
             Reports every problem in the file, one per line, as FILE:LINE:COL: error: MESSAGE (FIELD), \
-            then a count. Exits 0 when the policy is valid, 1 otherwise. The policy syntax is in docs/policy.md.
+            then a count. Exits 0 when the policy is valid, 1 otherwise. The policy syntax is in docs/policy.md. \
+            With --fragments or --policy-dir (or a directory DIR: DIR/policy.yaml and DIR/policy.d), the main \
+            file and its drop-in fragments are checked as one policy.
             """
     )
 
-    @Argument(help: "The policy file (YAML), or - for standard input.", completion: .file(extensions: ["yaml", "yml"]))
+    @Argument(help: "The policy file (YAML), - for standard input, or a directory with policy.yaml and policy.d/.",
+              completion: .file(extensions: ["yaml", "yml"]))
     var policy: String
+
+    @OptionGroup var fragmentOptions: FragmentOptions
 
     @Flag(help: "Print one JSON object (valid, rules, diagnostics with file, line, column, severity, message, field) for editors and CI.")
     var json = false
 
     func run() async throws {
-        let result = Self.check(path: policy, json: json, stdin: { FileHandle.standardInput.readDataToEndOfFile() })
+        let (main, fragments) = PolicySelection.resolve(policy, fragmentOptions)
+        let result = Self.check(path: main, json: json, fragments: fragments, stdin: { FileHandle.standardInput.readDataToEndOfFile() })
         if !result.stdout.isEmpty { FileHandle.standardOutput.write(Data(result.stdout.utf8)) }
         if !result.stderr.isEmpty { FileHandle.standardError.write(Data(result.stderr.utf8)) }
         if result.exitCode != 0 { throw ExitCode(result.exitCode) }
@@ -33,29 +39,59 @@ struct CheckCommand: AsyncParsableCommand {
         var exitCode: Int32
     }
 
-    /// `path` "-" reads `stdin()` and names the source `<stdin>`.
-    static func check(path: String, json: Bool = false, stdin: () -> Data = { Data() }) -> Outcome {
+    /// `path` "-" reads `stdin()` and names the source `<stdin>`. With `fragments`, the active
+    /// fragments are merged after it and the output lists every fragment file and its state.
+    static func check(path: String, json: Bool = false, fragments: FragmentSet? = nil,
+                      stdin: () -> Data = { Data() }) -> Outcome {
         let name = path == "-" ? "<stdin>" : path
+        var entries: [FragmentSet.Entry] = []
         let result: Result<Policy, PolicyErrors>
-        do {
-            if path == "-" {
-                result = .success(try PolicyLoader.parse(yaml: String(decoding: stdin(), as: UTF8.self), source: name))
+        do throws(PolicyErrors) {
+            let text = path == "-" ? String(decoding: stdin(), as: UTF8.self) : try PolicyLoader.read(path: path)
+            if let fragments {
+                entries = try fragments.resolve()
+                var texts: [PolicyText] = []
+                var problems: [PolicyDiagnostic] = []
+                for entry in entries where entry.state == .active {
+                    do { texts.append(PolicyText(source: entry.path, text: try PolicyLoader.read(path: entry.path))) } catch {
+                        problems += error.diagnostics
+                    }
+                }
+                if !problems.isEmpty { throw PolicyErrors(problems) }
+                result = .success(try PolicyLoader.parse(main: PolicyText(source: name, text: text), fragments: texts))
             } else {
-                result = .success(try PolicyLoader.load(path: path))
+                result = .success(try PolicyLoader.parse(yaml: text, source: name))
             }
         } catch {
             result = .failure(error)
         }
-        if json { return jsonOutcome(result, name: name) }
+        if json { return jsonOutcome(result, name: name, fragments: fragments == nil ? nil : entries) }
         switch result {
         case .success(let policy):
-            return Outcome(stdout: summary(policy, path: name) + "\n", stderr: "", exitCode: 0)
+            var lines = [summary(policy, path: name)]
+            if fragments != nil { lines += fileLines(policy, entries) }
+            return Outcome(stdout: lines.joined(separator: "\n") + "\n", stderr: "", exitCode: 0)
         case .failure(let error):
             let lines = error.diagnostics.map(\.description)
             let errors = error.diagnostics.filter { $0.severity == .error }.count
             return Outcome(stdout: "", stderr: (lines + ["\(name): \(plural(errors, "error"))"]).joined(separator: "\n") + "\n",
                            exitCode: 1)
         }
+    }
+
+    /// One line per file: the main file and each fragment with its rule count, then masked and
+    /// disabled fragments, in merge order.
+    static func fileLines(_ policy: Policy, _ entries: [FragmentSet.Entry]) -> [String] {
+        func rules(_ file: String) -> String { plural(policy.rules.filter { $0.location?.file == file }.count, "rule") }
+        var lines = ["  \(policy.source): \(rules(policy.source)) (main file)"]
+        for entry in entries {
+            switch entry.state {
+            case .active: lines.append("  \(entry.path): \(rules(entry.path))")
+            case .disabled: lines.append("  \(entry.path): disabled (symlink to /dev/null)")
+            case .masked(let by): lines.append("  \(entry.path): masked by \(by)")
+            }
+        }
+        return lines
     }
 
     struct JSONReport: Encodable {
@@ -66,10 +102,25 @@ struct CheckCommand: AsyncParsableCommand {
         var valid: Bool
         var rules: Int?
         var diagnostics: [Diagnostic]
+        struct Fragment: Encodable {
+            var path: String, state: String
+            var maskedBy: String?
+            enum CodingKeys: String, CodingKey { case path, state, maskedBy = "masked_by" }
+        }
+        /// Present with fragments: every fragment file in merge order and its state.
+        var fragments: [Fragment]?
     }
 
-    static func jsonOutcome(_ result: Result<Policy, PolicyErrors>, name: String) -> Outcome {
+    static func jsonOutcome(_ result: Result<Policy, PolicyErrors>, name: String,
+                            fragments: [FragmentSet.Entry]? = nil) -> Outcome {
         var report = JSONReport(file: name, valid: true, rules: nil, diagnostics: [])
+        report.fragments = fragments?.map { entry in
+            switch entry.state {
+            case .active: .init(path: entry.path, state: "active")
+            case .disabled: .init(path: entry.path, state: "disabled")
+            case .masked(let by): .init(path: entry.path, state: "masked", maskedBy: by)
+            }
+        }
         switch result {
         case .success(let policy): report.rules = policy.rules.count
         case .failure(let error):

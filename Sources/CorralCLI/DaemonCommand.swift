@@ -31,6 +31,7 @@ struct DaemonCommand: AsyncParsableCommand {
         discussion: "Off by default: on a host, `systemctl reload corral` (corral apply) is the deliberate step. A file with errors is refused and logged; the running generation stays."))
     var watchPolicy = false
     @Flag(name: .long, help: "Remove the pins of a previous daemon (enforcement stops) and exit.") var unload = false
+    @OptionGroup var fragmentOptions: FragmentOptions
 
     func validate() throws {
         if let metrics, !metrics.hasPrefix("127.0.0.1:") && !metrics.hasPrefix("localhost:") {
@@ -70,13 +71,15 @@ struct DaemonCommand: AsyncParsableCommand {
             Sys.printError("corral: \(error)")
             throw ExitCode(2)
         }
-        if let p = enforcement.policy { _ = try loadPolicyOrExit(p) } // diagnostics with file:line before anything loads
+        let selection = enforcement.policy.map { PolicySelection.resolve($0, fragmentOptions) }
+        if let selection { _ = try loadPolicyOrExit(selection.main, fragments: selection.fragments) } // diagnostics with file:line before anything loads
         var config = DaemonConfiguration(
-            policyPath: enforcement.policy,
+            policyPath: selection?.main,
             session: enforcement.sessionOptions(traceAll: traceAll, pinDirectory: pinDirectory, selfProtection: true),
             stateDirectory: stateDirectory, logDirectory: logDirectory == "none" ? nil : logDirectory,
             controlSocket: controlSocket, authorization: auth, metricsAddress: metrics, printEvents: !quiet)
         config.watchPolicy = watchPolicy
+        config.policyFragments = selection?.fragments
         do {
             let daemon = try Daemon(configuration: config, logger: logger)
             try daemon.run()

@@ -1,6 +1,7 @@
 // Verbs that talk to the running daemon through its control socket (docs/operations.md §4).
 import ArgumentParser
 import CorralControl
+import CorralPolicy
 import CorralSystem
 
 struct ApplyCommand: AsyncParsableCommand {
@@ -8,16 +9,31 @@ struct ApplyCommand: AsyncParsableCommand {
         commandName: "apply",
         abstract: "Validate a policy and make it the daemon's next generation (atomic switch).")
 
-    @Argument(help: "Policy file (YAML).") var policy: String
+    @Argument(help: "Policy file (YAML), or a directory with policy.yaml and policy.d/.") var policy: String
+    @OptionGroup var fragmentOptions: FragmentOptions
     @OptionGroup var control: ControlSocketOption
 
     func run() async throws {
+        let (main, set) = PolicySelection.resolve(policy, fragmentOptions)
         let text: String
-        do { text = try Sys.readFile(policy) } catch {
-            Sys.printError("\(policy):1:1: error: cannot read policy: \(error)")
+        do { text = try Sys.readFile(main) } catch {
+            Sys.printError("\(main):1:1: error: cannot read policy: \(error)")
             throw ExitCode(2)
         }
-        let r = try DaemonClient.call(control, ControlMethod.apply, ["policy": .string(text), "source": .string(policy)])
+        var parameters: [String: JSONValue] = ["policy": .string(text), "source": .string(main)]
+        if let set {
+            // Read here, sent with the main file: the daemon validates all of them as one policy.
+            do {
+                parameters["fragments"] = .array(try set.activeFiles().map { (path) throws(PolicyErrors) in
+                    .object(["source": .string(path), "policy": .string(try PolicyLoader.read(path: path))])
+                })
+            } catch {
+                Sys.printError(error.description)
+                throw ExitCode(2)
+            }
+        }
+        let policy = main
+        let r = try DaemonClient.call(control, ControlMethod.apply, parameters)
         let gen = r["generation"]?.intValue ?? 0, rules = r["rules"]?.intValue ?? 0
         func ms(_ k: String) -> String { String(format: "%.1f", r[k]?.doubleValue ?? 0) }
         print("applied \(policy): generation \(gen), \(rules) rules (validate \(ms("validate_ms")) ms, compile \(ms("compile_ms")) ms, switch \(ms("install_ms")) ms)")

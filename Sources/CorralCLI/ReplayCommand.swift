@@ -42,7 +42,7 @@ struct ReplayCommand: AsyncParsableCommand {
         var output = CommandOutput()
         let candidate: Policy
         do {
-            candidate = try PolicyLoader.load(path: policyPath)
+            candidate = try PolicyLoader.load(fileOrDirectory: policyPath)
         } catch {
             output.stderr = error.diagnostics.map(\.description)
             output.status = 2

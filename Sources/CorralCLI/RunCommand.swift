@@ -93,8 +93,8 @@ final class EventSink {
 }
 
 /// Loads a policy file or prints every diagnostic and exits 2.
-func loadPolicyOrExit(_ path: String) throws -> Policy {
-    do { return try PolicyLoader.load(path: path) } catch {
+func loadPolicyOrExit(_ path: String, fragments: FragmentSet? = nil) throws -> Policy {
+    do { return try PolicyLoader.load(path: path, fragments: fragments) } catch {
         Sys.printError(error.description)
         throw ExitCode(2)
     }

@@ -25,7 +25,7 @@ enum ScenarioSession {
             let scenario = try ScenarioLoader.load(path: scenarioPath)
             var policy: Policy?
             if let policyPath {
-                policy = try PolicyLoader.load(path: policyPath)
+                policy = try PolicyLoader.load(fileOrDirectory: policyPath)
             } else if scenario.policyPath == nil {
                 return .failure(PolicyErrors([PolicyDiagnostic(
                     location: SourceLocation(file: scenarioPath, line: 1, column: 1),

@@ -9,6 +9,7 @@
 // SIGTERM/SIGINT stop the reactor; the pins stay (the next daemon adopts them).
 import CorralControl
 import CorralKernel
+import CorralPolicy
 import CorralSystem
 import Glibc
 import Logging
@@ -28,6 +29,8 @@ public struct DaemonConfiguration: Sendable {
     public var printEvents: Bool
     /// How often the cgroup classification consistency check runs (CgroupConsistencyService).
     public var classificationCheckMillis: UInt64 = 30_000
+    /// Drop-in fragments merged after `policyPath` (docs/policy.md, "Fragments"); nil: none.
+    public var policyFragments: FragmentSet?
     /// Apply `policyPath` whenever its content changes (PolicyWatchService).
     public var watchPolicy = false
     public var policyWatchTiming = PolicyFileWatcher.Timing()

@@ -47,7 +47,7 @@ public enum ScenarioRunner {
     /// `initialPolicy` overrides the scenario's `policy:` key.
     public static func run(
         _ scenario: Scenario, initialPolicy: Policy? = nil, through lastStep: Int? = nil,
-        load: PolicyLoad = { path throws(PolicyErrors) in try PolicyLoader.load(path: path) }
+        load: PolicyLoad = { path throws(PolicyErrors) in try PolicyLoader.load(fileOrDirectory: path) }
     ) throws(PolicyErrors) -> ScenarioRun {
         var policies: [String: Policy] = [:]
         var errors: [PolicyDiagnostic] = []

@@ -17,6 +17,18 @@ public struct GenerationRecord: Codable, Sendable, Equatable {
     /// enforces (corral_rule.audit_until_ns). Records written before it existed decode as empty.
     public var loosenedUntilBoottime: [String: UInt64]
     public var appliedAt: Double
+    /// The drop-in fragments merged after `policy`, in merge order, each with its text (docs/policy.md,
+    /// "Fragments"). Records without fragments (and those written before they existed) have none.
+    public var fragments: [Fragment] = []
+
+    public struct Fragment: Codable, Sendable, Equatable {
+        public var source: String
+        public var policy: String
+        public init(source: String, policy: String) {
+            self.source = source
+            self.policy = policy
+        }
+    }
 
     public init(generation: UInt64, slot: UInt32, source: String, policy: String, policyMode: String,
                 ruleModes: [String: String], loosened: [String: Double],
@@ -34,6 +46,7 @@ public struct GenerationRecord: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case generation, slot, source, policy, loosened
+        case fragments
         case policyMode = "policy_mode"
         case ruleModes = "rule_modes"
         case loosenedUntilBoottime = "loosened_until_boottime_ns"
@@ -51,6 +64,27 @@ public struct GenerationRecord: Codable, Sendable, Equatable {
         loosened = try c.decode([String: Double].self, forKey: .loosened)
         loosenedUntilBoottime = try c.decodeIfPresent([String: UInt64].self, forKey: .loosenedUntilBoottime) ?? [:]
         appliedAt = try c.decode(Double.self, forKey: .appliedAt)
+        fragments = try c.decodeIfPresent([Fragment].self, forKey: .fragments) ?? []
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(generation, forKey: .generation)
+        try c.encode(slot, forKey: .slot)
+        try c.encode(source, forKey: .source)
+        try c.encode(policy, forKey: .policy)
+        try c.encode(policyMode, forKey: .policyMode)
+        try c.encode(ruleModes, forKey: .ruleModes)
+        try c.encode(loosened, forKey: .loosened)
+        try c.encode(loosenedUntilBoottime, forKey: .loosenedUntilBoottime)
+        try c.encode(appliedAt, forKey: .appliedAt)
+        if !fragments.isEmpty { try c.encode(fragments, forKey: .fragments) }
+    }
+
+    /// The recorded policy: the main text and its fragments, validated as one policy.
+    public func parsePolicy() throws(PolicyErrors) -> Policy {
+        try PolicyLoader.parse(main: PolicyText(source: source, text: policy),
+                               fragments: fragments.map { PolicyText(source: $0.source, text: $0.policy) })
     }
 
     /// `base` with this record's overrides: the per-rule modes, and for a loosened rule its

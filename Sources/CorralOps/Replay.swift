@@ -299,7 +299,7 @@ public enum GenerationPolicies {
         let path = "\(directory)/\(generation).json"
         guard let data = FileManager.default.contents(atPath: path),
               let record = try? JSONDecoder().decode(GenerationRecord.self, from: data),
-              let base = try? PolicyLoader.parse(yaml: record.policy, source: record.source) else { return nil }
+              let base = try? record.parsePolicy() else { return nil }
         var policy = record.applyingOverrides(to: base)
         if record.policyMode == "audit" { for i in policy.rules.indices { policy.rules[i].mode = .audit } }
         return policy

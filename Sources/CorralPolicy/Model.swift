@@ -230,7 +230,8 @@ public struct Rule: Hashable, Sendable {
     public var errno: Int32
     /// Ids of rules this rule outranks when both apply.
     public var overrides: [String]
-    /// Position in the file (0-based), the last tie-break of the total order.
+    /// Position in the policy (0-based), the last tie-break of the total order. With fragments,
+    /// the position in the merged policy: the main file's rules, then each fragment's in merge order.
     public var index: Int
     public var location: SourceLocation?
     /// Set by `corral loosen`, never by a policy file: the rule is audit while CLOCK_BOOTTIME is
@@ -304,8 +305,11 @@ public struct Policy: Hashable, Sendable {
     public var subjects: [Subject]
     /// Rules, in file order (`rule.index` is the position).
     public var rules: [Rule]
-    /// The file the policy came from, for messages.
+    /// The file the policy came from, for messages (the main file when there are fragments).
     public var source: String
+    /// The drop-in fragment files merged after the main file, in merge order (PolicyFragments.swift);
+    /// each rule's `location.file` names the file it came from.
+    public var fragments: [String] = []
 
     public init(
         version: Int = 1, defaultMode: RuleMode = .enforce, cgroupRoot: String = "/sys/fs/cgroup",

@@ -38,51 +38,14 @@ public enum PolicyLoader {
 
     /// Reads and validates the policy at `path`.
     public static func load(path: String) throws(PolicyErrors) -> Policy {
-        func fail(_ message: String) -> PolicyErrors {
-            PolicyErrors([PolicyDiagnostic(location: SourceLocation(file: path, line: 1, column: 1),
-                                           message: message, fieldPath: "")])
-        }
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw fail("cannot read policy: no such file")
-        }
-        if isDirectory.boolValue { throw fail("cannot read policy: it is a directory") }
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw fail("cannot read policy: permission denied or unreadable")
-        }
-        defer { try? handle.close() }
-        let data: Data
-        do {
-            data = try handle.read(upToCount: maxFileSize + 1) ?? Data()
-        } catch {
-            throw fail("cannot read policy: \(error.localizedDescription)")
-        }
-        if data.count > maxFileSize { throw fail("policy file is larger than \(maxFileSize >> 20) MiB") }
-        guard let text = String(data: data, encoding: .utf8) else { throw fail("policy file is not valid UTF-8") }
-        return try parse(yaml: text, source: path)
+        try parse(yaml: try read(path: path), source: path)
     }
 
     /// Parses and validates policy text; `source` names it in diagnostics.
     public static func parse(yaml: String, source: String) throws(PolicyErrors) -> Policy {
-        func diagnostic(_ line: Int, _ column: Int, _ message: String) -> PolicyErrors {
-            PolicyErrors([PolicyDiagnostic(location: SourceLocation(file: source, line: max(line, 1), column: max(column, 1)),
-                                           message: message, fieldPath: "")])
-        }
-        if yaml.utf8.count > maxFileSize { throw diagnostic(1, 1, "policy is larger than \(maxFileSize >> 20) MiB") }
-        if let deep = nestingTooDeep(yaml) {
-            throw diagnostic(deep.line, deep.column, "YAML nesting is deeper than \(maxNesting) levels")
-        }
-        let root: Node?
-        do {
-            root = try Yams.compose(yaml: yaml)
-        } catch let error as YamlError {
-            let (line, column, message) = describe(error, in: yaml)
-            throw diagnostic(line, column, message)
-        } catch {
-            throw diagnostic(1, 1, "YAML error: \(error)")
-        }
-        guard let root else {
-            throw diagnostic(1, 1, "the policy is empty; expected a mapping with 'version: 1' and 'rules'")
+        guard let root = try compose(yaml, source: source) else {
+            throw PolicyErrors([PolicyDiagnostic(location: SourceLocation(file: source, line: 1, column: 1),
+                message: "the policy is empty; expected a mapping with 'version: 1' and 'rules'", fieldPath: "")])
         }
         var parser = PolicyParser(source: source)
         let policy = parser.parseDocument(root)
@@ -94,6 +57,26 @@ public enum PolicyLoader {
         }.map(\.element)
         if !diagnostics.isEmpty { throw PolicyErrors(diagnostics) }
         return policy
+    }
+
+    /// The YAML node tree of one file (nil: no document), after the size and nesting limits.
+    static func compose(_ yaml: String, source: String) throws(PolicyErrors) -> Node? {
+        func diagnostic(_ line: Int, _ column: Int, _ message: String) -> PolicyErrors {
+            PolicyErrors([PolicyDiagnostic(location: SourceLocation(file: source, line: max(line, 1), column: max(column, 1)),
+                                           message: message, fieldPath: "")])
+        }
+        if yaml.utf8.count > maxFileSize { throw diagnostic(1, 1, "policy is larger than \(maxFileSize >> 20) MiB") }
+        if let deep = nestingTooDeep(yaml) {
+            throw diagnostic(deep.line, deep.column, "YAML nesting is deeper than \(maxNesting) levels")
+        }
+        do {
+            return try Yams.compose(yaml: yaml)
+        } catch let error as YamlError {
+            let (line, column, message) = describe(error, in: yaml)
+            throw diagnostic(line, column, message)
+        } catch {
+            throw diagnostic(1, 1, "YAML error: \(error)")
+        }
     }
 
     /// Position and text for a Yams error (never its `description`, which may assert on odd offsets).

@@ -32,7 +32,32 @@ struct PolicyParser {
     private(set) var namedSubjects: [Located<Subject>] = []
     private(set) var parsedRules: [ParsedRule] = []
 
-    init(source: String) { reader = YAMLReader(source: source) }
+    /// A fragment (PolicyFragments.swift) may not set `cgroup-root`; its rules default to
+    /// `inheritedMode` unless it sets its own `mode:`.
+    private let isFragment: Bool
+    private let inheritedMode: RuleMode
+
+    init(source: String) {
+        reader = YAMLReader(source: source)
+        isFragment = false
+        inheritedMode = .enforce
+    }
+
+    /// A parser for one file of several: `external` are the named subjects the other files define.
+    init(source: String, external: [String: Subject], fragment: Bool, inheritedMode: RuleMode) {
+        reader = YAMLReader(source: source)
+        named = external
+        isFragment = fragment
+        self.inheritedMode = inheritedMode
+    }
+
+    /// Only the `subjects:` section of a document (the first pass over several files).
+    mutating func parseSubjectsOnly(_ root: Node) {
+        guard case .mapping(let mapping) = root else { return }
+        for (key, value) in mapping {
+            if case .scalar(let scalar) = key, scalar.string == "subjects" { parseSubjectDefinitions(value) }
+        }
+    }
 
     static let topLevelKeys = ["version", "mode", "cgroup-root", "subjects", "rules"]
     static let matcherKeys = ["pid1", "exe", "xattr", "cgroup", "any"]
@@ -65,6 +90,7 @@ struct PolicyParser {
 
     mutating func parseDocument(_ root: Node) -> Policy {
         var policy = Policy(source: reader.source)
+        policy.defaultMode = inheritedMode
         guard case .mapping = root else {
             reader.error("expected a mapping at the top level (with 'version: 1' and 'rules'), found "
                 + YAMLReader.describe(root), at: root, "")
@@ -88,7 +114,9 @@ struct PolicyParser {
             reader.error("missing required key 'version' (write 'version: 1')", at: root, "version")
         }
         if let entry = byKey["mode"], let mode = parseMode(entry.value, "mode") { policy.defaultMode = mode }
-        if let entry = byKey["cgroup-root"], let root = reader.string(entry.value, "cgroup-root") {
+        if isFragment, let entry = byKey["cgroup-root"] {
+            reader.error("'cgroup-root' may only be set in the main policy file, not in a fragment", at: entry.keyNode, "cgroup-root")
+        } else if let entry = byKey["cgroup-root"], let root = reader.string(entry.value, "cgroup-root") {
             if !root.hasPrefix("/") {
                 reader.error("cgroup-root \(quote(root)) must be an absolute path", at: entry.value, "cgroup-root")
             } else if root.contains("\0") {

@@ -45,14 +45,18 @@ struct PolicyValidator {
         checkConflicts()
     }
 
-    private func line(_ location: SourceLocation) -> String { "line \(location.line)" }
+    /// Where `location` is, as seen from a diagnostic at `here`: `line N` in the same file, else
+    /// `FILE:LINE:COL` (a conflict between two files names both locations).
+    private func line(_ location: SourceLocation, from here: SourceLocation) -> String {
+        location.file == here.file ? "line \(location.line)" : location.description
+    }
 
     // MARK: ids
 
     private mutating func checkIDs() {
         for parsed in rules {
             if let first = byID[parsed.rule.id] {
-                reader.error("duplicate rule id \(quote(parsed.rule.id)) (first defined at \(line(first.idLocation)))",
+                reader.error("duplicate rule id \(quote(parsed.rule.id)) (first defined at \(line(first.idLocation, from: parsed.idLocation)))",
                              at: parsed.idLocation, "\(parsed.path).id")
             } else {
                 byID[parsed.rule.id] = parsed
@@ -138,7 +142,7 @@ struct PolicyValidator {
             if let first = labels[hash] {
                 if first.value != ref.value, reported.insert([first.value, ref.value].sorted()).inserted {
                     reader.error("label \(quote(ref.value)) has the same stable id (\(hex(hash))) as label "
-                        + "\(quote(first.value)) (\(line(first.location))); rename one of them", at: ref.location, ref.path)
+                        + "\(quote(first.value)) (\(line(first.location, from: ref.location))); rename one of them", at: ref.location, ref.path)
                 }
             } else {
                 labels[hash] = ref
@@ -150,7 +154,7 @@ struct PolicyValidator {
             if let first = ids[hash] {
                 if first.rule.id != parsed.rule.id {
                     reader.error("rule id \(quote(parsed.rule.id)) has the same stable id (\(hex(hash))) as rule "
-                        + "\(quote(first.rule.id)) (\(line(first.idLocation))); rename one of them",
+                        + "\(quote(first.rule.id)) (\(line(first.idLocation, from: parsed.idLocation))); rename one of them",
                         at: parsed.idLocation, "\(parsed.path).id")
                 }
             } else {
@@ -206,7 +210,7 @@ struct PolicyValidator {
             guard let (location, path, detail) = conflict(earlier, later) else { continue }
             if outranks(earlier.rule.id, later.rule.id) || outranks(later.rule.id, earlier.rule.id) { continue }
             let a = earlier.rule.id, b = later.rule.id
-            reader.error("rule \(quote(b)) conflicts with rule \(quote(a)) (\(line(earlier.location))): \(detail); "
+            reader.error("rule \(quote(b)) conflicts with rule \(quote(a)) (\(line(earlier.location, from: location))): \(detail); "
                 + "add 'overrides: [\(a)]' to \(quote(b)) or 'overrides: [\(b)]' to \(quote(a))", at: location, path)
         }
     }

@@ -20,6 +20,8 @@ final class DaemonHarness {
     var out: String { dir + "/stdout" }
     var err: String { dir + "/stderr" }
     private var extra: [String] = []
+    /// More daemon arguments for the next `start`.
+    var extraArguments: [String] { get { extra } set { extra = newValue } }
     /// The process that made this harness. A forked test child shares the object; in a release
     /// build Swift may end `d`'s lifetime early on the child's path and run `deinit` there,
     /// which must not kill the parent's daemon.

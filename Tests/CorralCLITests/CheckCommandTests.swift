@@ -1,4 +1,5 @@
 import ArgumentParser
+import CorralPolicy
 import Foundation
 import Testing
 
@@ -16,14 +17,21 @@ import Testing
             OVERVIEW: Validate a policy file.
 
             Reports every problem in the file, one per line, as FILE:LINE:COL: error: MESSAGE (FIELD), then a
-            count. Exits 0 when the policy is valid, 1 otherwise. The policy syntax is in docs/policy.md.
+            count. Exits 0 when the policy is valid, 1 otherwise. The policy syntax is in docs/policy.md. With
+            --fragments or --policy-dir (or a directory DIR: DIR/policy.yaml and DIR/policy.d), the main file
+            and its drop-in fragments are checked as one policy.
 
-            USAGE: corral check <policy> [--json]
+            USAGE: corral check <policy> [--fragments] [--policy-dir <dir> ...] [--json]
 
             ARGUMENTS:
-              <policy>                The policy file (YAML), or - for standard input.
+              <policy>                The policy file (YAML), - for standard input, or a directory with
+                                      policy.yaml and policy.d/.
 
             OPTIONS:
+              --fragments             Also merge the drop-in fragments of /etc/corral/policy.d,
+                                      /run/corral/policy.d and /usr/lib/corral/policy.d (docs/policy.md).
+              --policy-dir <dir>      A fragment directory, instead of the default ones (repeat it; the first
+                                      one masks the later ones).
               --json                  Print one JSON object (valid, rules, diagnostics with file, line, column,
                                       severity, message, field) for editors and CI.
               --version               Show the version.
@@ -128,5 +136,73 @@ import Testing
         await #expect(throws: ExitCode(1)) { try await command.run() }
         command.policy = Self.example("wrong-type.yaml")
         await #expect(throws: ExitCode(1)) { try await command.run() }
+    }
+
+    /// A staged tree: DIR/policy.yaml and DIR/policy.d, plus a second fragment directory.
+    static func fragmentTree() throws -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("corral-check-\(UUID().uuidString)").path
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: dir + "/policy.d", withIntermediateDirectories: true)
+        try fm.createDirectory(atPath: dir + "/vendor", withIntermediateDirectories: true)
+        try "version: 1\nsubjects:\n  svc: {cgroup: /system.slice}\nrules:\n  - {id: svc-stay, kind: stay, cgroups: [/system.slice]}\n"
+            .write(toFile: dir + "/policy.yaml", atomically: true, encoding: .utf8)
+        try "version: 1\nrules:\n  - {id: no-userns, kind: deny-create, subject: svc, types: [user]}\n"
+            .write(toFile: dir + "/policy.d/10-admin.yaml", atomically: true, encoding: .utf8)
+        try "version: 1\nrules:\n  - {id: vendor, kind: deny-into, cgroups: [/a]}\n"
+            .write(toFile: dir + "/vendor/10-admin.yaml", atomically: true, encoding: .utf8)
+        try "version: 1\nrules:\n  - {id: old, kind: deny-into, cgroups: [/b]}\n"
+            .write(toFile: dir + "/vendor/30-old.yaml", atomically: true, encoding: .utf8)
+        try fm.createSymbolicLink(atPath: dir + "/policy.d/30-old.yaml", withDestinationPath: "/dev/null")
+        try "version: 1\nrules:\n  - {id: machines, kind: locked, cgroups: [/machine.slice]}\n"
+            .write(toFile: dir + "/vendor/50-pkg.yaml", atomically: true, encoding: .utf8)
+        return dir
+    }
+
+    @Test func fragmentsAreListedWithTheirState() throws {
+        let dir = try Self.fragmentTree()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // A file alone, without --fragments: as before.
+        #expect(CheckCommand.check(path: dir + "/policy.yaml").stdout
+            == "\(dir)/policy.yaml: ok: 1 rule (0 namespace, 1 cgroup), 2 subjects, default mode enforce\n")
+        var command = try #require(try CorralCommand.parseAsRoot(["check", dir, "--policy-dir", dir + "/policy.d",
+                                                                 "--policy-dir", dir + "/vendor"]) as? CheckCommand)
+        let (main, set) = PolicySelection.resolve(command.policy, command.fragmentOptions)
+        #expect(main == dir + "/policy.yaml" && set?.directories == [dir + "/policy.d", dir + "/vendor"])
+        #expect(CheckCommand.check(path: main, fragments: set) == .init(stdout: """
+            \(dir)/policy.yaml: ok: 3 rules (1 namespace, 2 cgroup), 2 subjects, default mode enforce
+              \(dir)/policy.yaml: 1 rule (main file)
+              \(dir)/policy.d/10-admin.yaml: 1 rule
+              \(dir)/vendor/10-admin.yaml: masked by \(dir)/policy.d/10-admin.yaml
+              \(dir)/policy.d/30-old.yaml: disabled (symlink to /dev/null)
+              \(dir)/vendor/30-old.yaml: masked by \(dir)/policy.d/30-old.yaml
+              \(dir)/vendor/50-pkg.yaml: 1 rule
+
+            """, stderr: "", exitCode: 0))
+        // A directory argument alone: DIR/policy.yaml with DIR/policy.d.
+        command = try #require(try CorralCommand.parseAsRoot(["check", dir]) as? CheckCommand)
+        #expect(PolicySelection.resolve(command.policy, command.fragmentOptions).fragments?.directories == [dir + "/policy.d"])
+        command = try #require(try CorralCommand.parseAsRoot(["check", "--fragments", "p.yaml"]) as? CheckCommand)
+        #expect(PolicySelection.resolve(command.policy, command.fragmentOptions).fragments == FragmentSet())
+        let json = CheckCommand.check(path: main, json: true, fragments: FragmentSet(directories: [dir + "/policy.d"]))
+        let d = dir.replacingOccurrences(of: "/", with: #"\/"#)  // JSONEncoder escapes '/'
+        let expected: String = #"{"diagnostics":[],"file":""# + d + #"\/policy.yaml","fragments":[{"path":""#
+            + d + #"\/policy.d\/10-admin.yaml","state":"active"},{"path":""# + d
+            + #"\/policy.d\/30-old.yaml","state":"disabled"}],"rules":2,"valid":true}"# + "\n"
+        #expect(json.stdout == expected)
+    }
+
+    @Test func conflictAcrossFragmentsNamesBothFiles() throws {
+        let dir = try Self.fragmentTree()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "version: 1\nrules:\n  - {id: freeze, kind: locked, cgroups: [/system.slice/backup.service]}\n  - {id: svc-stay, kind: deny-into, cgroups: [/c]}\n"
+            .write(toFile: dir + "/policy.d/20-lock.yaml", atomically: true, encoding: .utf8)
+        let frag = dir + "/policy.d/20-lock.yaml"
+        #expect(CheckCommand.check(path: dir + "/policy.yaml", fragments: FragmentSet(directories: [dir + "/policy.d"])) == .init(
+            stdout: "", stderr: """
+            \(frag):3:42: error: rule 'freeze' conflicts with rule 'svc-stay' (\(dir)/policy.yaml:5:5): locked '/system.slice/backup.service' overlaps stay '/system.slice'; add 'overrides: [svc-stay]' to 'freeze' or 'overrides: [freeze]' to 'svc-stay' (rules[0].cgroups[0])
+            \(frag):4:10: error: duplicate rule id 'svc-stay' (first defined at \(dir)/policy.yaml:5:10) (rules[1].id)
+            \(dir)/policy.yaml: 2 errors
+
+            """, exitCode: 1))
     }
 }

@@ -1,3 +1,4 @@
+import CorralPolicy
 import CorralTestSupport
 import Foundation
 import Testing
@@ -12,6 +13,23 @@ import Testing
             #expect(out.status == 0, "\(path):\n\((out.stdout + out.stderr).joined(separator: "\n"))")
             #expect(out.stdout.last?.hasSuffix("held") == true)
         }
+    }
+
+    /// A staged directory (policy.yaml + policy.d/) works as --policy: the lock_in example split in two files.
+    @Test func aPolicyDirectoryWithFragments() throws {
+        let dir = RepoPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let text = try String(contentsOfFile: RepoPaths.examples + "/lock_in/policy.yaml", encoding: .utf8)
+        let cut = try #require(text.range(of: "  - id: services-stay"))
+        try FileManager.default.createDirectory(atPath: dir + "/policy.d", withIntermediateDirectories: true)
+        try String(text[..<cut.lowerBound]).write(toFile: dir + "/policy.yaml", atomically: true, encoding: .utf8)
+        try ("version: 1\nrules:\n" + text[cut.lowerBound...]).write(toFile: dir + "/policy.d/10-cgroups.yaml", atomically: true, encoding: .utf8)
+        let scenario = RepoPaths.examples + "/lock_in/scenario.yaml"
+        let out = SimulateCommand.execute(policy: dir, scenario: scenario, json: false)
+        #expect(out.status == 0, "\((out.stdout + out.stderr).joined(separator: "\n"))")
+        #expect(out.stdout == SimulateCommand.execute(policy: nil, scenario: scenario, json: false).stdout)
+        let policy = try PolicyLoader.load(fileOrDirectory: dir)
+        #expect(policy.rule(id: "services-stay")?.location?.file == dir + "/policy.d/10-cgroups.yaml")
     }
 
     @Test func aFlippedExpectationFailsAndNamesTheStep() throws {

@@ -35,4 +35,18 @@ import Testing
             record(loosened: ["a": 2], boottime: ["a": 18_446_744_073_709_551_000])))
         #expect(again.loosenedUntilBoottime["a"] == 18_446_744_073_709_551_000, "64-bit deadlines round-trip exactly")
     }
+
+    @Test func fragmentsRoundTripAndParseAsOnePolicy() throws {
+        var r = record(loosened: [:], boottime: [:])
+        r.policy = "version: 1\nrules:\n  - {id: main, kind: stay, cgroups: [/a]}\n"
+        #expect(!String(decoding: try JSONEncoder().encode(r), as: UTF8.self).contains("fragments"),
+                "a record without fragments is written as before")
+        r.fragments = [.init(source: "/etc/corral/policy.d/10-x.yaml",
+                             policy: "version: 1\nrules:\n  - {id: frag, kind: deny-into, cgroups: [/b]}\n")]
+        let again = try JSONDecoder().decode(GenerationRecord.self, from: JSONEncoder().encode(r))
+        #expect(again == r)
+        let p = try again.parsePolicy()
+        #expect(p.rules.map(\.id) == ["main", "frag"] && p.fragments == ["/etc/corral/policy.d/10-x.yaml"])
+        #expect(p.rules[1].location?.file == "/etc/corral/policy.d/10-x.yaml")
+    }
 }

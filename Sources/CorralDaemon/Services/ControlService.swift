@@ -52,7 +52,10 @@ public final class ControlService: DaemonService {
         s.register(method: ControlMethod.apply, access: .change) { [unowned self] call throws(ControlError) in
             let text = try call.string("policy")
             let source = try call.optionalString("source") ?? "(control socket)"
-            let (validate, compile, install) = try self.mapped { () throws(DaemonError) in try self.manager.apply(text: text, source: source) }
+            let fragments = try Self.fragments(call.parameters["fragments"])
+            let (validate, compile, install) = try self.mapped { () throws(DaemonError) in
+                try self.manager.apply(text: text, source: source, fragments: fragments)
+            }
             self.logger.notice("applied \(source) as generation \(self.manager.generation) (by pid \(call.peer.pid) uid \(call.peer.uid))")
             return .reply(["generation": JSONValue(Double(self.manager.generation)), "slot": JSONValue(Int(self.manager.record.slot)),
                            "rules": JSONValue(self.manager.policy.rules.count),
@@ -141,6 +144,7 @@ public final class ControlService: DaemonService {
             "kernel_mode": .string(m.session.mode.rawValue),
             "generation": JSONValue(Double(m.generation)), "slot": JSONValue(Int(m.record.slot)),
             "source": .string(m.record.source), "rules": JSONValue(m.policy.rules.count),
+            "fragments": .array(m.record.fragments.map { .string($0.source) }),
             "policy_mode": .string(m.record.policyMode), "rule_modes": .object(ruleModes), "loosened": .object(loosened),
             "pins": .string(configuration.session.pinDirectory ?? ""),
             "adopted": .bool(m.adopted),
@@ -156,8 +160,23 @@ public final class ControlService: DaemonService {
         let m = manager
         guard let g = generation else { return (nil, false) }
         let rec = g == m.generation ? m.record : GenerationStore(stateDirectory: configuration.stateDirectory).read(g)
-        guard let rec, let base = try? PolicyManager.parse(rec.policy, source: rec.source) else { return (nil, false) }
+        guard let rec, let base = try? PolicyManager.parse(rec) else { return (nil, false) }
         return (PolicyManager.effective(base, rec), rec.policyMode == "audit")
+    }
+
+    /// io.corral.Apply's optional `fragments`: `[{"source": PATH, "policy": TEXT}]`, in merge order.
+    static func fragments(_ value: JSONValue?) throws(ControlError) -> [GenerationRecord.Fragment] {
+        guard let value else { return [] }
+        if case .null = value { return [] }
+        guard let items = value.arrayValue else { throw .invalidParameter("fragments", reason: "expected a list") }
+        var result: [GenerationRecord.Fragment] = []
+        for item in items {
+            guard case .string(let source)? = item["source"], case .string(let text)? = item["policy"] else {
+                throw .invalidParameter("fragments", reason: "each fragment needs a string 'source' and 'policy'")
+            }
+            result.append(GenerationRecord.Fragment(source: source, policy: text))
+        }
+        return result
     }
 
     private func mapped<T>(_ body: () throws(DaemonError) -> T) throws(ControlError) -> T {

@@ -2,6 +2,8 @@
 // loosen expiry) and the consistency check of cgroup classification.
 import CorralControl
 import CorralKernel
+import CorralPolicy
+import CorralOps
 import CorralSystem
 import Foundation
 import Glibc
@@ -33,7 +35,12 @@ public final class LoaderService: DaemonService {
                 throw DaemonError.policyInvalid(["\(path):1:1: error: cannot read policy: \(error)"])
             }
         }
-        let m = try PolicyManager(options: configuration.session, stateDirectory: configuration.stateDirectory, initial: initial)
+        var fragments: [GenerationRecord.Fragment] = []
+        if initial != nil, let set = configuration.policyFragments {
+            do { fragments = try Self.readFragments(set) } catch { throw DaemonError.policyInvalid(error.diagnostics.map(\.description)) }
+        }
+        let m = try PolicyManager(options: configuration.session, stateDirectory: configuration.stateDirectory, initial: initial,
+                                  initialFragments: fragments)
         manager = m
         m.onAction = { [weak self] action in self?.onAction(action) }
         if m.adopted {
@@ -58,6 +65,13 @@ public final class LoaderService: DaemonService {
         consistency.tick()
         timers.append(reactor.addTimer(after: 1000, repeating: 1000) { [weak consistency] in consistency?.tick() })
         timers.append(reactor.addTimer(after: 1000, repeating: 1000) { [weak self] in self?.expireLoosened() })
+    }
+
+    /// Every active fragment of `set` with its text, in merge order.
+    static func readFragments(_ set: FragmentSet) throws(PolicyErrors) -> [GenerationRecord.Fragment] {
+        var result: [GenerationRecord.Fragment] = []
+        for path in try set.activeFiles() { result.append(.init(source: path, policy: try PolicyLoader.read(path: path))) }
+        return result
     }
 
     func expireLoosened() {

@@ -33,6 +33,7 @@ public final class PolicyManager {
     /// `initial` (text, source) is required for a fresh load; with adoption it replaces the
     /// recorded policy. Without either, adoption refuses (the daemon cannot know the policy).
     public init(options: SessionOptions, stateDirectory: String, initial: (text: String, source: String)?,
+                initialFragments: [GenerationRecord.Fragment] = [],
                 clock: @escaping () -> Double = { Date().timeIntervalSince1970 },
                 boottime: @escaping () -> UInt64 = Sys.boottimeNanos) throws(DaemonError) {
         store = GenerationStore(stateDirectory: stateDirectory)
@@ -51,6 +52,7 @@ public final class PolicyManager {
             if let initial {
                 rec = GenerationRecord(generation: 0, slot: 0, source: initial.source, policy: initial.text,
                                        policyMode: options.auditAll ? "audit" : "enforce", ruleModes: [:], loosened: [:], appliedAt: now)
+                rec.fragments = initialFragments
             } else if let stored = store.read(active) {
                 rec = stored
             } else {
@@ -62,7 +64,7 @@ public final class PolicyManager {
             // the daemon reports ready; loosenings that ran out meanwhile are dropped (the
             // kernel already enforced them: corral_rule.audit_until_ns).
             _ = rec.dropExpiredLoosenings(boottime: boottime())
-            let base = try Self.parse(rec.policy, source: rec.source)
+            let base = try Self.parse(rec)
             let effective = Self.effective(base, rec)
             let store = self.store
             do {
@@ -78,9 +80,10 @@ public final class PolicyManager {
             adopted = true
         } else {
             guard let initial else { throw .invalidParameter("policy", "no pinned state to adopt; --policy is required") }
-            let base = try Self.parse(initial.text, source: initial.source)
             var rec = GenerationRecord(generation: 1, slot: 0, source: initial.source, policy: initial.text,
                                        policyMode: options.auditAll ? "audit" : "enforce", ruleModes: [:], loosened: [:], appliedAt: now)
+            rec.fragments = initialFragments
+            let base = try Self.parse(rec)
             let store = self.store
             do {
                 session = try CorralSession(policy: base, options: options) { (image: MapImage) throws(KernelError) in
@@ -104,12 +107,15 @@ public final class PolicyManager {
     /// the new policy still has are kept. `origin` says who asked, for the event trail:
     /// `control` (io.corral.Apply) or `watch` (the policy file changed, PolicyWatchService).
     @discardableResult
-    public func apply(text: String, source: String, origin: String = "control") throws(DaemonError) -> (validateMillis: Double, compileMillis: Double, installMillis: Double) {
+    /// `fragments` (docs/policy.md, "Fragments") are merged after `text`, validated with it as one policy.
+    public func apply(text: String, source: String, fragments: [GenerationRecord.Fragment] = [],
+                      origin: String = "control") throws(DaemonError) -> (validateMillis: Double, compileMillis: Double, installMillis: Double) {
         let tv = Sys.monotonicNanos()
-        let base = try Self.parse(text, source: source)
         var next = record
         next.policy = text
         next.source = source
+        next.fragments = fragments
+        let base = try Self.parse(next)
         let ids = Set(base.rules.map(\.id))
         next.ruleModes = next.ruleModes.filter { ids.contains($0.key) }
         next.loosened = next.loosened.filter { ids.contains($0.key) }
@@ -204,6 +210,13 @@ public final class PolicyManager {
 
     static func parse(_ text: String, source: String) throws(DaemonError) -> Policy {
         do { return try PolicyLoader.parse(yaml: text, source: source) } catch {
+            throw .policyInvalid(error.diagnostics.map(\.description))
+        }
+    }
+
+    /// A record's policy: its main text and its fragments.
+    static func parse(_ rec: GenerationRecord) throws(DaemonError) -> Policy {
+        do { return try rec.parsePolicy() } catch {
             throw .policyInvalid(error.diagnostics.map(\.description))
         }
     }

@@ -5,6 +5,7 @@
 // trail (admin action `apply-refused`), and the next change is tried again. Applies are admin
 // actions `apply` with `origin: watch`. PolicyFileWatcher decides when the content changed.
 import CorralControl
+import CorralPolicy
 import CorralSystem
 import Logging
 
@@ -60,8 +61,16 @@ public final class PolicyWatchService: DaemonService {
             logger.info("policy file \(path) changed back to the running policy (generation \(m.generation)): nothing to apply")
             return
         }
-        do {
-            try m.apply(text: text, source: path, origin: "watch")
+        do throws(DaemonError) {
+            // With fragments (--fragments, --policy-dir), they are read again with the changed file;
+            // only the main file is watched (docs/policy.md, "Fragments").
+            var fragments = m.record.fragments
+            if let set = loader.configuration.policyFragments {
+                do { fragments = try LoaderService.readFragments(set) } catch {
+                    throw DaemonError.policyInvalid(error.diagnostics.map(\.description))
+                }
+            }
+            try m.apply(text: text, source: path, fragments: fragments, origin: "watch")
             lastOutcome = .applied(generation: m.generation)
             logger.notice("policy file \(path) changed: applied as generation \(m.generation) (\(m.policy.rules.count) rules)")
         } catch {

@@ -150,11 +150,19 @@ final class DaemonHarness {
         return st
     }
 
-    /// Stops the daemon (if running) and removes the pins: enforcement ends.
+    /// Stops the daemon (if running) and removes the pins: enforcement ends. Pins left behind
+    /// would go on enforcing this test's policy in later tests; the runner fails a test that
+    /// leaves any (KTests.run), so an unload that did not remove them is retried and reported.
     func teardown() {
         guard Sys.pid == owner else { return }
         if pid > 0 { try? Sys.kill(pid, SIGKILL); _ = try? Sys.waitpid(pid); pid = -1 }
-        _ = try? Sys.runCapturing([corral, "daemon", "--unload", "--pin-directory", pins])
+        for attempt in 0..<3 {
+            let r = try? Sys.runCapturing([corral, "daemon", "--unload", "--pin-directory", pins])
+            if !Sys.exists(pins) { return }
+            print("# \(name): unload attempt \(attempt + 1) left \(pins): \(r.map { "\($0.status) \($0.output)" } ?? "did not run")"
+                .replacingNewlines)
+            Sys.sleep(millis: 200)
+        }
     }
 
     deinit { teardown() }

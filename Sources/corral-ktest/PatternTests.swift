@@ -38,23 +38,37 @@ enum PatternTests {
         let (_, st) = try inChild { raceChild(home: home, dir: dir, name: name, fresh: fresh, out: out) }
         try check(st == .exited(0), "race child: \(st)")
         let text = try sys("read \(out)") { () throws(Errno) in try Sys.readFile(out) }
-        return Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+        let fields = text.split(whereSeparator: \.isWhitespace)
+        lastFirstErrno = fields.count > 1 ? Int32(fields[1]) ?? 0 : 0
+        return fields.first.flatMap { Int($0) } ?? -1
+    }
+
+    /// The errno of the first failed move of the last raceLoop (0: none failed).
+    nonisolated(unsafe) static var lastFirstErrno: Int32 = 0
+
+    /// Why a control without Corral failed: the first errno and what is pinned in bpffs.
+    static func controlFailure(_ control: Int) -> String {
+        "control without Corral: \(control) of \(iterations) moves succeeded (first failure: "
+            + "\(ErrnoNames.symbol(of: lastFirstErrno)); pins: \(KTests.leftoverPins()))"
     }
 
     static func raceChild(home: String, dir: String, name: String, fresh: Bool, out: String) -> Int32 {
-        var moved = 0
+        var moved = 0, firstErrno: Int32 = 0
         let me = Sys.pid
         for i in 0..<iterations {
             let target = dir + "/" + (fresh ? "\(name)\(i)" : name)
             if !fresh { _ = errnoOf { () throws(Errno) in try Sys.rmdir(target) } }
             guard errnoOf({ () throws(Errno) in try Sys.mkdir(target) }) == 0 else { return 3 }
-            if errnoOf({ () throws(Errno) in try moveTo(target, pid: me) }) == 0 {
+            let e = errnoOf { () throws(Errno) in try moveTo(target, pid: me) }
+            if e == 0 {
                 moved += 1
                 guard errnoOf({ () throws(Errno) in try moveTo(home, pid: me) }) == 0 else { return 4 }
+            } else if firstErrno == 0 {
+                firstErrno = e
             }
             if fresh { _ = errnoOf { () throws(Errno) in try Sys.rmdir(target) } }
         }
-        return errnoOf { () throws(Errno) in try Sys.writeFileSynced(out, Array("\(moved)\n".utf8)) } == 0 ? 0 : 5
+        return errnoOf { () throws(Errno) in try Sys.writeFileSynced(out, Array("\(moved) \(firstErrno)\n".utf8)) } == 0 ? 0 : 5
     }
 
     /// deny-into an exact path; the attacker (root, outside any stay) removes the cgroup, creates
@@ -65,7 +79,7 @@ enum PatternTests {
         let target = fx.base + "/target"
         defer { try? Sys.rmdir(cgroupRoot + target) }
         let control = try raceLoop(home: fx.host(home), dir: cgroupRoot + fx.base, name: "target", fresh: false)
-        try check(control == iterations, "control without Corral: \(control) of \(iterations) moves succeeded")
+        try check(control == iterations, controlFailure(control))
         let loaded = try Loaded(policy([Rule(id: "deny-target", kind: .denyInto, cgroups: [p(target)])]))
         defer { loaded.unload() }
         let moved = try raceLoop(home: fx.host(home), dir: cgroupRoot + fx.base, name: "target", fresh: false)
@@ -80,7 +94,7 @@ enum PatternTests {
         let fx = try CgroupFixture("race_pattern")
         let home = try fx.make("home")
         let control = try raceLoop(home: fx.host(home), dir: cgroupRoot + fx.base, name: "job-", fresh: true)
-        try check(control == iterations, "control without Corral: \(control) of \(iterations) moves succeeded")
+        try check(control == iterations, controlFailure(control))
         let loaded = try Loaded(policy([Rule(id: "deny-jobs", kind: .denyInto, cgroups: [p(fx.base + "/job-*")])]))
         defer { loaded.unload() }
         let moved = try raceLoop(home: fx.host(home), dir: cgroupRoot + fx.base, name: "job-", fresh: true)

@@ -25,16 +25,42 @@ enum KTests {
     ]
 
     static func run(_ t: KTest) -> Outcome {
+        let outcome: Outcome
         do {
             try t.body()
-            return .ok
+            outcome = .ok
         } catch let f as TestFailure {
-            return .fail(f.reason)
+            outcome = .fail(f.reason)
         } catch let s as TestSkip {
-            return .skip(s.reason)
+            outcome = .skip(s.reason)
         } catch {
-            return .fail("\(error)")
+            outcome = .fail("\(error)")
         }
+        // A test must leave no daemon pins behind: pinned links outlive their daemon and go on
+        // enforcing a stale policy (its cgroup classifier gone with the daemon's fds, every new
+        // cgroup is unclassified and refused), which breaks later tests' controls.
+        let left = leftoverPins()
+        guard !left.isEmpty else { return outcome }
+        for dir in left { removePins(dir) }
+        let still = leftoverPins()
+        let why = "left pinned BPF objects behind: \(left.joined(separator: ", "))"
+            + (still.isEmpty ? " (removed)" : "; still there after --unload: \(still.joined(separator: ", "))")
+        if case .fail(let reason) = outcome { return .fail(reason + "; " + why) }
+        return .fail(why)
+    }
+
+    /// Pins left in bpffs (test daemons pin under `/sys/fs/bpf/ktest-*`; the kernel's own
+    /// `maps.debug`/`progs.debug` files are not pins).
+    static func leftoverPins() -> [String] {
+        ((try? Sys.listDirectory("/sys/fs/bpf")) ?? []).map(\.name)
+            .filter { $0 != "maps.debug" && $0 != "progs.debug" }.sorted().map { "/sys/fs/bpf/" + $0 }
+    }
+
+    static func removePins(_ dir: String) {
+        if let corral = DaemonHarness.installedCorral {
+            _ = try? Sys.runCapturing([corral, "daemon", "--unload", "--pin-directory", dir])
+        }
+        _ = try? Sys.runCapturing(["/bin/rm", "-rf", dir])
     }
 
     // MARK: policies

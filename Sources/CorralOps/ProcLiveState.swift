@@ -105,16 +105,13 @@ public struct ProcLiveState: LiveState {
         return task
     }
 
-    /// The namespaces /proc/PID/ns shows ("net:[4026531840]"); pid and time: `*_for_children`,
-    /// which is what setns(2) changes.
+    /// The namespaces the task is in: the inode of each /proc/PID/ns file (as `namespace(at:)`
+    /// reads them); pid and time: `*_for_children`, which is what setns(2) changes.
     static func namespaces(_ dir: String) -> [NamespaceType: UInt32] {
         var out: [NamespaceType: UInt32] = [:]
         for type in NamespaceType.allCases {
-            let file = type == .pid || type == .time ? "\(type.rawValue)_for_children" : type.rawValue
-            guard let link = try? FileManager.default.destinationOfSymbolicLink(atPath: "\(dir)/ns/\(file)"),
-                  let open = link.firstIndex(of: "["), let close = link.lastIndex(of: "]"),
-                  let inum = UInt32(link[link.index(after: open)..<close]) else { continue }
-            out[type] = inum
+            let file = type == .pid || type == .time ? "\(type.procName)_for_children" : type.procName
+            if let inode = try? Sys.inode("\(dir)/ns/\(file)") { out[type] = UInt32(truncatingIfNeeded: inode) }
         }
         return out
     }

@@ -82,6 +82,15 @@ public struct SimulatedCase {
 
     private mutating func newPid() -> Int32 { nextPid += 1; return nextPid }
 
+    /// A fresh inode number for the namespace operation `op` creates, and its scenario name.
+    private mutating func newNamespace(op: Int) -> (inum: UInt32, name: String) {
+        let inum = nextInum
+        nextInum += 1
+        let name = "ns-op\(op)"
+        names[inum] = name
+        return (inum, name)
+    }
+
     private mutating func forked(_ parent: Int32, into slot: Int, thread: Bool, leader: Int?, op: Int,
                                  before: (Evaluator, EvalStep, [Policy]) -> Void) {
         let pid = newPid()
@@ -115,20 +124,14 @@ public struct SimulatedCase {
             for g in gone { _ = apply(.exit(pid: slots[g]!.pid), op: index, before: before); slots[g] = nil }
         case .unshare(let a, let t):
             guard let p = pid(a) else { return }
-            let inum = nextInum
-            nextInum += 1
-            let name = "ns-op\(index)"
-            names[inum] = name
+            let (inum, name) = newNamespace(op: index)
             if apply(.alloc(actor: p, type: t, inum: inum, name: name), op: index, before: before)?.permitted == true {
                 created[index] = (t, inum)
                 namespaces[p, default: [:]][t] = inum
             }
         case .cloneNew(let a, let c, let t):
             guard let p = pid(a), slots[c] == nil else { return }
-            let inum = nextInum
-            nextInum += 1
-            let name = "ns-op\(index)"
-            names[inum] = name
+            let (inum, name) = newNamespace(op: index)
             if apply(.alloc(actor: p, type: t, inum: inum, name: name), op: index, before: before)?.permitted == true {
                 created[index] = (t, inum)
                 forked(p, into: c, thread: false, leader: nil, op: index, before: before)

@@ -34,13 +34,12 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
-        .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         .target(
             name: "CorralPolicy",
-            dependencies: [.product(name: "Yams", package: "Yams")]
+            dependencies: ["CorralSystem", .product(name: "Yams", package: "Yams")]
         ),
         .target(
             name: "CorralEvaluator",
@@ -54,7 +53,6 @@ let package = Package(
             name: "CorralKernel",
             dependencies: [
                 "CLibBPF", "CorralABI", "CorralCompiler", "CorralPolicy", "CorralSystem",
-                .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
         .target(name: "CorralControl", dependencies: ["CorralSystem"]),
@@ -83,7 +81,8 @@ let package = Package(
             name: "corral-ktest",
             dependencies: ["CorralKernel", "CorralEvaluator", "CorralCLI", "CorralControl", "CorralTestSupport"]
         ),
-        .testTarget(name: "CorralPolicyTests", dependencies: ["CorralPolicy", "CorralTestSupport"]),
+        // Yams here only for the differential test of the YAML scalar reader (YAMLScalarTests).
+        .testTarget(name: "CorralPolicyTests", dependencies: ["CorralPolicy", "CorralTestSupport", .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "CorralEvaluatorTests", dependencies: ["CorralEvaluator", "CorralTestSupport"]),
         .testTarget(name: "CorralCompilerTests", dependencies: ["CorralCompiler", "CorralSystem", "CorralTestSupport"]),
         .testTarget(name: "CorralControlTests", dependencies: ["CorralControl", "CorralSystem", "CorralTestSupport"]),

@@ -9,7 +9,8 @@
 //   CorralSystem     the one funnel for libc calls: typed wrappers and Errno
 //   CLibBPF          Debian libbpf-dev, wrapped by a shim header
 //   CorralKernel     libbpf/syscall layer: probe, load, maps, ring buffer, links
-//   CorralControl    control socket: varlink-style JSON protocol, server, client, authorization
+//   CorralJSON       the one JSON codec: JSONValue, strict text reader/writer, Codable <-> JSONValue
+//   CorralControl    control socket: varlink-style JSON protocol, typed methods, server, client, authorization
 //   CorralOps        troubleshooting: event log, replay, explain EVENT-ID, why
 //   CorralDaemon     long-running services
 //   CorralCLI        one command struct per verb; `corral` is its entry point
@@ -55,8 +56,9 @@ let package = Package(
                 "CLibBPF", "CorralABI", "CorralCompiler", "CorralPolicy", "CorralSystem",
             ]
         ),
-        .target(name: "CorralControl", dependencies: ["CorralSystem"]),
-        .target(name: "CorralOps", dependencies: ["CorralKernel", "CorralEvaluator", "CorralPolicy", "CorralSystem"]),
+        .target(name: "CorralJSON"),
+        .target(name: "CorralControl", dependencies: ["CorralJSON", "CorralSystem"]),
+        .target(name: "CorralOps", dependencies: ["CorralJSON", "CorralKernel", "CorralEvaluator", "CorralPolicy", "CorralSystem"]),
         .target(
             name: "CorralDaemon",
             dependencies: [

@@ -18,9 +18,8 @@ struct ApplyCommand: AsyncParsableCommand {
             Sys.printError("\(policy):1:1: error: cannot read policy: \(error)")
             throw ExitCode(2)
         }
-        let r = try DaemonClient.call(control, ControlMethod.apply, ["policy": .string(text), "source": .string(policy)])
-        let gen = r["generation"]?.intValue ?? 0, rules = r["rules"]?.intValue ?? 0
-        func ms(_ k: String) -> String { String(format: "%.1f", r[k]?.doubleValue ?? 0) }
-        print("applied \(policy): generation \(gen), \(rules) rules (validate \(ms("validate_ms")) ms, compile \(ms("compile_ms")) ms, switch \(ms("install_ms")) ms)")
+        let r = try DaemonClient.call(control, ControlInterface.Apply.self, .init(policy: text, source: policy))
+        func ms(_ value: Double) -> String { String(format: "%.1f", value) }
+        print("applied \(policy): generation \(r.generation), \(r.rules) rules (validate \(ms(r.validateMs)) ms, compile \(ms(r.compileMs)) ms, switch \(ms(r.installMs)) ms)")
     }
 }

@@ -16,21 +16,18 @@ struct EventsCommand: AsyncParsableCommand {
     @OptionGroup var control: ControlSocketOption
 
     func validate() throws {
-        if let verdict, !["allow", "deny", "audit"].contains(verdict) { throw ValidationError("--verdict must be allow, deny or audit") }
+        if let verdict, !ControlInterface.GetEvents.verdicts.contains(verdict) { throw ValidationError("--verdict must be allow, deny or audit") }
         if limit < 0 { throw ValidationError("--limit must be 0 or more") }
     }
 
     func run() async throws {
         let client = try DaemonClient.connect(control, replyTimeoutMillis: follow ? nil : 30_000)
         defer { client.close() }
-        var p: [String: JSONValue] = ["follow": .bool(follow), "limit": JSONValue(limit)]
-        if let rule { p["rule"] = .string(rule) }
-        if let verdict { p["verdict"] = .string(verdict) }
-        if let hook { p["hook"] = .string(hook) }
+        let p = ControlInterface.GetEvents.Parameters(rule: rule, verdict: verdict, hook: hook, limit: limit, follow: follow)
         let result: Result<Void, ControlError>
         do {
-            result = try client.stream(ControlMethod.getEvents, p) { reply in
-                if let e = reply["event"] { _ = try? Sys.write(1, Array((e.description + "\n").utf8)) }
+            result = try client.stream(ControlInterface.GetEvents.self, p) { reply in
+                if let e = reply.event { _ = try? Sys.write(1, Array((e.description + "\n").utf8)) }
                 return true
             }
         } catch {

@@ -23,9 +23,9 @@ struct HandoverCommand: AsyncParsableCommand {
             Sys.printError("corral: cannot tell which binary this is; pass --executable PATH")
             throw ExitCode(2)
         }
-        let r = try DaemonClient.call(control, ControlMethod.trustExecutable, ["path": .string(path)])
-        if r["self_protection"]?.boolValue == true {
-            print("the running daemon trusts \(path) (inode \(r["inode"]?.intValue ?? 0)): a daemon started from it adopts the pinned programs")
+        let r = try DaemonClient.call(control, ControlInterface.TrustExecutable.self, .init(path: path))
+        if r.selfProtection, let inode = r.inode {
+            print("the running daemon trusts \(path) (inode \(inode)): a daemon started from it adopts the pinned programs")
         } else {
             print("the running daemon has self-protection off: a daemon started from \(path) adopts the pins without a handover")
         }

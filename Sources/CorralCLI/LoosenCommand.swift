@@ -14,13 +14,13 @@ struct LoosenCommand: AsyncParsableCommand {
     @OptionGroup var control: ControlSocketOption
 
     func validate() throws {
-        guard let s = parseDuration(duration), (1...86400).contains(s) else {
+        guard let s = parseDuration(duration), ControlInterface.Loosen.seconds.contains(s) else {
             throw ValidationError("--for wants a duration from 1s to 24h such as 90s, 10m or 2h, not '\(duration)'")
         }
     }
 
     func run() async throws {
-        let r = try DaemonClient.call(control, ControlMethod.loosen, ["rule": .string(rule), "seconds": JSONValue(parseDuration(duration)!)])
-        print("\(rule): audit until \(Int(r["until"]?.doubleValue ?? 0)) (unix time), generation \(r["generation"]?.intValue ?? 0)")
+        let r = try DaemonClient.call(control, ControlInterface.Loosen.self, .init(rule: rule, seconds: parseDuration(duration)!))
+        print("\(rule): audit until \(Int(r.until)) (unix time), generation \(r.generation)")
     }
 }

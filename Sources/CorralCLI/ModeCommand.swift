@@ -23,9 +23,7 @@ struct ModeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var p: [String: JSONValue] = ["mode": .string(words.last!)]
-        if !all { p["rule"] = .string(words[0]) }
-        let r = try DaemonClient.call(control, ControlMethod.setMode, p)
-        print("\(all ? "policy" : words[0]): \(words.last!) from generation \(r["generation"]?.intValue ?? 0)")
+        let r = try DaemonClient.call(control, ControlInterface.SetMode.self, .init(mode: words.last!, rule: all ? nil : words[0]))
+        print("\(all ? "policy" : words[0]): \(words.last!) from generation \(r.generation)")
     }
 }

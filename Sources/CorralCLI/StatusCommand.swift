@@ -11,6 +11,6 @@ struct StatusCommand: AsyncParsableCommand {
     @OptionGroup var control: ControlSocketOption
 
     func run() async throws {
-        DaemonClient.printJSON(try DaemonClient.call(control, ControlMethod.getStatus))
+        DaemonClient.printJSON(try DaemonClient.call(control, ControlInterface.GetStatus.self, NoFields()))
     }
 }

@@ -21,12 +21,9 @@ struct WhyCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var p: [String: JSONValue] = ["pid": JSONValue(Int(pid))]
-        if let actor { p["actor"] = JSONValue(Int(actor)) }
-        if let toCgroup { p["to_cgroup"] = .string(toCgroup) }
-        if let enter { p["enter"] = .string(enter) }
-        let r = try DaemonClient.call(control, ControlMethod.why, p)
-        if json { DaemonClient.printJSON(r) } else { print(r["text"]?.stringValue ?? "") }
-        if r["verdict"]?.stringValue == "deny" { throw ExitCode(1) }
+        let r = try DaemonClient.call(control, ControlInterface.Why.self,
+                                      .init(pid: Int(pid), actor: actor.map { Int($0) }, toCgroup: toCgroup, enter: enter))
+        if json { DaemonClient.printJSON(r) } else { print(r.text) }
+        if r.verdict == "deny" { throw ExitCode(1) }
     }
 }

@@ -7,6 +7,7 @@
 //   CorralCompiler   policy -> BPF map images                       (no kernel)
 //   CorralABI        bpf/abi/include/corral_abi.h, shared with the BPF C code
 //   CorralSystem     the one funnel for libc calls: typed wrappers and Errno
+//   CCorralSystem    its C shim: the calls Swift's Glibc module lacks, struct layouts from C headers
 //   CLibBPF          Debian libbpf-dev, wrapped by a shim header
 //   CorralKernel     libbpf/syscall layer: probe, load, maps, ring buffer, links
 //   CorralJSON       the one JSON codec: JSONValue, strict text reader/writer, Codable <-> JSONValue
@@ -47,7 +48,8 @@ let package = Package(
             dependencies: ["CorralPolicy", .product(name: "Yams", package: "Yams")]
         ),
         .target(name: "CorralABI", path: "bpf/abi"),
-        .target(name: "CorralSystem"),
+        .target(name: "CCorralSystem"),
+        .target(name: "CorralSystem", dependencies: ["CCorralSystem"]),
         .target(name: "CorralCompiler", dependencies: ["CorralPolicy", "CorralABI", "CorralSystem"]),
         .systemLibrary(name: "CLibBPF", path: "Sources/CLibBPF"),
         .target(

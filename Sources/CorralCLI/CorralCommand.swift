@@ -1,5 +1,7 @@
 // The `corral` command: one struct per verb, each in its own file.
 import ArgumentParser
+import CorralDaemon
+import CorralSystem
 
 @available(macOS 10.15, *)
 public struct CorralCommand: AsyncParsableCommand {
@@ -26,4 +28,12 @@ public struct CorralCommand: AsyncParsableCommand {
     )
 
     public init() {}
+
+    /// Process set-up, called by `corral`'s main.swift before any other thread starts. `corral
+    /// daemon` takes SIGTERM and SIGINT through its reactor's signalfd, which sees a signal only
+    /// if no thread takes it the ordinary way: so they are blocked here, and every thread (the
+    /// Swift concurrency pool's included) inherits the mask from this one.
+    public static func prepareProcess(arguments: [String] = CommandLine.arguments) {
+        if arguments.dropFirst().first == "daemon" { Sys.blockSignals(Daemon.stopSignals) }
+    }
 }

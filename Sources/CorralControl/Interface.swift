@@ -23,10 +23,10 @@ public struct NoFields: Codable, Sendable, Hashable {
 
 public enum ControlInterface {
     /// Every method, in the order of docs/operations.md §4.
-    public static let methods: [any ControlMethodSpec.Type] = [
+    public static var methods: [any ControlMethodSpec.Type] { [
         GetInfo.self, GetStatus.self, Apply.self, SetMode.self, Loosen.self, GetEvents.self, Explain.self, Why.self,
         Unload.self, TrustExecutable.self,
-    ]
+    ] }
 
     /// org.varlink.service.GetInfo (answered by ControlServer itself).
     public enum GetInfo: ControlMethodSpec {

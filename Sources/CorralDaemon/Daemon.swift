@@ -70,16 +70,22 @@ public final class Daemon {
         do { reactor = try Reactor() } catch { throw .kernel("epoll: \(error)") }
     }
 
+    /// The signals that stop the daemon (the pins stay). A process that runs a Daemon blocks them
+    /// in all its threads before starting any, as `corral` does; the daemon reads them from a
+    /// signalfd.
+    public static let stopSignals: [Int32] = [SIGTERM, SIGINT]
+
     /// Runs until a signal or io.corral.Unload. Errors before READY end the daemon.
     public func run() throws(DaemonError) {
-        // A process-wide handler that only records the signal (async-signal-safe), polled by the
-        // reactor: `corral` runs this on a Swift concurrency thread, so a per-thread signal mask
-        // (signalfd) would leave the other threads to take the default action.
-        Sys.catchSignals([SIGTERM, SIGINT])
-        reactor.addTimer(after: 100, repeating: 100) { [reactor, logger] in
-            guard let sig = Sys.takeCaughtSignal() else { return }
-            logger.notice("signal \(sig): stopping; the programs stay pinned for the next daemon")
-            reactor.stop()
+        // SIGTERM and SIGINT through the reactor's signalfd. `corral` blocks them in every thread
+        // before starting any (CorralCommand.prepareProcess); onSignals blocks them in this one.
+        do {
+            try reactor.onSignals(Self.stopSignals) { [reactor, logger] info in
+                logger.notice("signal \(info.signal) from pid \(info.senderPID): stopping; the programs stay pinned for the next daemon")
+                reactor.stop()
+            }
+        } catch {
+            throw .kernel("signalfd: \(error)")
         }
 
         let loader = LoaderService(configuration: configuration, logger: logger)

@@ -2,6 +2,7 @@
 import ArgumentParser
 import CorralDaemon
 import CorralSystem
+import Dispatch
 
 @available(macOS 10.15, *)
 public struct CorralCommand: AsyncParsableCommand {
@@ -29,11 +30,26 @@ public struct CorralCommand: AsyncParsableCommand {
 
     public init() {}
 
-    /// Process set-up, called by `corral`'s main.swift before any other thread starts. `corral
-    /// daemon` takes SIGTERM and SIGINT through its reactor's signalfd, which sees a signal only
-    /// if no thread takes it the ordinary way: so they are blocked here, and every thread (the
-    /// Swift concurrency pool's included) inherits the mask from this one.
-    public static func prepareProcess(arguments: [String] = CommandLine.arguments) {
-        if arguments.dropFirst().first == "daemon" { Sys.blockSignals(Daemon.stopSignals) }
+    /// `corral`'s entry point (main.swift). `corral daemon` runs synchronously on the main
+    /// thread, with SIGTERM and SIGINT blocked before any other thread starts, so that every
+    /// thread inherits the mask and the signals reach only the daemon's signalfd (an async main
+    /// would park the main thread in dispatch_main, whose sigsuspend unblocks every signal). The
+    /// other verbs run as AsyncParsableCommand's `main` does.
+    public static func runProcess(arguments: [String] = Array(CommandLine.arguments.dropFirst())) -> Never {
+        if arguments.first == "daemon" {
+            Sys.blockSignals(Daemon.stopSignals)
+            do {
+                var command = try parseAsRoot(arguments)
+                if let daemon = command as? DaemonCommand { try daemon.runOnThisThread() } else { try command.run() }
+            } catch {
+                exit(withError: error)
+            }
+            exit()
+        }
+        Task {
+            await main(arguments)
+            exit()
+        }
+        dispatchMain()
     }
 }

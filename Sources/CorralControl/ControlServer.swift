@@ -231,6 +231,7 @@ public final class ControlServer {
         _ method: M.Type, handler: @escaping (M.Parameters, ControlCall) throws(ControlError) -> M.Reply
     ) {
         register(method: M.name, access: M.access) { call throws(ControlError) in
+            if M.rootOnly && call.peer.uid != 0 { throw .permissionDenied(method: M.name) }
             let parameters = try M.decode(parameters: call.parameters)
             return .reply(try M.encode(reply: try handler(parameters, call)))
         }
@@ -242,6 +243,7 @@ public final class ControlServer {
         _ method: M.Type, handler: @escaping (M.Parameters, ControlCall) throws(ControlError) -> Void
     ) {
         register(method: M.name, access: M.access) { call throws(ControlError) in
+            if M.rootOnly && call.peer.uid != 0 { throw .permissionDenied(method: M.name) }
             try handler(try M.decode(parameters: call.parameters), call)
             return .streaming
         }

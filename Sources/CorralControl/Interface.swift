@@ -14,6 +14,13 @@ public protocol ControlMethodSpec {
     /// "io.corral.Apply"
     static var name: String { get }
     static var access: AccessLevel { get }
+    /// Only uid 0 may call it, whatever the groups say (checked with `access`, before the
+    /// parameters are decoded: PermissionDenied comes before InvalidParameter).
+    static var rootOnly: Bool { get }
+}
+
+extension ControlMethodSpec {
+    public static var rootOnly: Bool { false }
 }
 
 /// No parameters, or an empty reply.
@@ -319,10 +326,11 @@ public enum ControlInterface {
         public typealias Reply = NoFields
     }
 
-    /// Root only, whatever the groups say.
+    /// Root only, whatever the groups say: it hands the pinned programs to another binary.
     public enum TrustExecutable: ControlMethodSpec {
         public static let name = "io.corral.TrustExecutable"
         public static let access = AccessLevel.change
+        public static let rootOnly = true
         public struct Parameters: Codable, Sendable, Hashable {
             public var path: String
             public init(path: String) { self.path = path }

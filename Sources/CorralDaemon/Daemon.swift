@@ -70,15 +70,16 @@ public final class Daemon {
         do { reactor = try Reactor() } catch { throw .kernel("epoll: \(error)") }
     }
 
-    /// The signals that stop the daemon (the pins stay). A process that runs a Daemon blocks them
-    /// in all its threads before starting any, as `corral` does; the daemon reads them from a
-    /// signalfd.
+    /// The signals that stop the daemon (the pins stay). The daemon reads them from a signalfd, so
+    /// a process that runs a Daemon blocks them in all its threads, as `corral daemon` does by
+    /// blocking them on the main thread before any other thread starts.
     public static let stopSignals: [Int32] = [SIGTERM, SIGINT]
 
     /// Runs until a signal or io.corral.Unload. Errors before READY end the daemon.
     public func run() throws(DaemonError) {
-        // SIGTERM and SIGINT through the reactor's signalfd. `corral` blocks them in every thread
-        // before starting any (CorralCommand.prepareProcess); onSignals blocks them in this one.
+        // SIGTERM and SIGINT through the reactor's signalfd. `corral daemon` runs this on the main
+        // thread, where they were blocked before any other thread started (CorralCommand.runProcess);
+        // onSignals blocks them in this thread too.
         do {
             try reactor.onSignals(Self.stopSignals) { [reactor, logger] info in
                 logger.notice("signal \(info.signal) from pid \(info.senderPID): stopping; the programs stay pinned for the next daemon")

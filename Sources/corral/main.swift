@@ -1,10 +1,5 @@
-// `corral`. Top-level code rather than `@main`, so that the process is set up on the main thread
-// before any other thread exists (CorralCommand.prepareProcess: the daemon's signal mask).
+// `corral`. Top-level code rather than `@main`: `corral daemon` runs on the main thread with its
+// stop signals blocked before any other thread exists (CorralCommand.runProcess).
 import CorralCLI
 
-/// AsyncParsableCommand's `main`: inside an async function the async overload is the one chosen
-/// (at the top level the synchronous one would be, which refuses an asynchronous root command).
-func runCommand() async { await CorralCommand.main() }
-
-CorralCommand.prepareProcess()
-await runCommand()
+CorralCommand.runProcess()

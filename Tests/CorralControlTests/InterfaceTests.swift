@@ -105,3 +105,23 @@ private typealias I = ControlInterface
         #expect(info.vendor == "Corral" && info.interfaces == ["io.corral", "org.varlink.service"])
     }
 }
+
+@Suite struct InterfaceAuthorizationTests {
+    /// A root-only method refuses an admin-group caller before looking at its parameters.
+    @Test(.enabled(if: geteuid() == 0, "dropping to another uid needs root"))
+    func rootOnlyComesBeforeParameters() throws {
+        let server = try TestServer(configure: { $0.authorization = AuthorizationConfig(adminGroup: 4242) }, setup: { server, _ in
+            server.register(I.TrustExecutable.self) { p, _ in .init(path: p.path, inode: 1, selfProtection: true) }
+        })
+        defer { server.stop() }
+        let admin = ChildPeer(uid: 65534, gid: 4242, groups: [])
+        let requests = [ControlRequest(method: I.TrustExecutable.name), ControlRequest(method: I.TrustExecutable.name, parameters: ["path": "/x"])]
+        let denied = ControlReply(error: .permissionDenied(method: I.TrustExecutable.name))
+        #expect(try callAsChild(admin, socketPath: server.socketPath, requests: requests) == [denied, denied])
+        let client = try ControlClient(socketPath: server.socketPath)
+        #expect(throws: ControlError.invalidParameter("path", reason: "missing")) {
+            try client.call(I.TrustExecutable.name, [:]).get()
+        }
+        #expect(try client.call(I.TrustExecutable.self, .init(path: "/x")).get() == .init(path: "/x", inode: 1, selfProtection: true))
+    }
+}

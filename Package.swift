@@ -7,9 +7,11 @@
 //   CorralCompiler   policy -> BPF map images                       (no kernel)
 //   CorralABI        bpf/abi/include/corral_abi.h, shared with the BPF C code
 //   CorralSystem     the one funnel for libc calls: typed wrappers and Errno
+//   CCorralSystem    its C shim: the calls Swift's Glibc module lacks, struct layouts from C headers
 //   CLibBPF          Debian libbpf-dev, wrapped by a shim header
 //   CorralKernel     libbpf/syscall layer: probe, load, maps, ring buffer, links
-//   CorralControl    control socket: varlink-style JSON protocol, server, client, authorization
+//   CorralJSON       the one JSON codec: JSONValue, strict text reader/writer, Codable <-> JSONValue
+//   CorralControl    control socket: varlink-style JSON protocol, typed methods, server, client, authorization
 //   CorralOps        troubleshooting: event log, replay, explain EVENT-ID, why
 //   CorralDaemon     long-running services
 //   CorralCLI        one command struct per verb; `corral` is its entry point
@@ -34,31 +36,31 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
-        .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         .target(
             name: "CorralPolicy",
-            dependencies: [.product(name: "Yams", package: "Yams")]
+            dependencies: ["CorralSystem", .product(name: "Yams", package: "Yams")]
         ),
         .target(
             name: "CorralEvaluator",
             dependencies: ["CorralPolicy", .product(name: "Yams", package: "Yams")]
         ),
         .target(name: "CorralABI", path: "bpf/abi"),
-        .target(name: "CorralSystem"),
+        .target(name: "CCorralSystem"),
+        .target(name: "CorralSystem", dependencies: ["CCorralSystem"]),
         .target(name: "CorralCompiler", dependencies: ["CorralPolicy", "CorralABI", "CorralSystem"]),
         .systemLibrary(name: "CLibBPF", path: "Sources/CLibBPF"),
         .target(
             name: "CorralKernel",
             dependencies: [
                 "CLibBPF", "CorralABI", "CorralCompiler", "CorralPolicy", "CorralSystem",
-                .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
-        .target(name: "CorralControl", dependencies: ["CorralSystem"]),
-        .target(name: "CorralOps", dependencies: ["CorralKernel", "CorralEvaluator", "CorralPolicy", "CorralSystem"]),
+        .target(name: "CorralJSON"),
+        .target(name: "CorralControl", dependencies: ["CorralJSON", "CorralSystem"]),
+        .target(name: "CorralOps", dependencies: ["CorralJSON", "CorralKernel", "CorralEvaluator", "CorralPolicy", "CorralSystem"]),
         .target(
             name: "CorralDaemon",
             dependencies: [
@@ -83,7 +85,8 @@ let package = Package(
             name: "corral-ktest",
             dependencies: ["CorralKernel", "CorralEvaluator", "CorralCLI", "CorralControl", "CorralTestSupport"]
         ),
-        .testTarget(name: "CorralPolicyTests", dependencies: ["CorralPolicy", "CorralTestSupport"]),
+        // Yams here only for the differential test of the YAML scalar reader (YAMLScalarTests).
+        .testTarget(name: "CorralPolicyTests", dependencies: ["CorralPolicy", "CorralTestSupport", .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "CorralEvaluatorTests", dependencies: ["CorralEvaluator", "CorralTestSupport"]),
         .testTarget(name: "CorralCompilerTests", dependencies: ["CorralCompiler", "CorralSystem", "CorralTestSupport"]),
         .testTarget(name: "CorralControlTests", dependencies: ["CorralControl", "CorralSystem", "CorralTestSupport"]),

@@ -1,5 +1,8 @@
 // The `corral` command: one struct per verb, each in its own file.
 import ArgumentParser
+import CorralDaemon
+import CorralSystem
+import Dispatch
 
 @available(macOS 10.15, *)
 public struct CorralCommand: AsyncParsableCommand {
@@ -26,4 +29,27 @@ public struct CorralCommand: AsyncParsableCommand {
     )
 
     public init() {}
+
+    /// `corral`'s entry point (main.swift). `corral daemon` runs synchronously on the main
+    /// thread, with SIGTERM and SIGINT blocked before any other thread starts, so that every
+    /// thread inherits the mask and the signals reach only the daemon's signalfd (an async main
+    /// would park the main thread in dispatch_main, whose sigsuspend unblocks every signal). The
+    /// other verbs run as AsyncParsableCommand's `main` does.
+    public static func runProcess(arguments: [String] = Array(CommandLine.arguments.dropFirst())) -> Never {
+        if arguments.first == "daemon" {
+            Sys.blockSignals(Daemon.stopSignals)
+            do {
+                var command = try parseAsRoot(arguments)
+                if let daemon = command as? DaemonCommand { try daemon.runOnThisThread() } else { try command.run() }
+            } catch {
+                exit(withError: error)
+            }
+            exit()
+        }
+        Task {
+            await main(arguments)
+            exit()
+        }
+        dispatchMain()
+    }
 }

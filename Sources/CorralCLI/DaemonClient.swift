@@ -22,17 +22,18 @@ enum DaemonClient {
         }
     }
 
-    /// One call; a named error is printed (with its parameters, one per line) and exits 2.
-    static func call(_ option: ControlSocketOption, _ method: String, _ parameters: [String: JSONValue] = [:]) throws -> [String: JSONValue] {
+    /// One call of a ControlInterface method; a named error is printed (with its parameters,
+    /// one per line) and exits 2; an unreachable daemon or an invalid reply exits 3.
+    static func call<M: ControlMethodSpec>(_ option: ControlSocketOption, _ method: M.Type, _ parameters: M.Parameters) throws -> M.Reply {
         let client = try connect(option)
         defer { client.close() }
-        let result: Result<[String: JSONValue], ControlError>
+        let result: Result<M.Reply, ControlError>
         do { result = try client.call(method, parameters) } catch {
             Sys.printError("corral: \(error)")
             throw ExitCode(3)
         }
         switch result {
-        case .success(let p): return p
+        case .success(let reply): return reply
         case .failure(let e): throw fail(e)
         }
     }
@@ -49,8 +50,9 @@ enum DaemonClient {
         return ExitCode(2)
     }
 
-    static func printJSON(_ p: [String: JSONValue]) {
-        print(JSONValue.object(p).description)
+    /// A reply as one line of JSON (keys sorted).
+    static func printJSON<R: Encodable>(_ reply: R) {
+        print((try? JSONValueEncoder().encode(reply))?.description ?? "{}")
     }
 }
 

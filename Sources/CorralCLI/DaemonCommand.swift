@@ -42,7 +42,11 @@ struct DaemonCommand: AsyncParsableCommand {
         }
     }
 
-    func run() async throws {
+    func run() async throws { try runOnThisThread() }
+
+    /// The daemon, synchronously on the calling thread (`corral` calls it on the main thread:
+    /// CorralCommand.runProcess).
+    func runOnThisThread() throws {
         if unload {
             guard CorralObject.hasPinnedState(pinDirectory) else {
                 Sys.printError("corral: nothing pinned under \(pinDirectory)")

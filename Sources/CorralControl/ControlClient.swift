@@ -1,7 +1,7 @@
 // The CLI's end of the control socket: a blocking client with timeouts.
 //
 //   let client = try ControlClient(socketPath: "/run/corral/control.sock")
-//   switch try client.call("io.corral.GetStatus") {
+//   switch try client.call(ControlInterface.GetStatus.self, NoFields()) {
 //   case .success(let status): ...
 //   case .failure(let error): ...            // a named ControlError: exit 2
 //   }                                        // ControlClientError thrown: exit 3
@@ -150,6 +150,35 @@ public final class ControlClient {
                 if !reply.continues { return .success(()) }
             }
         }
+    }
+
+    /// One call of a ControlInterface method: its typed reply, or the named error the daemon
+    /// answered. A reply that does not decode (a key missing or mistyped) is `invalidReply`
+    /// naming the key.
+    public func call<M: ControlMethodSpec>(_ method: M.Type, _ parameters: M.Parameters) throws(ControlClientError)
+        -> Result<M.Reply, ControlError> {
+        switch try call(M.name, M.encode(parameters: parameters)) {
+        case .failure(let error): return .failure(error)
+        case .success(let p): return .success(try Self.decode(M.self, p))
+        }
+    }
+
+    /// A `more` call of a ControlInterface method, each reply typed (see `stream(_:_:onReply:)`).
+    public func stream<M: ControlMethodSpec>(_ method: M.Type, _ parameters: M.Parameters,
+                                             onReply: (M.Reply) -> Bool) throws(ControlClientError) -> Result<Void, ControlError> {
+        var invalid: ControlClientError?
+        let result = try stream(M.name, M.encode(parameters: parameters)) { p in
+            do throws(ControlClientError) { return onReply(try Self.decode(M.self, p)) } catch {
+                invalid = error
+                return false
+            }
+        }
+        if let invalid { throw invalid }
+        return result
+    }
+
+    private static func decode<M: ControlMethodSpec>(_ method: M.Type, _ p: [String: JSONValue]) throws(ControlClientError) -> M.Reply {
+        do { return try M.decode(reply: p) } catch { throw .invalidReply("\(M.name): \(error)") }
     }
 
     /// Sends a request. If the daemon closes the connection meanwhile (e.g. RequestTooLarge),

@@ -10,11 +10,11 @@
 // it finishes. Reading also pauses while more than `outputHighWater` reply bytes are unsent.
 //
 //   let server = ControlServer(configuration: .init(socketPath: "/run/corral/control.sock"))
-//   server.register(method: "io.corral.Apply", access: .change) { call throws(ControlError) in
-//       let text = try call.string("policy")
-//       ...
-//       return .reply(["generation": 8, ...])
+//   server.register(ControlInterface.Apply.self) { parameters, call throws(ControlError) in
+//       ... parameters.policy ...
+//       return ControlInterface.Apply.Reply(generation: 8, ...)
 //   }
+//   server.register(method: "test.Echo", access: .read) { call in .reply(call.parameters) }  // untyped
 //   try server.start(reactor: reactor)
 import CorralSystem
 
@@ -112,6 +112,23 @@ public final class ControlStream {
         send(parameters, continues: false)
     }
 
+    /// Sends one typed reply of method `M` (see `send(_:continues:)`); a reply that cannot be
+    /// encoded ends the call with that error.
+    @discardableResult
+    public func send<M: ControlMethodSpec>(_ method: M.Type, _ reply: M.Reply, continues: Bool = true) -> Bool {
+        do throws(ControlError) {
+            return send(try M.encode(reply: reply), continues: continues)
+        } catch {
+            fail(error)
+            return false
+        }
+    }
+
+    /// Sends the final typed reply.
+    public func finish<M: ControlMethodSpec>(_ method: M.Type, _ reply: M.Reply) {
+        send(method, reply, continues: false)
+    }
+
     /// Ends the call with an error.
     public func fail(_ error: ControlError) {
         guard isOpen, let server, let connection else { return }
@@ -193,13 +210,9 @@ public final class ControlServer {
 
     public init(configuration: ControlServerConfiguration) {
         self.configuration = configuration
-        register(method: ControlMethod.getInfo, access: .anyone) { [unowned self] _ in
-            .reply([
-                "vendor": .string(self.configuration.vendor),
-                "product": .string(self.configuration.product),
-                "version": .string(self.configuration.version),
-                "interfaces": JSONValue(self.interfaces),
-            ])
+        register(ControlInterface.GetInfo.self) { [unowned self] _, _ in
+            ControlInterface.GetInfo.Reply(vendor: self.configuration.vendor, product: self.configuration.product,
+                                           version: self.configuration.version, interfaces: self.interfaces)
         }
     }
 
@@ -210,6 +223,30 @@ public final class ControlServer {
     /// Adds (or replaces) a method.
     public func register(method: String, access: AccessLevel, handler: @escaping ControlHandler) {
         methods[method] = Method(access: access, handler: handler)
+    }
+
+    /// Adds a method of ControlInterface: its parameters are decoded before `handler` runs (a
+    /// missing or mistyped one is InvalidParameter naming it) and its reply encoded after.
+    public func register<M: ControlMethodSpec>(
+        _ method: M.Type, handler: @escaping (M.Parameters, ControlCall) throws(ControlError) -> M.Reply
+    ) {
+        register(method: M.name, access: M.access) { call throws(ControlError) in
+            if M.rootOnly && call.peer.uid != 0 { throw .permissionDenied(method: M.name) }
+            let parameters = try M.decode(parameters: call.parameters)
+            return .reply(try M.encode(reply: try handler(parameters, call)))
+        }
+    }
+
+    /// Adds a streaming method of ControlInterface: `handler` answers through `call.stream`
+    /// (`send(M.self, reply)`, `finish(M.self, reply)` or `fail`), now or later.
+    public func registerStreaming<M: ControlMethodSpec>(
+        _ method: M.Type, handler: @escaping (M.Parameters, ControlCall) throws(ControlError) -> Void
+    ) {
+        register(method: M.name, access: M.access) { call throws(ControlError) in
+            if M.rootOnly && call.peer.uid != 0 { throw .permissionDenied(method: M.name) }
+            try handler(try M.decode(parameters: call.parameters), call)
+            return .streaming
+        }
     }
 
     /// Method name → required access.

@@ -5,21 +5,23 @@
 //   reply    {"parameters": {...}}                       (+ "continues": true while streaming)
 //   error    {"error": "io.corral.PolicyInvalid", "parameters": {...}}
 
+@_exported import CorralJSON
+
 /// The NUL byte that ends every message.
 public let controlMessageTerminator: UInt8 = 0
 
-/// The method names of docs/operations.md §4.
+/// The method names of docs/operations.md §4 (from ControlInterface, for untyped calls).
 public enum ControlMethod {
-    public static let getInfo = "org.varlink.service.GetInfo"
-    public static let getStatus = "io.corral.GetStatus"
-    public static let apply = "io.corral.Apply"
-    public static let setMode = "io.corral.SetMode"
-    public static let loosen = "io.corral.Loosen"
-    public static let getEvents = "io.corral.GetEvents"
-    public static let explain = "io.corral.Explain"
-    public static let why = "io.corral.Why"
-    public static let unload = "io.corral.Unload"
-    public static let trustExecutable = "io.corral.TrustExecutable"
+    public static let getInfo = ControlInterface.GetInfo.name
+    public static let getStatus = ControlInterface.GetStatus.name
+    public static let apply = ControlInterface.Apply.name
+    public static let setMode = ControlInterface.SetMode.name
+    public static let loosen = ControlInterface.Loosen.name
+    public static let getEvents = ControlInterface.GetEvents.name
+    public static let explain = ControlInterface.Explain.name
+    public static let why = ControlInterface.Why.name
+    public static let unload = ControlInterface.Unload.name
+    public static let trustExecutable = ControlInterface.TrustExecutable.name
 }
 
 // MARK: requests
@@ -216,17 +218,20 @@ public protocol ControlParameterAccess {
 }
 
 extension ControlParameterAccess {
-    private func present(_ name: String) -> JSONValue? {
+    /// Parameter `name` as `T` through JSONValueDecoder (the decoder typed methods use, so the
+    /// reasons read alike); nil when absent or null.
+    private func optional<T: Decodable>(_ name: String, as type: T.Type) throws(ControlError) -> T? {
         switch parameters[name] {
-        case nil, .null?: nil
-        case let v?: v
+        case nil, .null?: return nil
+        case let v?:
+            do { return try JSONValueDecoder().decode(T.self, from: v) } catch {
+                throw .invalidParameter(name, reason: error.reason)
+            }
         }
     }
 
     public func optionalString(_ name: String) throws(ControlError) -> String? {
-        guard let v = present(name) else { return nil }
-        guard case .string(let s) = v else { throw .invalidParameter(name, reason: "expected a string, got \(v.typeDescription)") }
-        return s
+        try optional(name, as: String.self)
     }
 
     public func string(_ name: String) throws(ControlError) -> String {
@@ -234,14 +239,11 @@ extension ControlParameterAccess {
         return s
     }
 
-    /// An integral number (exact, |n| <= 2^53), within `range` when given.
+    /// An integral number (exact: an integer literal within Int64, or a number literal of at
+    /// most 2^53 without a fraction), within `range` when given.
     public func optionalInteger(_ name: String, in range: ClosedRange<Int>? = nil) throws(ControlError) -> Int? {
-        guard let v = present(name) else { return nil }
-        guard v.doubleValue != nil else { throw .invalidParameter(name, reason: "expected an integer, got \(v.typeDescription)") }
-        guard let i = v.intValue else { throw .invalidParameter(name, reason: "expected an integer, got \(v)") }
-        if let range, !range.contains(i) {
-            throw .invalidParameter(name, reason: "\(i) is outside \(range.lowerBound)…\(range.upperBound)")
-        }
+        guard let i = try optional(name, as: Int.self) else { return nil }
+        if let range { try ControlError.check(name, i, in: range) }
         return i
     }
 
@@ -251,9 +253,7 @@ extension ControlParameterAccess {
     }
 
     public func optionalBool(_ name: String) throws(ControlError) -> Bool? {
-        guard let v = present(name) else { return nil }
-        guard case .bool(let b) = v else { throw .invalidParameter(name, reason: "expected a bool, got \(v.typeDescription)") }
-        return b
+        try optional(name, as: Bool.self)
     }
 
     /// One of `allowed` (e.g. `mode`: audit/enforce/policy).

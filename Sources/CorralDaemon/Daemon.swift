@@ -73,16 +73,23 @@ public final class Daemon {
         do { reactor = try Reactor() } catch { throw .kernel("epoll: \(error)") }
     }
 
+    /// The signals that stop the daemon (the pins stay). The daemon reads them from a signalfd, so
+    /// a process that runs a Daemon blocks them in all its threads, as `corral daemon` does by
+    /// blocking them on the main thread before any other thread starts.
+    public static let stopSignals: [Int32] = [SIGTERM, SIGINT]
+
     /// Runs until a signal or io.corral.Unload. Errors before READY end the daemon.
     public func run() throws(DaemonError) {
-        // A process-wide handler that only records the signal (async-signal-safe), polled by the
-        // reactor: `corral` runs this on a Swift concurrency thread, so a per-thread signal mask
-        // (signalfd) would leave the other threads to take the default action.
-        Sys.catchSignals([SIGTERM, SIGINT])
-        reactor.addTimer(after: 100, repeating: 100) { [reactor, logger] in
-            guard let sig = Sys.takeCaughtSignal() else { return }
-            logger.notice("signal \(sig): stopping; the programs stay pinned for the next daemon")
-            reactor.stop()
+        // SIGTERM and SIGINT through the reactor's signalfd. `corral daemon` runs this on the main
+        // thread, where they were blocked before any other thread started (CorralCommand.runProcess);
+        // onSignals blocks them in this thread too.
+        do {
+            try reactor.onSignals(Self.stopSignals) { [reactor, logger] info in
+                logger.notice("signal \(info.signal) from pid \(info.senderPID): stopping; the programs stay pinned for the next daemon")
+                reactor.stop()
+            }
+        } catch {
+            throw .kernel("signalfd: \(error)")
         }
 
         let loader = LoaderService(configuration: configuration, logger: logger)

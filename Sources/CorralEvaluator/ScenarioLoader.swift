@@ -79,24 +79,19 @@ private struct Reader {
         case .mapping: "a mapping"
         case .sequence: "a list"
         case .alias: "an alias"
-        case .scalar(let s): s.string.isEmpty || s.string == "~" || s.string == "null" ? "nothing" : "'\(s.string)'"
+        case .scalar(let s): ScalarKind(s) == .null ? "nothing" : "'\(s.string)'"
         }
     }
 
     mutating func string(_ node: Node, _ path: String) -> String? {
-        if case .scalar(let s) = node, !s.string.isEmpty, s.string != "~" { return s.string }
+        if case .scalar(let s) = node, !s.string.isEmpty, ScalarKind(s) != .null { return s.string }
         error("expected a string, found \(Reader.kind(node))", node, path)
         return nil
     }
 
     mutating func bool(_ node: Node, _ path: String) -> Bool? {
-        if case .scalar(let s) = node {
-            switch s.string {
-            case "true", "True", "yes", "on": return true
-            case "false", "False", "no", "off": return false
-            default: break
-            }
-        }
+        // The YAML 1.1 booleans, as policies read them (ScalarKind).
+        if let value = ScalarKind(node)?.boolValue { return value }
         error("expected true or false, found \(Reader.kind(node))", node, path)
         return nil
     }
@@ -459,7 +454,7 @@ private struct Reader {
             else { error("verdict must be allow, deny or audit, found '\(text)'", v, join(path, "verdict")) }
         }
         if let (_, v) = e["rule"] {
-            if case .scalar(let s) = v, s.string.isEmpty || s.string == "~" || s.string == "null" { expect.rule = Expectation.RuleExpectation.none }
+            if ScalarKind(v) == .null { expect.rule = Expectation.RuleExpectation.none }
             else if let id = string(v, join(path, "rule")) { expect.rule = .id(id) }
         }
         if let (_, v) = e["errno"], let text = string(v, join(path, "errno")) {
@@ -485,8 +480,7 @@ private struct Reader {
         if let (_, v) = e["src_cgroup"] { r.srcCgroup = unsigned(v, p("src_cgroup"), as: UInt64.self) }
         if let (_, v) = e["dst_cgroup"] { r.dstCgroup = unsigned(v, p("dst_cgroup"), as: UInt64.self) }
         if let (_, v) = e["threadgroup"] {
-            if case .scalar(let s) = v, s.string == "true" { r.threadgroup = 1 }
-            else if case .scalar(let s) = v, s.string == "false" { r.threadgroup = 0 }
+            if let flag = ScalarKind(v)?.boolValue { r.threadgroup = flag ? 1 : 0 }
             else if let value = unsigned(v, p("threadgroup"), as: UInt8.self), value <= 1 { r.threadgroup = value }
             else { error("threadgroup must be 0 or 1", v, p("threadgroup")) }
         }

@@ -122,7 +122,10 @@ public struct EventExplanation: Sendable {
         var lines: [String] = []
         if let rule = e.rule { lines.append("rule: \(rule)") }
         if let mode = e.mode { lines.append("mode: \(mode)") }
-        for key in e.fields.keys.sorted() { lines.append("\(key): \(e.fields[key]!)") }
+        for key in e.fields.keys.sorted() {
+            let value = e.fields[key]!
+            lines.append("\(key): \(value.stringValue ?? value.description)")
+        }
         return lines
     }
 }

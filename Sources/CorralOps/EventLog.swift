@@ -1,6 +1,7 @@
 // events.jsonl: append-only JSON lines with size-based rotation (docs/operations.md §1, §3).
 // `events.jsonl` is the newest file; when the next line would take it past `maxBytes` it becomes
 // `events.jsonl.1`, `.1` becomes `.2`, …, and `.<keep>` is dropped. Lines are not fsynced.
+import CorralJSON
 import CorralSystem
 import Foundation
 
@@ -166,15 +167,12 @@ public final class EventLog: @unchecked Sendable {
 
     static func describe(_ error: any Error) -> String {
         switch error {
-        case DecodingError.keyNotFound(let key, _):
-            return "not a recorded event: missing key '\(key.stringValue)'"
-        case DecodingError.typeMismatch(let type, let ctx):
-            let path = ctx.codingPath.map(\.stringValue).joined(separator: ".")
-            return "not a recorded event: '\(path)' has the wrong type (expected \(type))"
-        case DecodingError.valueNotFound(_, let ctx):
-            return "not a recorded event: '\(ctx.codingPath.map(\.stringValue).joined(separator: "."))' is null"
-        case DecodingError.dataCorrupted:
+        case is JSONParseError:
             return "invalid JSON"
+        case let e as JSONDecodeError where e.reason == "missing":
+            return "not a recorded event: missing key '\(e.key)'"
+        case let e as JSONDecodeError:
+            return "not a recorded event: '\(e.key)' has the wrong type (\(e.reason))"
         default:
             return "\(error)"
         }

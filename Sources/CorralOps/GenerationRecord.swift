@@ -1,5 +1,6 @@
 // A generation record, `<state>/generations/<N>.json` (docs/operations.md §1): written by the
 // daemon (GenerationStore) before each generation switch, read back to adopt, explain and replay.
+import CorralJSON
 import CorralPolicy
 
 public struct GenerationRecord: Codable, Sendable, Equatable {
@@ -115,5 +116,18 @@ public struct GenerationRecord: Codable, Sendable, Equatable {
         for id in due { loosened[id] = nil; loosenedUntilBoottime[id] = nil }
         for id in loosenedUntilBoottime.keys where loosened[id] == nil { loosenedUntilBoottime[id] = nil }
         return due
+    }
+}
+
+extension GenerationRecord {
+    /// The file's text: one JSON object, keys sorted.
+    public var jsonText: String? {
+        (try? JSONValueEncoder().encode(self)).map { String(decoding: $0.serialized(), as: UTF8.self) }
+    }
+
+    /// A record file's text; nil when it is not a record.
+    public static func parse(text: String) -> GenerationRecord? {
+        guard let value = try? JSONValue.parse(text) else { return nil }
+        return try? JSONValueDecoder().decode(GenerationRecord.self, from: value)
     }
 }

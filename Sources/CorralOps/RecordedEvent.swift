@@ -1,55 +1,7 @@
 // The event as the daemon records it: one JSON line per kernel decision or admin action
 // (docs/operations.md §3). Decoding is tolerant: every field but `id` and `hook` may be absent,
 // and keys this version does not know are kept in `fields` and written back unchanged.
-import Foundation
-
-/// A JSON value, for the free-form fields of admin events and for keys a newer daemon added.
-public enum RecordedValue: Codable, Sendable, Hashable, CustomStringConvertible {
-    case null
-    case bool(Bool)
-    case int(Int64)
-    case double(Double)
-    case string(String)
-    case array([RecordedValue])
-    case object([String: RecordedValue])
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.singleValueContainer()
-        if c.decodeNil() { self = .null }
-        else if let v = try? c.decode(Bool.self) { self = .bool(v) }
-        else if let v = try? c.decode(Int64.self) { self = .int(v) }
-        else if let v = try? c.decode(Double.self) { self = .double(v) }
-        else if let v = try? c.decode(String.self) { self = .string(v) }
-        else if let v = try? c.decode([RecordedValue].self) { self = .array(v) }
-        else { self = .object(try c.decode([String: RecordedValue].self)) }
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.singleValueContainer()
-        switch self {
-        case .null: try c.encodeNil()
-        case .bool(let v): try c.encode(v)
-        case .int(let v): try c.encode(v)
-        case .double(let v): try c.encode(v)
-        case .string(let v): try c.encode(v)
-        case .array(let v): try c.encode(v)
-        case .object(let v): try c.encode(v)
-        }
-    }
-
-    /// Strings as they are; other values in their JSON spelling.
-    public var description: String {
-        switch self {
-        case .null: "null"
-        case .bool(let v): v ? "true" : "false"
-        case .int(let v): String(v)
-        case .double(let v): String(v)
-        case .string(let v): v
-        case .array(let v): "[" + v.map(\.description).joined(separator: ", ") + "]"
-        case .object(let v): "{" + v.keys.sorted().map { "\($0): \(v[$0]!)" }.joined(separator: ", ") + "}"
-        }
-    }
-}
+import CorralJSON
 
 /// One recorded event. For kernel decisions every `DecisionEvent` field is set (nil where the
 /// kernel event has none, e.g. `rule` for a default allow); admin events (`hook == "admin"`) carry
@@ -112,7 +64,7 @@ public struct RecordedEvent: Codable, Sendable, Hashable {
     // Admin events.
     public var action: String?
     /// Admin request fields, and any key this version does not know.
-    public var fields: [String: RecordedValue]
+    public var fields: [String: JSONValue]
 
     public var isAdmin: Bool { hook == "admin" }
 
@@ -125,7 +77,7 @@ public struct RecordedEvent: Codable, Sendable, Hashable {
                 err: Int32? = nil, compat: Bool? = nil, locked: Bool? = nil, tracked: Bool? = nil,
                 actorCgroup: UInt64? = nil, actorCgroupPath: String? = nil, actorLockRule: String? = nil,
                 actorLockLabel: String? = nil, actorExe: String? = nil, actorExeXattrs: [String]? = nil,
-                action: String? = nil, fields: [String: RecordedValue] = [:]) {
+                action: String? = nil, fields: [String: JSONValue] = [:]) {
         self.id = id
         self.bootID = bootID
         self.hook = hook
@@ -166,7 +118,7 @@ public struct RecordedEvent: Codable, Sendable, Hashable {
     /// An admin event (`apply`, `mode`, `loosen`, `loosen-expired`, `adopt`). `timestampNs` is
     /// CLOCK_MONOTONIC like the kernel's `bpf_ktime_get_ns`, so admin and kernel events order together.
     public static func admin(id: String, bootID: String?, action: String, generation: UInt64,
-                             timestampNs: UInt64, fields: [String: RecordedValue] = [:]) -> RecordedEvent {
+                             timestampNs: UInt64, fields: [String: JSONValue] = [:]) -> RecordedEvent {
         var event = RecordedEvent(id: id, bootID: bootID, hook: "admin", generation: generation,
                                   timestampNs: timestampNs, action: action)
         for (key, value) in fields {
@@ -256,9 +208,9 @@ public struct RecordedEvent: Codable, Sendable, Hashable {
         actorExeCarried = try c.decodeIfPresent(String.self, forKey: .actorExeCarried)
         action = try c.decodeIfPresent(String.self, forKey: .action)
         let all = try decoder.container(keyedBy: AnyKey.self)
-        var extra: [String: RecordedValue] = [:]
+        var extra: [String: JSONValue] = [:]
         for key in all.allKeys where !Self.knownKeys.contains(key.stringValue) {
-            extra[key.stringValue] = try all.decode(RecordedValue.self, forKey: key)
+            extra[key.stringValue] = try all.decode(JSONValue.self, forKey: key)
         }
         fields = extra
     }
@@ -316,19 +268,14 @@ public struct RecordedEvent: Codable, Sendable, Hashable {
 
     /// One JSON object on one line (keys sorted), as written to events.jsonl.
     public var jsonLine: String {
-        guard let data = try? Self.encoder.encode(self) else { return "{}" }
-        return String(decoding: data, as: UTF8.self)
+        guard let value = try? JSONValueEncoder().encode(self) else { return "{}" }
+        return String(decoding: value.serialized(), as: UTF8.self)
     }
 
-    /// Parses one line of events.jsonl.
+    /// Parses one line of events.jsonl (the strict JSON reader: duplicate keys and nesting past
+    /// `JSONValue.maxDepth` are errors).
     public static func parse(line: String) throws -> RecordedEvent {
-        try JSONDecoder().decode(RecordedEvent.self, from: Data(line.utf8))
-    }
-
-    static var encoder: JSONEncoder {
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return enc
+        try JSONValueDecoder().decode(RecordedEvent.self, from: try JSONValue.parse(line))
     }
 }
 

@@ -298,7 +298,7 @@ public enum GenerationPolicies {
     public static func load(directory: String, generation: UInt64) -> Policy? {
         let path = "\(directory)/\(generation).json"
         guard let data = FileManager.default.contents(atPath: path),
-              let record = try? JSONDecoder().decode(GenerationRecord.self, from: data),
+              let record = GenerationRecord.parse(text: String(decoding: data, as: UTF8.self)),
               let base = try? record.parsePolicy() else { return nil }
         var policy = record.applyingOverrides(to: base)
         if record.policyMode == "audit" { for i in policy.rules.indices { policy.rules[i].mode = .audit } }

@@ -1,12 +1,16 @@
 // Typed access to Yams nodes that records a diagnostic, instead of throwing, for every mismatch.
 import Yams
 
-/// What a YAML scalar denotes under YAML 1.1 implicit typing (the rules Yams' default resolver
-/// applies), decided without Yams' regex resolver so that validation stays fast.
-enum ScalarKind: Equatable {
+/// What a YAML scalar denotes under YAML 1.1 implicit typing: the one reader of scalar types for
+/// policies (YAMLReader) and scenarios (ScenarioLoader). It agrees with Yams' default resolver
+/// (`Resolver.default`: its bool, int, float and null rules, tried in that order) but matches by
+/// hand instead of with Yams' regular expressions, so that validation stays fast;
+/// `YAMLScalarTests` checks the two against each other. Yams' other implicit tags (timestamp,
+/// merge `<<`, value `=`) read as strings here. Quoted scalars are strings.
+public enum ScalarKind: Equatable, Sendable {
     case null, bool(Bool), int, float, string
 
-    init(_ scalar: Node.Scalar) {
+    public init(_ scalar: Node.Scalar) {
         switch scalar.tag.description {
         case "": self = ScalarKind.implicit(scalar.string, plain: scalar.style == .plain || scalar.style == .any)
         case "!", Tag.Name.str.rawValue: self = .string
@@ -22,28 +26,136 @@ enum ScalarKind: Equatable {
         }
     }
 
-    static func implicit(_ text: String, plain: Bool) -> ScalarKind {
+    /// The kind of a scalar node; nil for mappings, sequences and aliases.
+    public init?(_ node: Node) {
+        guard case .scalar(let scalar) = node else { return nil }
+        self.init(scalar)
+    }
+
+    /// The boolean a scalar denotes (true/True/TRUE/yes/on..., false/no/off...), or nil.
+    public var boolValue: Bool? { if case .bool(let b) = self { b } else { nil } }
+
+    /// The kind of an untagged scalar with this text (`plain`: not quoted, not a block scalar).
+    public static func implicit(_ text: String, plain: Bool) -> ScalarKind {
         guard plain else { return .string }
         switch text {
+        // Resolver.Rule.null (tried after bool, int and float, none of which matches these).
         case "", "~", "null", "Null", "NULL": return .null
+        // Resolver.Rule.bool
         case "true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON": return .bool(true)
         case "false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF": return .bool(false)
-        case ".inf", ".Inf", ".INF", "-.inf", "-.Inf", "-.INF", "+.inf", "+.Inf", "+.INF", ".nan", ".NaN", ".NAN":
-            return .float
         default: break
         }
-        var body = Substring(text)
-        if body.first == "-" || body.first == "+" { body = body.dropFirst() }
-        guard let first = body.first, first.isASCII, first.isNumber || first == "." else { return .string }
-        func all(_ s: Substring, _ allowed: (Character) -> Bool) -> Bool { !s.isEmpty && s.allSatisfy(allowed) }
-        if body.hasPrefix("0x"), all(body.dropFirst(2), { $0.isHexDigit || $0 == "_" }) { return .int }
-        if body.hasPrefix("0b"), all(body.dropFirst(2), { $0 == "0" || $0 == "1" || $0 == "_" }) { return .int }
-        if all(body, { ($0.isASCII && $0.isNumber) || $0 == "_" }) { return .int }
-        if all(body, { ($0.isASCII && $0.isNumber) || "_.eE+-".contains($0) }),
-           body.contains(where: { $0.isNumber }), body.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }) {
-            return .float
-        }
+        let b = Array(text.utf8)
+        if isInt(b[...]) { return .int }
+        if isFloat(b[...]) { return .float }
         return .string
+    }
+
+    // The matchers below follow Yams' patterns alternative by alternative (Resolver.swift).
+
+    private static func isDigit(_ c: UInt8) -> Bool { c >= 0x30 && c <= 0x39 }
+
+    /// One or more bytes, each satisfying `allowed`.
+    private static func all(_ s: ArraySlice<UInt8>, _ allowed: (UInt8) -> Bool) -> Bool {
+        !s.isEmpty && s.allSatisfy(allowed)
+    }
+
+    private static func droppingSign(_ s: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
+        if let c = s.first, c == UInt8(ascii: "-") || c == UInt8(ascii: "+") { return s.dropFirst() }
+        return s
+    }
+
+    /// `(?::[0-5]?[0-9])+`: one or more groups of ':' and one digit, or two with the first 0-5.
+    private static func isSexagesimalTail(_ s: ArraySlice<UInt8>) -> Bool {
+        guard s.first == UInt8(ascii: ":") else { return false }
+        for group in s.dropFirst().split(separator: UInt8(ascii: ":"), omittingEmptySubsequences: false) {
+            let g = Array(group)
+            switch g.count {
+            case 1: guard isDigit(g[0]) else { return false }
+            case 2: guard g[0] >= 0x30 && g[0] <= 0x35 && isDigit(g[1]) else { return false }
+            default: return false
+            }
+        }
+        return true
+    }
+
+    /// `[1-9][0-9_]*` followed by a sexagesimal tail (`rest`), or nil when `s` does not start so.
+    private static func sexagesimalRest(_ s: ArraySlice<UInt8>) -> ArraySlice<UInt8>? {
+        guard let first = s.first, first >= 0x31 && first <= 0x39 else { return nil }
+        let head = s.prefix { isDigit($0) || $0 == UInt8(ascii: "_") }
+        return s[head.endIndex...]
+    }
+
+    /// Resolver.Rule.int: `[-+]?0b[0-1_]+ | [-+]?0o?[0-7_]+ | [-+]?(?:0|[1-9][0-9_]*) |
+    /// [-+]?0x[0-9a-fA-F_]+ | [-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+`
+    static func isInt(_ text: ArraySlice<UInt8>) -> Bool {
+        let s = droppingSign(text)
+        guard let first = s.first else { return false }
+        let underscore = UInt8(ascii: "_")
+        if first == UInt8(ascii: "0") {
+            let rest = s.dropFirst()
+            if rest.isEmpty { return true }
+            switch rest.first! {
+            case UInt8(ascii: "b"): if all(rest.dropFirst(), { $0 == 0x30 || $0 == 0x31 || $0 == underscore }) { return true }
+            case UInt8(ascii: "x"): if all(rest.dropFirst(), { isHex($0) || $0 == underscore }) { return true }
+            case UInt8(ascii: "o"): if all(rest.dropFirst(), { isOctal($0) || $0 == underscore }) { return true }
+            default: break
+            }
+            return all(rest, { isOctal($0) || $0 == underscore })
+        }
+        guard let rest = sexagesimalRest(s) else { return false }
+        return rest.isEmpty || isSexagesimalTail(rest)
+    }
+
+    private static func isOctal(_ c: UInt8) -> Bool { c >= 0x30 && c <= 0x37 }
+    private static func isHex(_ c: UInt8) -> Bool {
+        isDigit(c) || (c >= UInt8(ascii: "a") && c <= UInt8(ascii: "f")) || (c >= UInt8(ascii: "A") && c <= UInt8(ascii: "F"))
+    }
+
+    /// Resolver.Rule.float: `[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)? |
+    /// \.[0-9_]+(?:[eE][-+][0-9]+)? | [-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]* |
+    /// [-+]?\.(?:inf|Inf|INF) | \.(?:nan|NaN|NAN)`
+    static func isFloat(_ text: ArraySlice<UInt8>) -> Bool {
+        let digitOrUnderscore: (UInt8) -> Bool = { isDigit($0) || $0 == UInt8(ascii: "_") }
+        let dot = UInt8(ascii: ".")
+        func exponent(_ e: ArraySlice<UInt8>, signRequired: Bool) -> Bool {
+            guard let c = e.first, c == UInt8(ascii: "e") || c == UInt8(ascii: "E") else { return false }
+            var digits = e.dropFirst()
+            if let sign = digits.first, sign == UInt8(ascii: "-") || sign == UInt8(ascii: "+") {
+                digits = digits.dropFirst()
+            } else if signRequired {
+                return false
+            }
+            return all(digits, isDigit)
+        }
+        switch String(decoding: text, as: UTF8.self) {
+        case ".inf", ".Inf", ".INF", "-.inf", "-.Inf", "-.INF", "+.inf", "+.Inf", "+.INF", ".nan", ".NaN", ".NAN":
+            return true
+        default: break
+        }
+        if text.first == dot {
+            // \.[0-9_]+(?:[eE][-+][0-9]+)?
+            let body = text.dropFirst()
+            let mantissa = body.prefix(while: digitOrUnderscore)
+            guard !mantissa.isEmpty else { return false }
+            let rest = body[mantissa.endIndex...]
+            return rest.isEmpty || exponent(rest, signRequired: true)
+        }
+        let s = droppingSign(text)
+        guard let first = s.first, isDigit(first) else { return false }
+        let integral = s.prefix(while: digitOrUnderscore)
+        var rest = s[integral.endIndex...]
+        if rest.first == UInt8(ascii: ":") {
+            // [0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*
+            guard let dotIndex = rest.firstIndex(of: dot), isSexagesimalTail(rest[..<dotIndex]) else { return false }
+            return rest[(dotIndex + 1)...].allSatisfy(digitOrUnderscore)
+        }
+        if rest.first == dot {
+            rest = rest.dropFirst()
+            rest = rest[rest.prefix(while: digitOrUnderscore).endIndex...]
+        }
+        return rest.isEmpty || exponent(rest, signRequired: false)
     }
 }
 

@@ -6,39 +6,9 @@ import Glibc
 import Musl
 #endif
 
-// <sys/epoll.h>, <sys/signalfd.h>, <sys/timerfd.h> and <sys/eventfd.h> are not part of Swift's
-// Glibc module, so the calls are declared here (pointer and int arguments only: Swift's calling
-// convention equals C's for these on x86_64 and aarch64). Struct layouts are handled as bytes.
-@_silgen_name("epoll_create1")
-private func c_epoll_create1(_ flags: Int32) -> Int32
-@_silgen_name("epoll_ctl")
-private func c_epoll_ctl(_ epfd: Int32, _ op: Int32, _ fd: Int32, _ event: UnsafeMutableRawPointer?) -> Int32
-@_silgen_name("epoll_wait")
-private func c_epoll_wait(_ epfd: Int32, _ events: UnsafeMutableRawPointer, _ maxEvents: Int32,
-                          _ timeout: Int32) -> Int32
-@_silgen_name("signalfd")
-private func c_signalfd(_ fd: Int32, _ mask: UnsafePointer<sigset_t>, _ flags: Int32) -> Int32
-@_silgen_name("timerfd_create")
-private func c_timerfd_create(_ clock: Int32, _ flags: Int32) -> Int32
-@_silgen_name("timerfd_settime")
-private func c_timerfd_settime(_ fd: Int32, _ flags: Int32, _ new: UnsafePointer<itimerspec>,
-                               _ old: UnsafeMutablePointer<itimerspec>?) -> Int32
-@_silgen_name("eventfd")
-private func c_eventfd(_ initial: UInt32, _ flags: Int32) -> Int32
-
-// struct epoll_event { uint32_t events; epoll_data_t data; } is packed on x86_64 (12 bytes,
-// data at offset 4) and naturally aligned elsewhere (16 bytes, data at offset 8).
-#if arch(x86_64) || arch(i386)
-private let epollEventSize = 12
-private let epollDataOffset = 4
-#else
-private let epollEventSize = 16
-private let epollDataOffset = 8
-#endif
-
-private let EPOLL_CTL_ADD: Int32 = 1
-private let EPOLL_CTL_DEL: Int32 = 2
-private let EPOLL_CTL_MOD: Int32 = 3
+// The calls and struct layouts come from the C shim (Sources/CCorralSystem): <sys/epoll.h>,
+// <sys/signalfd.h>, <sys/timerfd.h> and <sys/eventfd.h> are not part of Swift's Glibc module.
+internal import CCorralSystem
 
 extension Sys {
     /// epoll event bits (EPOLLIN, EPOLLOUT, ...).
@@ -46,15 +16,15 @@ extension Sys {
         public let rawValue: UInt32
         public init(rawValue: UInt32) { self.rawValue = rawValue }
         /// EPOLLIN
-        public static let readable = EpollEvents(rawValue: 0x001)
+        public static let readable = EpollEvents(rawValue: corral_epollin)
         /// EPOLLOUT
-        public static let writable = EpollEvents(rawValue: 0x004)
+        public static let writable = EpollEvents(rawValue: corral_epollout)
         /// EPOLLERR (always reported)
-        public static let error = EpollEvents(rawValue: 0x008)
+        public static let error = EpollEvents(rawValue: corral_epollerr)
         /// EPOLLHUP (always reported): both directions are shut, e.g. the peer closed a socket.
-        public static let hangup = EpollEvents(rawValue: 0x010)
+        public static let hangup = EpollEvents(rawValue: corral_epollhup)
         /// EPOLLRDHUP: the peer shut down its sending side.
-        public static let readHangup = EpollEvents(rawValue: 0x2000)
+        public static let readHangup = EpollEvents(rawValue: corral_epollrdhup)
     }
 
     /// A reusable buffer for `epollWait`'s results.
@@ -66,8 +36,9 @@ extension Sys {
 
         public init(capacity: Int = 64) {
             self.capacity = max(1, capacity)
-            storage = .allocate(byteCount: self.capacity * epollEventSize, alignment: 8)
-            storage.initializeMemory(as: UInt8.self, repeating: 0, count: self.capacity * epollEventSize)
+            let bytes = self.capacity * corral_epoll_event_size()
+            storage = .allocate(byteCount: bytes, alignment: 8)
+            storage.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
         }
 
         deinit { storage.deallocate() }
@@ -75,53 +46,42 @@ extension Sys {
         /// The event bits of result `index` (< count).
         public func events(at index: Int) -> EpollEvents {
             precondition(index >= 0 && index < count)
-            return EpollEvents(rawValue: storage.loadUnaligned(fromByteOffset: index * epollEventSize, as: UInt32.self))
+            return EpollEvents(rawValue: corral_epoll_event_events(storage, Int32(index)))
         }
 
         /// The user data of result `index` (< count), as given to `epollAdd`/`epollModify`.
         public func data(at index: Int) -> UInt64 {
             precondition(index >= 0 && index < count)
-            return storage.loadUnaligned(fromByteOffset: index * epollEventSize + epollDataOffset, as: UInt64.self)
+            return corral_epoll_event_data(storage, Int32(index))
         }
     }
 
     /// epoll_create1(EPOLL_CLOEXEC).
     public static func epollCreate() throws(Errno) -> Int32 {
-        try retrying { c_epoll_create1(O_CLOEXEC) }
-    }
-
-    private static func epollControl(_ epfd: Int32, _ op: Int32, _ fd: Int32, _ events: EpollEvents,
-                                     _ data: UInt64) throws(Errno) {
-        var raw = [UInt8](repeating: 0, count: 16)
-        let rc = raw.withUnsafeMutableBytes { buffer -> Int32 in
-            buffer.storeBytes(of: events.rawValue, toByteOffset: 0, as: UInt32.self)
-            buffer.storeBytes(of: data, toByteOffset: epollDataOffset, as: UInt64.self)
-            return c_epoll_ctl(epfd, op, fd, buffer.baseAddress)
-        }
-        guard rc == 0 else { throw Errno.current }
+        try retrying { corral_epoll_create() }
     }
 
     /// epoll_ctl(EPOLL_CTL_ADD): watch `fd` for `events` (error and hangup are always reported),
     /// reporting `data` with each readiness.
     public static func epollAdd(_ epfd: Int32, fd: Int32, events: EpollEvents, data: UInt64) throws(Errno) {
-        try epollControl(epfd, EPOLL_CTL_ADD, fd, events, data)
+        guard corral_epoll_add(epfd, fd, events.rawValue, data) == 0 else { throw Errno.current }
     }
 
     /// epoll_ctl(EPOLL_CTL_MOD).
     public static func epollModify(_ epfd: Int32, fd: Int32, events: EpollEvents, data: UInt64) throws(Errno) {
-        try epollControl(epfd, EPOLL_CTL_MOD, fd, events, data)
+        guard corral_epoll_modify(epfd, fd, events.rawValue, data) == 0 else { throw Errno.current }
     }
 
     /// epoll_ctl(EPOLL_CTL_DEL).
     public static func epollRemove(_ epfd: Int32, fd: Int32) throws(Errno) {
-        guard c_epoll_ctl(epfd, EPOLL_CTL_DEL, fd, nil) == 0 else { throw Errno.current }
+        guard corral_epoll_remove(epfd, fd) == 0 else { throw Errno.current }
     }
 
     /// epoll_wait(2) into `buffer`; returns the number of ready fds (0 on timeout, and on EINTR so
     /// the caller recomputes its timers). `timeoutMillis` < 0 waits forever.
     @discardableResult
     public static func epollWait(_ epfd: Int32, into buffer: EpollEventBuffer, timeoutMillis: Int32) throws(Errno) -> Int {
-        let n = c_epoll_wait(epfd, buffer.storage, Int32(clamping: buffer.capacity), timeoutMillis)
+        let n = corral_epoll_wait(epfd, buffer.storage, Int32(clamping: buffer.capacity), timeoutMillis)
         if n < 0 {
             buffer.count = 0
             let e = Errno.current
@@ -147,46 +107,24 @@ extension Sys {
         }
     }
 
-    private static func signalSet(_ signals: [Int32]) -> sigset_t {
-        var set = sigset_t()
-        sigemptyset(&set)
-        for s in signals { sigaddset(&set, s) }
-        return set
-    }
-
     /// signalfd(2) with SFD_NONBLOCK | SFD_CLOEXEC for `signals`. Pass `existing` to replace the
     /// mask of an existing signalfd (returns the same fd). Block the signals first
     /// (`blockSignals`), or they are still delivered the ordinary way.
     public static func signalFD(_ signals: [Int32], existing: Int32 = -1) throws(Errno) -> Int32 {
-        var set = signalSet(signals)
-        return try retrying { c_signalfd(existing, &set, O_NONBLOCK | O_CLOEXEC) }
+        try retrying { corral_signalfd(existing, signals, Int32(signals.count)) }
     }
 
     /// Reads every pending signal from a non-blocking signalfd; [] when none.
     public static func readSignals(_ fd: Int32) throws(Errno) -> [SignalInfo] {
-        // sizeof(struct signalfd_siginfo) == 128; ssi_signo at 0, ssi_pid at 12, ssi_uid at 16.
-        let size = 128
         var out: [SignalInfo] = []
-        var buffer = [UInt8](repeating: 0, count: size * 16)
+        var buffer = [corral_signal_info](repeating: corral_signal_info(), count: 16)
         while true {
-            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                let e = Errno.current
-                if e.rawValue == EINTR { continue }
-                if e.rawValue == EAGAIN || e.rawValue == EWOULDBLOCK { return out }
-                throw e
+            let n = buffer.withUnsafeMutableBufferPointer { corral_signalfd_read(fd, $0.baseAddress, Int32($0.count)) }
+            if n < 0 { throw Errno.current }
+            for info in buffer.prefix(Int(n)) {
+                out.append(SignalInfo(signal: info.signal, senderPID: info.sender_pid, senderUID: info.sender_uid))
             }
-            if n == 0 { return out }
-            buffer.withUnsafeBytes { raw in
-                var off = 0
-                while off + size <= n {
-                    out.append(SignalInfo(
-                        signal: Int32(bitPattern: raw.loadUnaligned(fromByteOffset: off, as: UInt32.self)),
-                        senderPID: Int32(bitPattern: raw.loadUnaligned(fromByteOffset: off + 12, as: UInt32.self)),
-                        senderUID: raw.loadUnaligned(fromByteOffset: off + 16, as: UInt32.self)))
-                    off += size
-                }
-            }
+            if n < buffer.count { return out }
         }
     }
 
@@ -194,17 +132,13 @@ extension Sys {
 
     /// timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC), disarmed.
     public static func timerFD() throws(Errno) -> Int32 {
-        try retrying { c_timerfd_create(CLOCK_MONOTONIC, O_NONBLOCK | O_CLOEXEC) }
+        try retrying { corral_timerfd_create() }
     }
 
     /// Arms a timerfd to expire `initialNanos` from now and then every `intervalNanos`
     /// (0: once). `initialNanos` 0 disarms it.
     public static func setTimer(_ fd: Int32, initialNanos: UInt64, intervalNanos: UInt64 = 0) throws(Errno) {
-        func spec(_ ns: UInt64) -> timespec {
-            timespec(tv_sec: Int(ns / 1_000_000_000), tv_nsec: Int(ns % 1_000_000_000))
-        }
-        var value = itimerspec(it_interval: spec(intervalNanos), it_value: spec(initialNanos))
-        try retrying { c_timerfd_settime(fd, 0, &value, nil) }
+        try retrying { corral_timerfd_set(fd, initialNanos, intervalNanos) }
     }
 
     /// The number of expirations since the last read; 0 when none (EAGAIN).
@@ -216,7 +150,7 @@ extension Sys {
 
     /// eventfd(2) with EFD_NONBLOCK | EFD_CLOEXEC.
     public static func eventFD(initial: UInt32 = 0) throws(Errno) -> Int32 {
-        try retrying { c_eventfd(initial, O_NONBLOCK | O_CLOEXEC) }
+        try retrying { corral_eventfd(initial) }
     }
 
     /// Adds `value` to an eventfd's counter (makes it readable). A counter at its maximum

@@ -6,20 +6,8 @@ import Glibc
 import Musl
 #endif
 
-/// The parts of `struct stat` Corral uses.
-// <sys/xattr.h> is not part of Swift's Glibc module, and CorralSystem has no C shim target, so
-// the four calls are declared here. All arguments are pointers and word-sized integers, for
-// which Swift's calling convention equals C's on x86_64 and aarch64.
-@_silgen_name("getxattr")
-private func c_getxattr(_ path: UnsafePointer<CChar>, _ name: UnsafePointer<CChar>,
-                        _ value: UnsafeMutableRawPointer?, _ size: Int) -> Int
-@_silgen_name("listxattr")
-private func c_listxattr(_ path: UnsafePointer<CChar>, _ list: UnsafeMutablePointer<CChar>?, _ size: Int) -> Int
-@_silgen_name("setxattr")
-private func c_setxattr(_ path: UnsafePointer<CChar>, _ name: UnsafePointer<CChar>,
-                        _ value: UnsafeRawPointer?, _ size: Int, _ flags: Int32) -> Int32
-@_silgen_name("removexattr")
-private func c_removexattr(_ path: UnsafePointer<CChar>, _ name: UnsafePointer<CChar>) -> Int32
+// <sys/xattr.h> is not part of Swift's Glibc module: the calls come from the C shim.
+internal import CCorralSystem
 
 /// The parts of `struct stat` Corral uses.
 public struct FileStatus: Hashable, Sendable {
@@ -80,10 +68,10 @@ public enum FileSystem {
     /// The value of extended attribute `name` (follows symlinks).
     public static func extendedAttribute(_ path: String, name: String) throws(Errno) -> [UInt8] {
         while true {
-            let size = c_getxattr(path, name, nil, 0)
+            let size = corral_getxattr(path, name, nil, 0)
             guard size >= 0 else { throw Errno.current }
             var buffer = [UInt8](repeating: 0, count: max(size, 1))
-            let got = buffer.withUnsafeMutableBytes { c_getxattr(path, name, $0.baseAddress, $0.count) }
+            let got = buffer.withUnsafeMutableBytes { corral_getxattr(path, name, $0.baseAddress, $0.count) }
             if got >= 0 { return Array(buffer.prefix(got)) }
             let error = Errno.current
             if error.rawValue != ERANGE { throw error }  // grew in between: retry
@@ -92,7 +80,7 @@ public enum FileSystem {
 
     /// True when the file carries extended attribute `name` (follows symlinks).
     public static func hasExtendedAttribute(_ path: String, name: String) throws(Errno) -> Bool {
-        if c_getxattr(path, name, nil, 0) >= 0 { return true }
+        if corral_getxattr(path, name, nil, 0) >= 0 { return true }
         let error = Errno.current
         if error == .noData { return false }
         throw error
@@ -101,11 +89,11 @@ public enum FileSystem {
     /// Names of the extended attributes the caller may see on the file (follows symlinks).
     public static func extendedAttributeNames(_ path: String) throws(Errno) -> [String] {
         while true {
-            let size = c_listxattr(path, nil, 0)
+            let size = corral_listxattr(path, nil, 0)
             guard size >= 0 else { throw Errno.current }
             if size == 0 { return [] }
             var buffer = [CChar](repeating: 0, count: size)
-            let got = buffer.withUnsafeMutableBufferPointer { c_listxattr(path, $0.baseAddress, $0.count) }
+            let got = buffer.withUnsafeMutableBufferPointer { corral_listxattr(path, $0.baseAddress, $0.count) }
             if got < 0 {
                 let error = Errno.current
                 if error.rawValue == ERANGE { continue }
@@ -120,13 +108,13 @@ public enum FileSystem {
 
     /// setxattr(2) (follows symlinks).
     public static func setExtendedAttribute(_ path: String, name: String, value: [UInt8]) throws(Errno) {
-        let rc = value.withUnsafeBytes { c_setxattr(path, name, $0.baseAddress, $0.count, 0) }
+        let rc = value.withUnsafeBytes { corral_setxattr(path, name, $0.baseAddress, $0.count) }
         guard rc == 0 else { throw Errno.current }
     }
 
     /// removexattr(2) (follows symlinks).
     public static func removeExtendedAttribute(_ path: String, name: String) throws(Errno) {
-        guard c_removexattr(path, name) == 0 else { throw Errno.current }
+        guard corral_removexattr(path, name) == 0 else { throw Errno.current }
     }
 
     /// The entries of a directory, in the order readdir returns them.

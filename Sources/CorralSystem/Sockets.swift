@@ -8,11 +8,9 @@ import Glibc
 import Musl
 #endif
 
-// accept4 is declared under _GNU_SOURCE, which Swift's Glibc module does not see. Pointer and
-// int arguments only: Swift's calling convention equals C's for these on x86_64 and aarch64.
-@_silgen_name("accept4")
-private func c_accept4(_ fd: Int32, _ addr: UnsafeMutableRawPointer?,
-                       _ len: UnsafeMutablePointer<socklen_t>?, _ flags: Int32) -> Int32
+// accept4 and struct ucred are declared under _GNU_SOURCE, which Swift's Glibc module does not
+// see: they come from the C shim (Sources/CCorralSystem).
+internal import CCorralSystem
 
 extension Errno {
     public static let wouldBlock = Errno(rawValue: EAGAIN)
@@ -154,9 +152,8 @@ extension Sys {
     /// accept4(2) with SOCK_CLOEXEC | SOCK_NONBLOCK. nil when no connection is pending (EAGAIN),
     /// or when the pending one was aborted by its peer before we took it (ECONNABORTED).
     public static func accept(_ fd: Int32) throws(Errno) -> Int32? {
-        let flags = Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue)
         while true {
-            let r = c_accept4(fd, nil, nil, flags)
+            let r = corral_accept(fd)
             if r >= 0 { return r }
             let e = Errno.current
             switch e.rawValue {
@@ -238,12 +235,11 @@ extension Sys {
 
     /// getsockopt(SO_PEERCRED) on a connected Unix socket.
     public static func peerCredentials(_ fd: Int32) throws(Errno) -> SocketPeerCredentials {
-        // struct ucred { pid_t pid; uid_t uid; gid_t gid; } (_GNU_SOURCE, so not imported)
-        var raw: (Int32, UInt32, UInt32) = (0, 0, 0)
-        var length = socklen_t(MemoryLayout<(Int32, UInt32, UInt32)>.size)
-        guard getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &raw, &length) == 0 else { throw Errno.current }
-        guard length == socklen_t(MemoryLayout<(Int32, UInt32, UInt32)>.size) else { throw Errno.invalid }
-        return SocketPeerCredentials(pid: raw.0, uid: raw.1, gid: raw.2)
+        var credentials = SocketPeerCredentials(pid: 0, uid: 0, gid: 0)
+        guard corral_peer_credentials(fd, &credentials.pid, &credentials.uid, &credentials.gid) == 0 else {
+            throw Errno.current
+        }
+        return credentials
     }
 
     /// poll(2) on one fd; returns the ready events (empty on timeout). `timeoutMillis` < 0

@@ -115,7 +115,7 @@ private let statusText = """
 // MARK: real peers
 
 /// What a forked child sends and with which identity.
-private struct ChildPeer {
+struct ChildPeer {
     var uid: UInt32
     var gid: UInt32
     var groups: [UInt32]
@@ -163,7 +163,7 @@ private func childMain(address: UnsafePointer<sockaddr>, addressLength: socklen_
 }
 
 /// Forks a child that becomes `peer`, sends `requests` on the socket and reports the replies.
-private func callAsChild(_ peer: ChildPeer, socketPath: String, requests: [ControlRequest]) throws -> [ControlReply] {
+func callAsChild(_ peer: ChildPeer, socketPath: String, requests: [ControlRequest]) throws -> [ControlReply] {
     var address = sockaddr_un()
     address.sun_family = sa_family_t(AF_UNIX)
     let pathBytes = Array(socketPath.utf8)

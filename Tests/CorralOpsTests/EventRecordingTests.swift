@@ -19,11 +19,24 @@ import Testing
         #expect(event.hook == "cgroup_attach" && event.verdict == "deny" && event.rule == "services-stay")
         #expect(event.actorLockRule == "lock-sandbox" && event.actorLockLabel == "sandbox")
         #expect(event.actorCgroupPath == "/system.slice/a.service" && event.actorExe == "/usr/bin/sh")
-        #expect(event.fields["future_key"] == .object(["a": .array([.int(1), .double(2.5), .string("x"), .null])]))
+        #expect(event.fields["future_key"] == .object(["a": .array([.integer(1), .number(2.5), .string("x"), .null])]))
         #expect(event.fields["verdict"] == nil)
         let again = try RecordedEvent.parse(line: event.jsonLine)
         #expect(again == event)
         #expect(event.jsonLine == Self.line)
+    }
+
+    /// The event log goes through the one JSON codec: 64-bit counters past 2^53 stay exact.
+    @Test func sixtyFourBitFieldsStayExact() throws {
+        var event = try RecordedEvent.parse(line: Self.line)
+        event.timestampNs = 9_007_199_254_740_993
+        event.seq = 9_223_372_036_854_775_807
+        event.dstCgroup = 123_456_789_012_345_678
+        #expect(event.jsonLine.contains(#""timestamp_ns":9007199254740993"#))
+        let again = try RecordedEvent.parse(line: event.jsonLine)
+        #expect(again.timestampNs == 9_007_199_254_740_993 && again.seq == 9_223_372_036_854_775_807)
+        #expect(again.dstCgroup == 123_456_789_012_345_678)
+        #expect(throws: (any Error).self) { try RecordedEvent.parse(line: #"{"id":"1","hook":"admin","id":"2"}"#) }
     }
 
     @Test func goneActorIsWrittenAsNull() throws {
@@ -35,10 +48,10 @@ import Testing
 
     @Test func adminEventsKeepTheirFields() throws {
         let admin = RecordedEvent.admin(id: "admin-5", bootID: "3f1b5a0e", action: "loosen", generation: 8,
-                                        timestampNs: 99, fields: ["rule": .string("services-stay"), "seconds": .int(600),
-                                                                  "until": .double(1795430000.5), "pid": .int(7)])
+                                        timestampNs: 99, fields: ["rule": .string("services-stay"), "seconds": .integer(600),
+                                                                  "until": .number(1795430000.5), "pid": .integer(7)])
         #expect(admin.isAdmin && admin.rule == "services-stay")
-        #expect(admin.fields == ["seconds": .int(600), "until": .double(1795430000.5), "request_pid": .int(7)])
+        #expect(admin.fields == ["seconds": .integer(600), "until": .number(1795430000.5), "request_pid": .integer(7)])
         let line = admin.jsonLine
         #expect(!line.contains("actor_exe"))
         let again = try RecordedEvent.parse(line: line)

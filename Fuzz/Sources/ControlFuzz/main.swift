@@ -1,7 +1,8 @@
 // libFuzzer target: bytes from a control-socket peer → the server's framing (NUL-terminated
 // messages, RequestTooLarge above maxRequestBytes) → ControlRequest.decode (the strict
-// JSONValue reader: depth, duplicate keys, UTF-8, surrogates, number range) → the typed
-// parameter accessors every method handler uses. Also the client's ControlReply.decode.
+// JSONValue reader: depth, duplicate keys, UTF-8, surrogates, number range) → the parameter
+// accessors untyped handlers use and every ControlInterface method's typed parameter decoding
+// (what the daemon's handlers get). Also the client's ControlReply.decode.
 //
 // Checked: a message is a request or io.corral.MalformedRequest, a decoded request re-encodes to
 // itself, no encoded form holds a NUL, and accessors answer a value or InvalidParameter.
@@ -55,12 +56,22 @@ func request(_ frame: Slice<UnsafeBufferPointer<UInt8>>) {
             expectValueOrInvalid { () throws(ControlError) in _ = try r.optionalChoice(name, ["audit", "enforce"]) }
         }
         expectValueOrInvalid { () throws(ControlError) in try r.rejectUnknownParameters(["rule", "mode", "n"]) }
+        // Every method's typed parameters, as the daemon decodes them before its handler runs.
+        for method in ControlInterface.methods {
+            expectValueOrInvalid { () throws(ControlError) in try decodeParameters(method, r.parameters) }
+        }
         let echo = ControlReply(parameters: r.parameters, continues: r.more).encoded()
         precondition(!echo.contains(0), "a reply holds a NUL")
         guard case .success(let reply) = ControlReply.decode(echo), case .success(let p) = reply.result, p == r.parameters else {
             preconditionFailure("reply does not round-trip: \(String(decoding: echo, as: UTF8.self))")
         }
     }
+}
+
+func decodeParameters<M: ControlMethodSpec>(_ method: M.Type, _ parameters: [String: JSONValue]) throws(ControlError) {
+    let decoded = try M.decode(parameters: parameters)
+    // What decodes re-encodes to parameters that decode again.
+    _ = try M.decode(parameters: M.encode(parameters: decoded))
 }
 
 func expectValueOrInvalid(_ body: () throws(ControlError) -> Void) {

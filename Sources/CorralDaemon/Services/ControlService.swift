@@ -46,63 +46,52 @@ public final class ControlService: DaemonService {
     private var manager: PolicyManager { loader.manager }
 
     private func register(_ s: ControlServer) {
-        s.register(method: ControlMethod.getStatus, access: .read) { [unowned self] _ throws(ControlError) in
-            .reply(self.status())
-        }
-        s.register(method: ControlMethod.apply, access: .change) { [unowned self] call throws(ControlError) in
-            let text = try call.string("policy")
-            let source = try call.optionalString("source") ?? "(control socket)"
-            let fragments = try Self.fragments(call.parameters["fragments"])
+        typealias I = ControlInterface
+        s.register(I.GetStatus.self) { [unowned self] _, _ in self.status() }
+        s.register(I.Apply.self) { [unowned self] p, call throws(ControlError) in
+            let source = p.source ?? "(control socket)"
+            let fragments = (p.fragments ?? []).map { GenerationRecord.Fragment(source: $0.source, policy: $0.policy) }
             let (validate, compile, install) = try self.mapped { () throws(DaemonError) in
-                try self.manager.apply(text: text, source: source, fragments: fragments)
+                try self.manager.apply(text: p.policy, source: source, fragments: fragments)
             }
             self.logger.notice("applied \(source) as generation \(self.manager.generation) (by pid \(call.peer.pid) uid \(call.peer.uid))")
-            return .reply(["generation": JSONValue(Double(self.manager.generation)), "slot": JSONValue(Int(self.manager.record.slot)),
-                           "rules": JSONValue(self.manager.policy.rules.count),
-                           "validate_ms": JSONValue(validate), "compile_ms": JSONValue(compile), "install_ms": JSONValue(install)])
+            return I.Apply.Reply(generation: self.manager.generation, slot: Int(self.manager.record.slot),
+                                 rules: self.manager.policy.rules.count,
+                                 validateMs: validate, compileMs: compile, installMs: install)
         }
-        s.register(method: ControlMethod.setMode, access: .change) { [unowned self] call throws(ControlError) in
-            let mode = try call.string("mode")
-            let rule = try call.optionalString("rule")
-            try self.mapped { () throws(DaemonError) in try self.manager.setMode(rule: rule, mode: mode) }
-            self.logger.notice("mode \(mode) for \(rule ?? "the whole policy"): generation \(self.manager.generation) (by pid \(call.peer.pid) uid \(call.peer.uid))")
-            return .reply(["generation": JSONValue(Double(self.manager.generation))])
+        s.register(I.SetMode.self) { [unowned self] p, call throws(ControlError) in
+            try self.mapped { () throws(DaemonError) in try self.manager.setMode(rule: p.rule, mode: p.mode) }
+            self.logger.notice("mode \(p.mode) for \(p.rule ?? "the whole policy"): generation \(self.manager.generation) (by pid \(call.peer.pid) uid \(call.peer.uid))")
+            return I.GenerationReply(generation: self.manager.generation)
         }
-        s.register(method: ControlMethod.loosen, access: .change) { [unowned self] call throws(ControlError) in
-            let rule = try call.string("rule")
-            let seconds = try call.integer("seconds", in: 1...86400)
-            let until = try self.mapped { () throws(DaemonError) in try self.manager.loosen(rule: rule, seconds: Double(seconds)) }
-            self.logger.notice("loosened \(rule) for \(seconds) s: audit until \(Int(until)), generation \(self.manager.generation)")
-            return .reply(["generation": JSONValue(Double(self.manager.generation)), "until": JSONValue(until)])
+        s.register(I.Loosen.self) { [unowned self] p, _ throws(ControlError) in
+            try ControlError.check("seconds", p.seconds, in: I.Loosen.seconds)
+            let until = try self.mapped { () throws(DaemonError) in try self.manager.loosen(rule: p.rule, seconds: Double(p.seconds)) }
+            self.logger.notice("loosened \(p.rule) for \(p.seconds) s: audit until \(Int(until)), generation \(self.manager.generation)")
+            return I.Loosen.Reply(generation: self.manager.generation, until: until)
         }
-        s.register(method: ControlMethod.getEvents, access: .read) { [unowned self] call throws(ControlError) in
-            let filter = EventFilter(rule: try call.optionalString("rule"), verdict: try call.optionalString("verdict"),
-                                     hook: try call.optionalString("hook"),
-                                     limit: try call.optionalInteger("limit", in: 0...EventRing.defaultCapacity) ?? 100)
-            if let v = filter.verdict, !["allow", "deny", "audit"].contains(v) {
+        s.registerStreaming(I.GetEvents.self) { [unowned self] p, call throws(ControlError) in
+            let limit = p.limit ?? 100
+            try ControlError.check("limit", limit, in: 0...EventRing.defaultCapacity)
+            if let v = p.verdict, !I.GetEvents.verdicts.contains(v) {
                 throw .invalidParameter("verdict", reason: "expected allow, deny or audit")
             }
-            self.events.subscribe(filter: filter, follow: try call.optionalBool("follow") ?? false, stream: call.stream)
-            return .streaming
+            let filter = EventFilter(rule: p.rule, verdict: p.verdict, hook: p.hook, limit: limit)
+            self.events.subscribe(filter: filter, follow: p.follow ?? false, stream: call.stream)
         }
-        s.register(method: ControlMethod.explain, access: .read) { [unowned self] call throws(ControlError) in
-            let id = try call.string("id")
-            guard let event = self.events.event(id: id) else { throw .noSuchEvent(id: id) }
+        s.register(I.Explain.self) { [unowned self] p, _ throws(ControlError) in
+            guard let event = self.events.event(id: p.id) else { throw .noSuchEvent(id: p.id) }
             let (policy, audit) = self.policy(ofGeneration: event.generation)
             let ex = EventExplanation.explain(event, policy: policy, auditAll: audit)
-            var reply: [String: JSONValue] = ["text": .string(ex.text)]
-            if let v = try? JSONValue(encoding: event) { reply["event"] = v }
-            if let g = event.generation { reply["generation"] = JSONValue(Double(g)) }
-            if let a = ex.agrees { reply["agrees"] = .bool(a) }
-            return .reply(reply)
+            return I.Explain.Reply(text: ex.text, event: try? JSONValue(encoding: event), generation: event.generation,
+                                   agrees: ex.agrees)
         }
-        s.register(method: ControlMethod.why, access: .read) { [unowned self] call throws(ControlError) in
-            let pid = try call.integer("pid", in: 1...Int(Int32.max))
-            let actor = try call.optionalInteger("actor", in: 1...Int(Int32.max))
+        s.register(I.Why.self) { [unowned self] p, _ throws(ControlError) in
+            try ControlError.check("pid", p.pid, in: I.Why.pids)
+            if let actor = p.actor { try ControlError.check("actor", actor, in: I.Why.pids) }
             let answer: WhyAnswer
             do {
-                let q = try WhyQuery.parse(pid: Int32(pid), actor: actor.map(Int32.init),
-                                           toCgroup: try call.optionalString("to_cgroup"), enter: try call.optionalString("enter"))
+                let q = try WhyQuery.parse(pid: Int32(p.pid), actor: p.actor.map(Int32.init), toCgroup: p.toCgroup, enter: p.enter)
                 let m = self.manager
                 let effective = PolicyManager.effective(m.policy, m.record)
                 answer = try q.answer(policy: effective, generation: m.generation, auditAll: m.record.policyMode == "audit",
@@ -115,44 +104,30 @@ public final class ControlService: DaemonService {
                 case .kernel(let r): throw .kernelError(reason: r)
                 }
             } catch let e as ControlError { throw e } catch { throw .kernelError(reason: "\(error)") }
-            return .reply(["verdict": .string(answer.verdict.rawValue), "rule": answer.rule.map { .string($0) } ?? .null,
-                           "mode": answer.mode.map { .string($0.rawValue) } ?? .null, "errno": JSONValue(Int(answer.errno)),
-                           "generation": JSONValue(Double(answer.generation)), "text": .string(answer.text)])
+            return I.Why.Reply(verdict: answer.verdict.rawValue, rule: answer.rule, mode: answer.mode?.rawValue,
+                               errno: Int(answer.errno), generation: answer.generation, text: answer.text)
         }
-        s.register(method: ControlMethod.trustExecutable, access: .change) { [unowned self] call throws(ControlError) in
-            // Handing the pinned programs to another binary: root only, whatever the groups say.
-            guard call.peer.uid == 0 else { throw .permissionDenied(method: ControlMethod.trustExecutable) }
-            let path = try call.string("path")
-            let inode = try self.loader.trust(executable: path)
-            return .reply(["path": .string(path), "inode": inode.map { JSONValue(Double($0)) } ?? .null,
-                           "self_protection": .bool(inode != nil)])
+        s.register(I.TrustExecutable.self) { [unowned self] p, _ throws(ControlError) in
+            // Root only (TrustExecutable.rootOnly, checked by the server before this runs).
+            let inode = try self.loader.trust(executable: p.path)
+            return I.TrustExecutable.Reply(path: p.path, inode: inode, selfProtection: inode != nil)
         }
-        s.register(method: ControlMethod.unload, access: .change) { [unowned self] call throws(ControlError) in
+        s.register(I.Unload.self) { [unowned self] _, call in
             self.logger.notice("unload requested by pid \(call.peer.pid) uid \(call.peer.uid)")
             self.requestUnload()
-            return .reply([:])
+            return NoFields()
         }
     }
 
-    func status() -> [String: JSONValue] {
+    func status() -> ControlInterface.GetStatus.Reply {
         let m = manager
-        var ruleModes: [String: JSONValue] = [:]
-        for (k, v) in m.record.ruleModes { ruleModes[k] = .string(v) }
-        var loosened: [String: JSONValue] = [:]
-        for (k, v) in m.record.loosened { loosened[k] = JSONValue(v) }
-        return [
-            "kernel_mode": .string(m.session.mode.rawValue),
-            "generation": JSONValue(Double(m.generation)), "slot": JSONValue(Int(m.record.slot)),
-            "source": .string(m.record.source), "rules": JSONValue(m.policy.rules.count),
-            "fragments": .array(m.record.fragments.map { .string($0.source) }),
-            "policy_mode": .string(m.record.policyMode), "rule_modes": .object(ruleModes), "loosened": .object(loosened),
-            "pins": .string(configuration.session.pinDirectory ?? ""),
-            "adopted": .bool(m.adopted),
-            "ringbuf_drops": JSONValue(Double(m.session.ringbufDrops)),
-            "events_seen": JSONValue(Double(events.eventsSeen)),
-            "last_apply": JSONValue(m.lastApplyAt),
-            "policy_watch": policyWatch?.status() ?? .null,
-        ]
+        return ControlInterface.GetStatus.Reply(
+            kernelMode: m.session.mode.rawValue, generation: m.generation, slot: Int(m.record.slot),
+            source: m.record.source, fragments: m.record.fragments.map(\.source), rules: m.policy.rules.count,
+            policyMode: m.record.policyMode, ruleModes: m.record.ruleModes, loosened: m.record.loosened,
+            pins: configuration.session.pinDirectory ?? "", adopted: m.adopted,
+            ringbufDrops: UInt64(m.session.ringbufDrops), eventsSeen: UInt64(events.eventsSeen),
+            lastApply: m.lastApplyAt, policyWatch: policyWatch?.status())
     }
 
     /// The effective policy (overrides applied) of `generation` and whether it audited every rule.
@@ -165,20 +140,6 @@ public final class ControlService: DaemonService {
     }
 
     /// io.corral.Apply's optional `fragments`: `[{"source": PATH, "policy": TEXT}]`, in merge order.
-    static func fragments(_ value: JSONValue?) throws(ControlError) -> [GenerationRecord.Fragment] {
-        guard let value else { return [] }
-        if case .null = value { return [] }
-        guard let items = value.arrayValue else { throw .invalidParameter("fragments", reason: "expected a list") }
-        var result: [GenerationRecord.Fragment] = []
-        for item in items {
-            guard case .string(let source)? = item["source"], case .string(let text)? = item["policy"] else {
-                throw .invalidParameter("fragments", reason: "each fragment needs a string 'source' and 'policy'")
-            }
-            result.append(GenerationRecord.Fragment(source: source, policy: text))
-        }
-        return result
-    }
-
     private func mapped<T>(_ body: () throws(DaemonError) -> T) throws(ControlError) -> T {
         do { return try body() } catch {
             switch error {

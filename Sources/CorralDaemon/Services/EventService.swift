@@ -92,7 +92,7 @@ public final class EventService: DaemonService {
     }
 
     func recordAdmin(_ a: AdminAction) {
-        var fields: [String: RecordedValue] = [:]
+        var fields: [String: JSONValue] = [:]
         for (k, v) in a.fields { fields[k] = .string(v) }
         let now = Sys.monotonicNanos()
         publish(RecordedEvent.admin(id: "admin-\(now)", bootID: enricher.bootID, action: a.action,
@@ -111,19 +111,19 @@ public final class EventService: DaemonService {
         if configuration.printEvents { _ = try? Sys.write(1, Array((line + "\n").utf8)) }
         subscribers.removeAll { !$0.stream.isOpen }
         guard subscribers.contains(where: { $0.filter.matches(e) }), let v = try? JSONValue.parse(line) else { return }
-        for s in subscribers where s.filter.matches(e) { s.stream.send(["event": v]) }
+        for s in subscribers where s.filter.matches(e) { s.stream.send(ControlInterface.GetEvents.self, .init(event: v)) }
     }
 
     /// Sends recent matching events; with `follow` keeps the stream open for new ones.
     func subscribe(filter: EventFilter, follow: Bool, stream: ControlStream) {
         let recent = ring.events(matching: filter)
         for e in recent {
-            if let v = try? JSONValue.parse(e.jsonLine) { stream.send(["event": v], continues: true) }
+            if let v = try? JSONValue(encoding: e) { stream.send(ControlInterface.GetEvents.self, .init(event: v)) }
         }
         if follow && stream.request.more {
             subscribers.append((EventFilter(rule: filter.rule, verdict: filter.verdict, hook: filter.hook), stream))
         } else {
-            stream.finish(["count": JSONValue(recent.count)])
+            stream.finish(ControlInterface.GetEvents.self, .init(count: recent.count))
         }
     }
 
@@ -136,7 +136,7 @@ public final class EventService: DaemonService {
         if let fd = reader?.epollFD, fd >= 0 { reactor?.remove(fd) }
         reader?.close()
         reader = nil
-        for s in subscribers { s.stream.finish([:]) }
+        for s in subscribers { s.stream.finish(ControlInterface.GetEvents.self, .init()) }
         subscribers.removeAll()
         log?.close()
     }

@@ -90,19 +90,19 @@ public final class PolicyWatchService: DaemonService {
     }
 
     /// `policy_watch` in io.corral.GetStatus.
-    func status() -> JSONValue {
-        var s: [String: JSONValue] = ["path": .string(path)]
+    func status() -> ControlInterface.GetStatus.PolicyWatchStatus {
+        var s = ControlInterface.GetStatus.PolicyWatchStatus(path: path, lastChange: "none")
         switch lastOutcome {
-        case .none: s["last_change"] = .string("none")
-        case .unchanged: s["last_change"] = .string("unchanged")
+        case .none: break
+        case .unchanged: s.lastChange = "unchanged"
         case .applied(let g):
-            s["last_change"] = .string("applied")
-            s["generation"] = JSONValue(Double(g))
+            s.lastChange = "applied"
+            s.generation = g
         case .refused(let reasons):
-            s["last_change"] = .string("refused")
-            s["diagnostics"] = .array(reasons.map { .string($0) })
+            s.lastChange = "refused"
+            s.diagnostics = reasons
         }
-        if let reason = watcher?.unreadable { s["unreadable"] = .string(reason) }
-        return .object(s)
+        s.unreadable = watcher?.unreadable
+        return s
     }
 }

@@ -19,18 +19,16 @@ public struct GenerationStore: Sendable {
     /// Writes the record atomically (temporary file, fsync, rename) and prunes old records.
     public func write(_ record: GenerationRecord) throws(Errno) {
         try Sys.mkdirs(directory)
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        guard let data = try? enc.encode(record) else { throw Errno(rawValue: EINVAL) }
+        guard let text = record.jsonText else { throw Errno(rawValue: EINVAL) }
         let final = path(record.generation), tmp = final + ".tmp"
-        try Sys.writeFileSynced(tmp, Array(data))
+        try Sys.writeFileSynced(tmp, Array(text.utf8))
         try Sys.rename(tmp, final)
         prune(below: record.generation)
     }
 
     public func read(_ generation: UInt64) -> GenerationRecord? {
         guard let text = try? Sys.readFile(path(generation)) else { return nil }
-        return try? JSONDecoder().decode(GenerationRecord.self, from: Data(text.utf8))
+        return GenerationRecord.parse(text: text)
     }
 
     private func prune(below current: UInt64) {

@@ -1,6 +1,8 @@
-// Reading and writing JSON text (RFC 8259) for the control protocol, without Foundation.
+// Reading and writing JSON text (RFC 8259): the control protocol's messages, event-log lines and
+// generation records. Written by hand over bytes (this module does not import Foundation, though
+// the binaries link it for other reasons), so that integers stay exact and the limits below hold.
 //
-// The reader is strict, because its input comes from any local user: UTF-8 only, no trailing
+// The reader is strict, because control-socket input comes from any local user: UTF-8 only, no trailing
 // data, no duplicate object keys, no lone surrogates, numbers within Double range, and nesting at
 // most `JSONValue.maxDepth` deep (the parser recurses). Every rejection is a `JSONParseError`
 // with a reason and byte offset.

@@ -3,10 +3,10 @@
 // Integers are exact across the 64-bit signed range (`.integer`): a literal without fraction or
 // exponent reads as one, and counters such as `timestamp_ns` or `seq` never round. Other numbers
 // are Doubles; a Double that holds an integer of at most 2^53 is stored as `.integer`, so the two
-// spellings of one value compare equal. The wire form is produced and read by JSONWire.swift (strict,
-// depth-limited, no Foundation); Codable conformance and `init(encoding:)`/`decode(as:)` let
-// services move between their Codable types and JSONValue.
-import FoundationEssentials
+// spellings of one value compare equal. UInt64 values above Int64.max become (rounded) Doubles.
+// The text form is produced and read by JSONWire.swift (strict, depth-limited); JSONCoder.swift
+// moves Codable types to and from JSONValue (`init(encoding:)`, `decode(as:)`). Together they are
+// Corral's one JSON codec: the control protocol, the event log and generation records use it.
 
 public enum JSONValue: Sendable {
     case null
@@ -201,15 +201,15 @@ extension JSONValue: Codable {
 }
 
 extension JSONValue {
-    /// The JSON form of an Encodable value (through JSONEncoder; non-finite numbers fail).
+    /// The JSON form of an Encodable value (JSONValueEncoder: nil optionals left out; non-finite
+    /// numbers fail).
     public init<T: Encodable>(encoding value: T) throws {
-        let data = try JSONEncoder().encode(value)
-        self = try JSONValue.parse(Array(data))
+        self = try JSONValueEncoder().encode(value)
     }
 
-    /// Decodes this value as `T` (through JSONDecoder).
-    public func decode<T: Decodable>(as type: T.Type = T.self) throws -> T {
-        try JSONDecoder().decode(T.self, from: Data(serialized()))
+    /// Decodes this value as `T` (JSONValueDecoder).
+    public func decode<T: Decodable>(as type: T.Type = T.self) throws(JSONDecodeError) -> T {
+        try JSONValueDecoder().decode(T.self, from: self)
     }
 }
 

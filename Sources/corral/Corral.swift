@@ -1,4 +1,0 @@
-import CorralCLI
-
-@main
-extension CorralCommand {}

@@ -45,7 +45,7 @@ let package = Package(
         ),
         .target(
             name: "CorralEvaluator",
-            dependencies: ["CorralPolicy", .product(name: "Yams", package: "Yams")]
+            dependencies: ["CorralEvents", "CorralPolicy", .product(name: "Yams", package: "Yams")]
         ),
         .target(name: "CorralABI", path: "bpf/abi"),
         .target(name: "CCorralSystem"),
@@ -55,12 +55,13 @@ let package = Package(
         .target(
             name: "CorralKernel",
             dependencies: [
-                "CLibBPF", "CorralABI", "CorralCompiler", "CorralPolicy", "CorralSystem",
+                "CLibBPF", "CorralABI", "CorralCompiler", "CorralEvents", "CorralPolicy", "CorralSystem",
             ]
         ),
         .target(name: "CorralJSON"),
+        .target(name: "CorralEvents", dependencies: ["CorralABI", "CorralJSON"]),
         .target(name: "CorralControl", dependencies: ["CorralJSON", "CorralSystem"]),
-        .target(name: "CorralOps", dependencies: ["CorralJSON", "CorralKernel", "CorralEvaluator", "CorralPolicy", "CorralSystem"]),
+        .target(name: "CorralOps", dependencies: ["CorralEvents", "CorralJSON", "CorralKernel", "CorralEvaluator", "CorralPolicy", "CorralSystem"]),
         .target(
             name: "CorralDaemon",
             dependencies: [

@@ -297,7 +297,7 @@ private struct Compilation {
     static func hasScope(_ kind: RuleKind) -> Bool {
         switch kind {
         case .delegated, .stay, .locked, .denyInto: true
-        default: false
+        case .track, .lockOnEntry, .denyCreate, .denyEnter, .allowEnterOnly, .managers, .idMap: false
         }
     }
 
@@ -306,7 +306,7 @@ private struct Compilation {
     static func isAnchored(_ kind: RuleKind) -> Bool {
         switch kind {
         case .stay, .locked, .denyInto, .delegated: true
-        default: false
+        case .track, .lockOnEntry, .denyCreate, .denyEnter, .allowEnterOnly, .managers, .idMap: false
         }
     }
 

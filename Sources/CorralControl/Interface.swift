@@ -258,7 +258,7 @@ public enum ControlInterface {
         }
         public struct Reply: Codable, Sendable, Hashable, JSONNilEncodingChoice {
             public static let nilEncoding = JSONValueEncoder.NilEncoding.omit
-            /// One recorded event (CorralOps.RecordedEvent's JSON form).
+            /// One recorded event (CorralOps.Event's JSON form).
             public var event: JSONValue?
             /// The final reply of a call without `follow`: how many events were sent.
             public var count: Int?

@@ -28,7 +28,7 @@ public enum DecisionExplainer {
     public static func render(_ decision: Decision, title: String? = nil) -> String {
         var lines: [String] = []
         if let title { lines.append(title) }
-        lines.append("hook: \(decision.hook.rawValue) (count \(decision.record.hookCount))")
+        lines.append("hook: \(decision.hook.rawValue) (count \(decision.record.hookCount ?? 0))")
         lines.append("event: " + eventText(decision))
         let verdictEntries = decision.considered.filter { $0.role == .verdict || $0.role == .taskLock }
         let sideEntries = decision.considered.filter { $0.role == .track || $0.role == .lockOnEntry }
@@ -50,7 +50,7 @@ public enum DecisionExplainer {
             lines.append("effect: \(tracked.type.rawValue) namespace \(tracked.inum) tracked as '\(tracked.label)' by \(tracked.ruleID)")
         }
         if let lock = decision.effects.locked {
-            lines.append("effect: task \(decision.record.pid) locked by \(lock.ruleID) (namespace '\(lock.label)', inum \(lock.inum))")
+            lines.append("effect: task \(decision.record.pid ?? 0) locked by \(lock.ruleID) (namespace '\(lock.label)', inum \(lock.inum))")
         }
         if !decision.effects.moved.isEmpty, let dst = decision.record.dstCgroupPath {
             lines.append("effect: moved \(decision.effects.moved.map(String.init).joined(separator: ", ")) to \(dst)")
@@ -69,19 +69,22 @@ public enum DecisionExplainer {
 
     private static func eventText(_ d: Decision) -> String {
         let r = d.record
+        func show<T>(_ value: T?) -> String { value.map { "\($0)" } ?? "?" }
         var parts: [String] = []
-        if d.hook != .namespaceFree { parts.append("actor pid \(r.pid) tgid \(r.tgid)" + (r.comm.isEmpty ? "" : " (\(r.comm))")) }
+        if d.hook != .namespaceFree {
+            parts.append("actor pid \(show(r.pid)) tgid \(show(r.tgid))" + ((r.comm ?? "").isEmpty ? "" : " (\(r.comm!))"))
+        }
         switch d.hook {
         case .namespaceAlloc, .namespaceInstall, .namespaceFree, .idMap:
-            parts.append("ns \(r.nsType?.rawValue ?? "?") \(r.nsInum)")
+            parts.append("ns \(r.nsType ?? "?") \(show(r.nsInum))")
             parts.append(r.nsLabel.map { "label '\($0)'" } ?? "untracked")
         case .cgroupAttach:
-            parts.append("target \(r.targetPID)")
-            parts.append("src \(r.srcCgroupPath ?? "?") (id \(r.srcCgroup))")
-            parts.append("dst \(r.dstCgroupPath ?? "?") (id \(r.dstCgroup))")
-            parts.append("threadgroup \(r.threadgroup)")
+            parts.append("target \(show(r.targetPID))")
+            parts.append("src \(r.srcCgroupPath ?? "?") (id \(show(r.srcCgroup)))")
+            parts.append("dst \(r.dstCgroupPath ?? "?") (id \(show(r.dstCgroup)))")
+            parts.append("threadgroup \(show(r.threadgroup))")
         case .ptrace:
-            parts.append("other task \(r.targetPID)")
+            parts.append("other task \(show(r.targetPID))")
         }
         return parts.joined(separator: ", ")
     }

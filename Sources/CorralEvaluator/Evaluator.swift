@@ -119,7 +119,7 @@ public struct Evaluator: Sendable {
     public mutating func namespaceAlloc(actor pid: Int32, type: NamespaceType, inum: UInt32) -> Decision {
         let count = bump(.namespaceAlloc)
         let actor = ensureTask(pid)
-        var record = nsRecord(actor, type: type, inum: inum, label: nil, count: count)
+        let record = nsRecord(.namespaceAlloc, actor, type: type, inum: inum, label: nil, count: count)
         if type == .mnt && inum == 0 {
             return Decision(hook: .namespaceAlloc, verdict: .allow, rule: nil, mode: nil, err: 0,
                             reason: "anonymous mount namespace (inum 0): not decided, not tracked",
@@ -151,8 +151,8 @@ public struct Evaluator: Sendable {
                                            creatorTgid: actor.tgid)
             trackedNamespaces[inum] = tracked
             decision.effects.tracked = tracked
-            record.nsLabel = label
-            decision.record = record
+            decision.record.nsLabel = label
+            decision.record.tracked = true
             decision.reason += "; namespace tracked as '\(label)' by rule '\(best.rule.id)'"
         } else if !decision.permitted, let best = trackTrace.best() {
             decision.reason += "; not tracked by '\(best.rule.id)' because creation is denied"
@@ -165,7 +165,7 @@ public struct Evaluator: Sendable {
         let count = bump(.namespaceInstall)
         let actor = ensureTask(pid)
         let label = trackedNamespaces[inum]?.label
-        let record = nsRecord(actor, type: type, inum: inum, label: label, count: count)
+        let record = nsRecord(.namespaceInstall, actor, type: type, inum: inum, label: label, count: count)
         let nsText = describeNamespace(type: type, inum: inum, label: label)
         // Already in it (not mnt or user): nothing changes, so it is not an entry. Only a task lock
         // of the default kind (lock-to: namespace: no setns at all) still applies.
@@ -216,7 +216,7 @@ public struct Evaluator: Sendable {
                              condition: "may enter only namespaces labelled \(labelList(rule.labels)), not \(nsText)",
                              actor: actor, into: &trace)
                 }
-            default:
+            case .track, .lockOnEntry, .denyCreate, .managers, .delegated, .stay, .locked, .denyInto, .idMap:
                 continue
             }
         }
@@ -240,6 +240,7 @@ public struct Evaluator: Sendable {
                 let lock = TaskLock(ruleID: best.rule.id, label: label, inum: inum)
                 tasks[pid]?.lock = lock
                 decision.effects.locked = lock
+                decision.record.locked = true
                 decision.reason += "; task \(pid) is now locked by rule '\(best.rule.id)'"
             }
         }
@@ -250,8 +251,8 @@ public struct Evaluator: Sendable {
     public mutating func namespaceFree(inum: UInt32) -> Decision {
         let count = bump(.namespaceFree)
         let removed = trackedNamespaces.removeValue(forKey: inum)
-        var record = EventRecord(nsType: removed?.type, nsInum: inum, nsLabel: removed?.label, hookCount: count)
-        record.comm = ""
+        let record = Event(id: "", hook: Hook.namespaceFree.rawValue, comm: "", nsType: removed?.type.rawValue,
+                           nsInum: inum, nsLabel: removed?.label, hookCount: count)
         let reason = removed.map { "namespace \($0.type.rawValue) \(inum) freed; label '\($0.label)' forgotten" }
             ?? "untracked namespace \(inum) freed"
         return Decision(hook: .namespaceFree, verdict: .allow, rule: nil, mode: nil, err: 0, reason: reason,
@@ -271,11 +272,13 @@ public struct Evaluator: Sendable {
         let targetTask = ensureTask(target)
         let src = src ?? targetTask.cgroup
         let group = threadgroup ?? (via != .threads)
-        let record = EventRecord(
-            pid: actor.pid, tgid: actor.tgid, comm: actor.comm, targetPID: target,
-            srcCgroup: cgroupID(for: src), dstCgroup: cgroupID(for: dst),
-            srcCgroupPath: src.description, dstCgroupPath: dst.description,
-            threadgroup: group ? 1 : 0, hookCount: count)
+        var record = Self.event(.cgroupAttach, actor: actor, count: count)
+        record.targetPID = UInt32(bitPattern: target)
+        record.srcCgroup = cgroupID(for: src)
+        record.dstCgroup = cgroupID(for: dst)
+        record.srcCgroupPath = src.description
+        record.dstCgroupPath = dst.description
+        record.threadgroup = group ? 1 : 0
         var decision: Decision
         if let policy {
             var trace = Trace()
@@ -336,7 +339,7 @@ public struct Evaluator: Sendable {
                         effect = nil
                         cond = "destination \(dst) is outside \(pathList(rule.cgroups))"
                     }
-                default:
+                case .track, .lockOnEntry, .denyCreate, .denyEnter, .allowEnterOnly, .idMap:
                     continue
                 }
                 consider(rule, role: .verdict, effect: effect, condition: cond, actor: actor, into: &trace)
@@ -367,8 +370,8 @@ public struct Evaluator: Sendable {
         let tracerTask = ensureTask(pid)
         let traceeTask = ensureTask(tracee)
         let caller = traceme ? traceeTask : tracerTask
-        let record = EventRecord(pid: caller.pid, tgid: caller.tgid, comm: caller.comm,
-                                 targetPID: traceme ? tracerTask.pid : traceeTask.pid, hookCount: count)
+        var record = Self.event(.ptrace, actor: caller, count: count)
+        record.targetPID = UInt32(bitPattern: traceme ? tracerTask.pid : traceeTask.pid)
         guard let policy else { return noPolicy(.ptrace, record) }
         var trace = Trace()
         if let lock = tracerTask.lock {
@@ -421,7 +424,7 @@ public struct Evaluator: Sendable {
         let count = bump(.idMap)
         let actor = ensureTask(pid)
         let label = trackedNamespaces[inum]?.label
-        let record = nsRecord(actor, type: .user, inum: inum, label: label, count: count)
+        let record = nsRecord(.idMap, actor, type: .user, inum: inum, label: label, count: count)
         guard let policy else { return noPolicy(.idMap, record) }
         let nsText = describeNamespace(type: .user, inum: inum, label: label)
         var trace = Trace()
@@ -611,7 +614,7 @@ public struct Evaluator: Sendable {
     }
 
     /// Picks would-be and effective winners and builds the reported decision (semantics.md table).
-    private func finish(_ hook: Hook, trace: Trace, record: EventRecord) -> Decision {
+    private func finish(_ hook: Hook, trace: Trace, record: Event) -> Decision {
         let wouldBe = Trace.top(trace.results)
         let effective = Trace.top(trace.results.filter { !($0.effect == .deny && $0.mode == .audit) })
         func winner(_ r: Result?) -> Winner? {
@@ -645,14 +648,28 @@ public struct Evaluator: Sendable {
                         effective: winner(effective), considered: trace.entries)
     }
 
-    private func noPolicy(_ hook: Hook, _ record: EventRecord) -> Decision {
+    private func noPolicy(_ hook: Hook, _ record: Event) -> Decision {
         Decision(hook: hook, verdict: .allow, rule: nil, mode: nil, err: 0, reason: "allowed: no policy loaded",
                  effects: SideEffects(), record: record, wouldBe: nil, effective: nil, considered: [])
     }
 
-    private func nsRecord(_ actor: TaskState, type: NamespaceType, inum: UInt32, label: String?, count: UInt64) -> EventRecord {
-        EventRecord(pid: actor.pid, tgid: actor.tgid, comm: actor.comm, nsType: type, nsInum: inum, nsLabel: label,
-                    hookCount: count)
+    private func nsRecord(_ hook: Hook, _ actor: TaskState, type: NamespaceType, inum: UInt32, label: String?,
+                          count: UInt64) -> Event {
+        var record = Self.event(hook, actor: actor, count: count)
+        record.nsType = type.rawValue
+        record.nsInum = inum
+        record.nsLabel = label
+        return record
+    }
+
+    /// The event the kernel would report for `actor` at `hook`, before the verdict (which
+    /// `Decision.init` fills in). `id` is empty: the evaluator's events are not recorded.
+    /// The numbers every kernel event has are 0 until the hook sets them, as in the kernel.
+    static func event(_ hook: Hook, actor: TaskState, count: UInt64) -> Event {
+        Event(id: "", hook: hook.rawValue, pid: UInt32(bitPattern: actor.pid), tgid: UInt32(bitPattern: actor.tgid),
+              comm: actor.comm, targetPID: 0, srcCgroup: 0, dstCgroup: 0, threadgroup: 0, nsInum: 0,
+              locked: false, tracked: false, actorCgroupPath: actor.cgroup.description, hookCount: count,
+              actorExe: actor.exe.isEmpty ? nil : actor.exe)
     }
 
     private func describe(_ task: TaskState) -> String {

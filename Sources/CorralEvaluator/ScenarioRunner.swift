@@ -139,22 +139,21 @@ public enum ScenarioRunner {
         }
         if let r = e.record {
             let got = d.record
-            mismatch("record.pid", r.pid, got.pid) { "\($0)" }
-            mismatch("record.tgid", r.tgid, got.tgid) { "\($0)" }
-            mismatch("record.target_pid", r.targetPID, got.targetPID) { "\($0)" }
-            mismatch("record.src_cgroup", r.srcCgroup, got.srcCgroup) { "\($0)" }
-            mismatch("record.dst_cgroup", r.dstCgroup, got.dstCgroup) { "\($0)" }
-            mismatch("record.threadgroup", r.threadgroup, got.threadgroup) { "\($0)" }
-            if let want = r.nsType, want != got.nsType {
-                failures.append("record.ns_type: expected \(want.rawValue), got \(got.nsType?.rawValue ?? "none")")
+            func field<T: Equatable>(_ name: String, _ want: T?, _ got: T?) {
+                if let want, want != got { failures.append("record.\(name): expected \(want), got \(got.map { "\($0)" } ?? "none")") }
             }
-            mismatch("record.ns_inum", r.nsInum, got.nsInum) { "\($0)" }
-            if let want = r.nsLabel, want != got.nsLabel {
-                failures.append("record.ns_label: expected \(want), got \(got.nsLabel ?? "none")")
-            }
-            mismatch("record.hook_count", r.hookCount, got.hookCount) { "\($0)" }
-            if let least = r.hookCountAtLeast, got.hookCount < least {
-                failures.append("record.hook_count: expected at least \(least), got \(got.hookCount)")
+            field("pid", r.pid.map { UInt32(bitPattern: $0) }, got.pid)
+            field("tgid", r.tgid.map { UInt32(bitPattern: $0) }, got.tgid)
+            field("target_pid", r.targetPID.map { UInt32(bitPattern: $0) }, got.targetPID)
+            field("src_cgroup", r.srcCgroup, got.srcCgroup)
+            field("dst_cgroup", r.dstCgroup, got.dstCgroup)
+            field("threadgroup", r.threadgroup, got.threadgroup)
+            field("ns_type", r.nsType?.rawValue, got.nsType)
+            field("ns_inum", r.nsInum, got.nsInum)
+            field("ns_label", r.nsLabel, got.nsLabel)
+            field("hook_count", r.hookCount, got.hookCount)
+            if let least = r.hookCountAtLeast, (got.hookCount ?? 0) < least {
+                failures.append("record.hook_count: expected at least \(least), got \(got.hookCount ?? 0)")
             }
         }
         return failures

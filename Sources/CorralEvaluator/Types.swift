@@ -1,52 +1,8 @@
 // Values the reference evaluator works with: tasks, tracked namespaces, decisions and their traces.
 // Semantics: docs/semantics.md. JSON field names follow `struct corral_event` (corral_abi.h).
+@_exported import CorralEvents
 import CorralPolicy
-
-/// The supervised hooks; `abiValue` is `enum corral_hook`. `ptrace` is Corral's domain scope
-/// (ptrace_access_check with PTRACE_MODE_ATTACH, and ptrace_traceme), the same in both modes.
-public enum Hook: String, Codable, Sendable, Hashable, CaseIterable {
-    case namespaceAlloc = "namespace_alloc"
-    case namespaceInstall = "namespace_install"
-    case namespaceFree = "namespace_free"
-    case cgroupAttach = "cgroup_attach"
-    case ptrace = "ptrace"
-    case idMap = "id_map"
-
-    public var abiValue: UInt32 {
-        switch self {
-        case .namespaceAlloc: 1
-        case .namespaceInstall: 2
-        case .namespaceFree: 3
-        case .cgroupAttach: 4
-        case .ptrace: 6 // 5 is CORRAL_HOOK_SELF_PROTECT, not a policy decision
-        case .idMap: 7
-        }
-    }
-
-    public init?(abiValue: UInt32) {
-        guard let hook = Hook.allCases.first(where: { $0.abiValue == abiValue }) else { return nil }
-        self = hook
-    }
-}
-
-/// The reported verdict; `audit` means "allowed, but an audit-mode rule would deny".
-public enum Verdict: String, Codable, Sendable, Hashable, CaseIterable {
-    case allow, deny, audit
-
-    /// `enum corral_verdict`.
-    public var abiValue: UInt32 {
-        switch self {
-        case .allow: 0
-        case .deny: 1
-        case .audit: 2
-        }
-    }
-
-    public init?(abiValue: UInt32) {
-        guard let verdict = Verdict.allCases.first(where: { $0.abiValue == abiValue }) else { return nil }
-        self = verdict
-    }
-}
+import CorralSystem
 
 /// The /proc/PID file of a user namespace an id-map decision is about.
 public enum IDMapFile: String, Codable, Sendable, Hashable, CaseIterable {
@@ -165,61 +121,6 @@ extension CgroupPath: Codable {
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         try container.encode(description)
-    }
-}
-
-/// The event fields of one decision, named as in `struct corral_event`.
-public struct EventRecord: Codable, Sendable, Hashable {
-    public var pid: Int32
-    public var tgid: Int32
-    public var comm: String
-    public var targetPID: Int32
-    public var srcCgroup: UInt64
-    public var dstCgroup: UInt64
-    public var srcCgroupPath: String?
-    public var dstCgroupPath: String?
-    /// 1 for cgroup.procs and clone3 without CLONE_THREAD, 0 otherwise.
-    public var threadgroup: UInt8
-    public var nsType: NamespaceType?
-    public var nsInum: UInt32
-    /// Tracked label of the namespace (nil when untracked).
-    public var nsLabel: String?
-    /// Invocations of this hook so far, this one included.
-    public var hookCount: UInt64
-
-    public init(
-        pid: Int32 = 0, tgid: Int32 = 0, comm: String = "", targetPID: Int32 = 0, srcCgroup: UInt64 = 0,
-        dstCgroup: UInt64 = 0, srcCgroupPath: String? = nil, dstCgroupPath: String? = nil,
-        threadgroup: UInt8 = 0, nsType: NamespaceType? = nil, nsInum: UInt32 = 0, nsLabel: String? = nil,
-        hookCount: UInt64 = 0
-    ) {
-        self.pid = pid
-        self.tgid = tgid
-        self.comm = comm
-        self.targetPID = targetPID
-        self.srcCgroup = srcCgroup
-        self.dstCgroup = dstCgroup
-        self.srcCgroupPath = srcCgroupPath
-        self.dstCgroupPath = dstCgroupPath
-        self.threadgroup = threadgroup
-        self.nsType = nsType
-        self.nsInum = nsInum
-        self.nsLabel = nsLabel
-        self.hookCount = hookCount
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case pid, tgid, comm
-        case targetPID = "target_pid"
-        case srcCgroup = "src_cgroup"
-        case dstCgroup = "dst_cgroup"
-        case srcCgroupPath = "src_cgroup_path"
-        case dstCgroupPath = "dst_cgroup_path"
-        case threadgroup
-        case nsType = "ns_type"
-        case nsInum = "ns_inum"
-        case nsLabel = "ns_label"
-        case hookCount = "hook_count"
     }
 }
 
@@ -388,13 +289,13 @@ public struct Decision: Codable, Sendable, Hashable {
     /// One line for humans.
     public var reason: String
     public var effects: SideEffects
-    public var record: EventRecord
+    public var record: Event
     public var wouldBe: Winner?
     public var effective: Winner?
     public var considered: [Consideration]
 
     public init(hook: Hook, verdict: Verdict, rule: String?, mode: RuleMode?, err: Int32, reason: String,
-                effects: SideEffects, record: EventRecord, wouldBe: Winner?, effective: Winner?,
+                effects: SideEffects, record: Event, wouldBe: Winner?, effective: Winner?,
                 considered: [Consideration]) {
         self.hook = hook
         self.verdict = verdict
@@ -403,7 +304,16 @@ public struct Decision: Codable, Sendable, Hashable {
         self.err = err
         self.reason = reason
         self.effects = effects
-        self.record = record
+        // The record carries the verdict as the kernel's event would.
+        var event = record
+        event.hook = hook.rawValue
+        event.verdict = verdict.rawValue
+        event.mode = (mode ?? .enforce).rawValue
+        event.rule = rule
+        event.ruleUID = rule.map(StableID.of) ?? 0
+        event.err = err
+        event.errno = err == 0 ? nil : ErrnoNames.symbol(of: err)
+        self.record = event
         self.wouldBe = wouldBe
         self.effective = effective
         self.considered = considered

@@ -1,6 +1,6 @@
 // Kernel event -> recorded event: adds the id, the boot id and what /proc still knows about the
 // actor (docs/operations.md §3). Best effort: a task that is gone yields `actor_exe: null`.
-import CorralKernel
+import CorralEvents
 import CorralSystem
 import Foundation
 
@@ -24,25 +24,12 @@ public struct EventEnricher: Sendable {
         return hex.count >= 8 ? String(hex.prefix(8)) : nil
     }
 
-    /// The recorded form of `event`: every DecisionEvent field, plus id, boot id and the actor's
-    /// executable as /proc shows it now.
-    public func enrich(_ event: DecisionEvent) -> RecordedEvent {
-        // Field by field (no JSON round trip: this runs once per kernel event). A field added to
-        // DecisionEvent must be added here; EventRecordingTests compares the two encodings.
-        var recorded = RecordedEvent(
-            id: String(event.seq), hook: event.hook, generation: event.generation, seq: event.seq,
-            timestampNs: event.timestampNs, verdict: event.verdict, mode: event.mode, rule: event.rule,
-            ruleUID: event.ruleUID, pid: event.pid, tgid: event.tgid, comm: event.comm, targetPID: event.targetPID,
-            srcCgroup: event.srcCgroup, dstCgroup: event.dstCgroup, srcCgroupPath: event.srcCgroupPath,
-            dstCgroupPath: event.dstCgroupPath, threadgroup: event.threadgroup, nsType: event.nsType,
-            nsInum: event.nsInum, nsLabel: event.nsLabel, errno: event.errno, err: event.err, compat: event.compat,
-            locked: event.locked, tracked: event.tracked, actorCgroup: event.actorCgroup,
-            actorCgroupPath: event.actorCgroupPath, actorLockRule: event.actorLockRule, actorLockLabel: event.actorLockLabel)
+    /// The recorded form of a kernel `event`: the boot id and the actor's executable as /proc
+    /// shows it now.
+    public func enrich(_ event: Event) -> Event {
+        var recorded = event
         recorded.bootID = bootID
-        recorded.unclassified = event.unclassified
-        recorded.alreadyIn = event.alreadyIn
-        recorded.exeCarried = event.exeCarried
-        let (exe, xattrs) = actorExecutable(tgid: event.tgid)
+        let (exe, xattrs) = actorExecutable(tgid: event.tgid ?? 0)
         recorded.actorExe = exe
         recorded.actorExeXattrs = xattrs
         return recorded
@@ -52,7 +39,7 @@ public struct EventEnricher: Sendable {
     /// executable (device and inode from its corral_task_state) by the first of `candidates`
     /// (the policy's `exe:` paths) with that inode, else `inode INO on MAJ:MIN`; sets
     /// `actor_exe_carried` and that file's xattr names.
-    public func recordCarriedExecutable(_ recorded: inout RecordedEvent, dev: UInt32, ino: UInt64,
+    public func recordCarriedExecutable(_ recorded: inout Event, dev: UInt32, ino: UInt64,
                                         candidates: [String]) {
         let match = candidates.first { path in
             guard let st = try? FileSystem.status(path) else { return false }

@@ -5,7 +5,7 @@ import CorralEvaluator
 import CorralPolicy
 
 public struct EventExplanation: Sendable {
-    public var event: RecordedEvent
+    public var event: Event
     public var generation: UInt64?
     /// The evaluator's decision; nil when the event is not a decision or could not be reconstructed.
     public var decision: Decision?
@@ -19,7 +19,7 @@ public struct EventExplanation: Sendable {
     /// Explains `event` under `policy`, the effective policy of the event's generation (rule modes
     /// as overridden then); `auditAll` when that generation audited every rule. A nil policy
     /// (no record of the generation) yields a header that says so and no decision.
-    public static func explain(_ event: RecordedEvent, policy: Policy?, auditAll: Bool = false,
+    public static func explain(_ event: Event, policy: Policy?, auditAll: Bool = false,
                                resolveExe: EventInputReconstruction.ExeResolver = EventInputReconstruction.resolveSymlinks)
         -> EventExplanation {
         var lines = [headline(event)]
@@ -74,13 +74,13 @@ public struct EventExplanation: Sendable {
     }
 
     /// Verdict and rule equal (a recorded `uid:…` rule equals the policy rule with that uid).
-    public static func agrees(_ event: RecordedEvent, _ decision: Decision, policy: Policy) -> Bool {
+    public static func agrees(_ event: Event, _ decision: Decision, policy: Policy) -> Bool {
         guard event.verdict == decision.verdict.rawValue else { return false }
         let recorded = event.rule.map { EventInputReconstruction.resolveRule($0, in: policy) }
         return recorded == decision.rule
     }
 
-    static func headline(_ e: RecordedEvent) -> String {
+    static func headline(_ e: Event) -> String {
         var text = "event \(e.id)"
         if let boot = e.bootID { text += " (boot \(boot))" }
         text += ", generation \(e.generation.map(String.init) ?? "?"), \(e.hook)"
@@ -90,7 +90,7 @@ public struct EventExplanation: Sendable {
         return text
     }
 
-    static func kernelText(_ e: RecordedEvent) -> String? {
+    static func kernelText(_ e: Event) -> String? {
         guard let verdict = e.verdict else { return nil }
         var text = verdict
         if let rule = e.rule { text += " by \(rule)" }
@@ -107,7 +107,7 @@ public struct EventExplanation: Sendable {
         return text
     }
 
-    static func sideEffectLines(_ e: RecordedEvent, _ d: Decision) -> [String] {
+    static func sideEffectLines(_ e: Event, _ d: Decision) -> [String] {
         var lines: [String] = []
         if d.hook == .namespaceAlloc, let recorded = e.tracked, recorded != (d.effects.tracked != nil) {
             lines.append("side effect differs: the kernel \(recorded ? "tracked" : "did not track") the namespace, the evaluator \(d.effects.tracked != nil ? "tracks" : "does not track") it")
@@ -118,7 +118,7 @@ public struct EventExplanation: Sendable {
         return lines
     }
 
-    static func adminLines(_ e: RecordedEvent) -> [String] {
+    static func adminLines(_ e: Event) -> [String] {
         var lines: [String] = []
         if let rule = e.rule { lines.append("rule: \(rule)") }
         if let mode = e.mode { lines.append("mode: \(mode)") }

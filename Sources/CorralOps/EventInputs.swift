@@ -64,7 +64,7 @@ public enum EventInputReconstruction {
 
     /// Builds the evaluator input of `event` for deciding it under `policy` (names of rules and
     /// labels the decoder could not resolve, `uid:…`/`id:…`, are resolved against `policy`).
-    public static func reconstruct(_ event: RecordedEvent, policy: Policy,
+    public static func reconstruct(_ event: Event, policy: Policy,
                                    resolveExe: ExeResolver = resolveSymlinks) -> EventReconstruction {
         let hook: Hook
         switch event.hook {
@@ -180,12 +180,12 @@ public enum EventInputReconstruction {
     /// Rules that can decide a verdict at `hook` (rules of other hooks never need the inputs).
     static func verdictRules(_ policy: Policy, hook: Hook, type: NamespaceType?) -> [Rule] {
         policy.rules.filter { rule in
-            switch (hook, rule.kind) {
-            case (.namespaceAlloc, .denyCreate): type.map { rule.namespaceTypes.contains($0) } ?? true
-            case (.namespaceInstall, .denyEnter), (.namespaceInstall, .allowEnterOnly): true
-            case (.cgroupAttach, .managers), (.cgroupAttach, .delegated), (.cgroupAttach, .stay),
-                 (.cgroupAttach, .locked), (.cgroupAttach, .denyInto): true
-            default: false
+            switch rule.kind {
+            case .denyCreate: hook == .namespaceAlloc && (type.map { rule.namespaceTypes.contains($0) } ?? true)
+            case .denyEnter, .allowEnterOnly: hook == .namespaceInstall
+            case .managers, .delegated, .stay, .locked, .denyInto: hook == .cgroupAttach
+            // Side effects (sideEffectRules); id-map writes are not reconstructed from events.
+            case .track, .lockOnEntry, .idMap: false
             }
         }
     }
@@ -193,16 +193,16 @@ public enum EventInputReconstruction {
     /// Track (alloc) and lock-on-entry (install) rules: they decide side effects, not the verdict.
     static func sideEffectRules(_ policy: Policy, hook: Hook, type: NamespaceType?) -> [Rule] {
         policy.rules.filter { rule in
-            switch (hook, rule.kind) {
-            case (.namespaceAlloc, .track): type.map { rule.namespaceTypes.contains($0) } ?? true
-            case (.namespaceInstall, .lockOnEntry): true
-            default: false
+            switch rule.kind {
+            case .track: hook == .namespaceAlloc && (type.map { rule.namespaceTypes.contains($0) } ?? true)
+            case .lockOnEntry: hook == .namespaceInstall
+            case .denyCreate, .denyEnter, .allowEnterOnly, .managers, .delegated, .stay, .locked, .denyInto, .idMap: false
             }
         }
     }
 
     /// The recorded fields `policy`'s rules for this hook read that `event` lacks.
-    static func missingInputs(_ event: RecordedEvent, hook: Hook, type: NamespaceType?, policy: Policy) -> [MissingInput] {
+    static func missingInputs(_ event: Event, hook: Hook, type: NamespaceType?, policy: Policy) -> [MissingInput] {
         let rules = verdictRules(policy, hook: hook, type: type)
         func ids(_ pick: (SubjectMatcher) -> Bool) -> [String] {
             rules.filter { $0.subjects.contains { pick($0.matcher) } }.map(\.id)
@@ -236,7 +236,7 @@ public enum EventInputReconstruction {
     }
 
     /// Missing inputs that affect only side effects (tracking, locking), as remarks.
-    static func sideEffectGaps(_ event: RecordedEvent, hook: Hook, policy: Policy) -> [String] {
+    static func sideEffectGaps(_ event: Event, hook: Hook, policy: Policy) -> [String] {
         let type = event.nsType.flatMap(NamespaceType.init(rawValue:))
         let rules = sideEffectRules(policy, hook: hook, type: type)
         let needsExe = rules.contains { $0.subjects.contains { if case .exe = $0.matcher { true } else if case .xattr = $0.matcher { true } else { false } } }

@@ -58,7 +58,7 @@ public final class EventLog: @unchecked Sendable {
     }
 
     /// Appends one event as one line.
-    public func append(_ event: RecordedEvent) throws(Errno) { try append(line: event.jsonLine) }
+    public func append(_ event: Event) throws(Errno) { try append(line: event.jsonLine) }
 
     /// Appends one line (a newline is added). Rotates first when the line would not fit.
     public func append(line: String) throws(Errno) {
@@ -108,11 +108,11 @@ public final class EventLog: @unchecked Sendable {
 
     /// Every event in every file, oldest first. Lines that do not parse are skipped (see
     /// `readWithErrors`); a line being written concurrently is at worst the last, incomplete one.
-    public func readAll() -> [RecordedEvent] { readWithErrors().events }
+    public func readAll() -> [Event] { readWithErrors().events }
 
     /// Every event in every file, oldest first, and the lines that did not parse.
-    public func readWithErrors() -> (events: [RecordedEvent], errors: [EventLogLineError]) {
-        var events: [RecordedEvent] = []
+    public func readWithErrors() -> (events: [Event], errors: [EventLogLineError]) {
+        var events: [Event] = []
         var errors: [EventLogLineError] = []
         for file in files {
             let read = EventLog.read(path: file)
@@ -123,7 +123,7 @@ public final class EventLog: @unchecked Sendable {
     }
 
     /// The newest event with this id (and boot id, when given). Searches newest file first.
-    public func event(id: String, bootID: String? = nil) -> RecordedEvent? {
+    public func event(id: String, bootID: String? = nil) -> Event? {
         for file in files.reversed() {
             let (events, _) = EventLog.read(path: file)
             if let hit = events.last(where: { $0.id == id && (bootID == nil || $0.bootID == bootID) }) { return hit }
@@ -132,15 +132,15 @@ public final class EventLog: @unchecked Sendable {
     }
 
     /// Events matching `filter`, oldest first; `filter.limit` keeps the newest N.
-    public func events(matching filter: EventFilter) -> [RecordedEvent] {
+    public func events(matching filter: EventFilter) -> [Event] {
         filter.apply(readAll())
     }
 
     // MARK: reading JSONL
 
     /// Parses JSONL text: events in order, and one error per malformed line (blank lines are skipped).
-    public static func parse(text: String, file: String) -> (events: [RecordedEvent], errors: [EventLogLineError]) {
-        var events: [RecordedEvent] = []
+    public static func parse(text: String, file: String) -> (events: [Event], errors: [EventLogLineError]) {
+        var events: [Event] = []
         var errors: [EventLogLineError] = []
         var number = 0
         for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
@@ -148,7 +148,7 @@ public final class EventLog: @unchecked Sendable {
             let line = raw.trimmingCharacters(in: .whitespaces)
             if line.isEmpty { continue }
             do {
-                events.append(try RecordedEvent.parse(line: line))
+                events.append(try Event.parse(line: line))
             } catch {
                 errors.append(EventLogLineError(file: file, line: number, message: describe(error)))
             }
@@ -157,7 +157,7 @@ public final class EventLog: @unchecked Sendable {
     }
 
     /// Reads and parses one JSONL file; an unreadable file is one error at line 0.
-    public static func read(path: String) -> (events: [RecordedEvent], errors: [EventLogLineError]) {
+    public static func read(path: String) -> (events: [Event], errors: [EventLogLineError]) {
         do {
             return parse(text: try Sys.readFile(path), file: path)
         } catch {

@@ -5,7 +5,7 @@ public struct EventRing: Sendable {
     public static let defaultCapacity = 4096
 
     public let capacity: Int
-    private var storage: [RecordedEvent] = []
+    private var storage: [Event] = []
     /// Index of the oldest element once the ring is full.
     private var head = 0
     /// Events appended over the ring's lifetime (including those overwritten).
@@ -19,7 +19,7 @@ public struct EventRing: Sendable {
     public var count: Int { storage.count }
     public var isEmpty: Bool { storage.isEmpty }
 
-    public mutating func append(_ event: RecordedEvent) {
+    public mutating func append(_ event: Event) {
         appended += 1
         if storage.count < capacity {
             storage.append(event)
@@ -30,15 +30,15 @@ public struct EventRing: Sendable {
     }
 
     /// The events held, oldest first.
-    public var events: [RecordedEvent] {
+    public var events: [Event] {
         Array(storage[head...] + storage[..<head])
     }
 
     /// The newest event with this id (and boot id, when given).
-    public func event(id: String, bootID: String? = nil) -> RecordedEvent? {
+    public func event(id: String, bootID: String? = nil) -> Event? {
         events.last { $0.id == id && (bootID == nil || $0.bootID == bootID) }
     }
 
     /// Events matching `filter`, oldest first; `filter.limit` keeps the newest N.
-    public func events(matching filter: EventFilter) -> [RecordedEvent] { filter.apply(events) }
+    public func events(matching filter: EventFilter) -> [Event] { filter.apply(events) }
 }

@@ -143,7 +143,7 @@ public struct ReplayReport: Codable, Sendable {
 public enum Replay {
     /// Replays `events` against `candidate`. `recordedPolicies` gives the effective policy of a
     /// generation (nil: unknown; the event is then replayed without the cross-check).
-    public static func run(events: [RecordedEvent], candidate: Policy,
+    public static func run(events: [Event], candidate: Policy,
                            recordedPolicies: (UInt64) -> Policy? = { _ in nil },
                            candidateAuditAll: Bool = false,
                            resolveExe: EventInputReconstruction.ExeResolver = EventInputReconstruction.resolveSymlinks)
@@ -183,7 +183,7 @@ public enum Replay {
     }
 
     /// One event.
-    public static func replay(_ event: RecordedEvent, candidate: Policy, recorded: Policy?,
+    public static func replay(_ event: Event, candidate: Policy, recorded: Policy?,
                               candidateAuditAll: Bool = false,
                               resolveExe: EventInputReconstruction.ExeResolver = EventInputReconstruction.resolveSymlinks)
         -> ReplayOutcome {
@@ -270,7 +270,7 @@ public enum Replay {
     }
 
     /// The operation in words, from the recorded fields.
-    static func operationText(_ e: RecordedEvent) -> String {
+    static func operationText(_ e: Event) -> String {
         let actor = "pid \(e.pid.map(String.init) ?? "?")" + (e.comm.map { $0.isEmpty ? "" : " (\($0))" } ?? "")
         switch e.hook {
         case Hook.cgroupAttach.rawValue:

@@ -126,8 +126,7 @@ public struct WhyQuery: Sendable, Hashable {
         lines.append("")
         lines.append(DecisionExplainer.render(decision).replacingOccurrences(
             of: "hook: \(decision.hook.rawValue) (count 0)", with: "hook: \(decision.hook.rawValue)"))
-        return WhyAnswer(verdict: decision.verdict, rule: decision.rule, mode: decision.mode, errno: decision.err,
-                         generation: generation, text: lines.joined(separator: "\n"), decision: decision)
+        return WhyAnswer(generation: generation, text: lines.joined(separator: "\n"), decision: decision)
     }
 
     static func describe(_ t: TaskState) -> String {
@@ -145,27 +144,24 @@ public struct WhyQuery: Sendable, Hashable {
     }
 }
 
-/// The Why reply: `verdict, rule, mode, errno, generation, text`.
-public struct WhyAnswer: Codable, Sendable {
-    public var verdict: Verdict
-    public var rule: String?
-    public var mode: RuleMode?
-    /// The errno a denial returns (0 unless denied).
-    public var errno: Int32
+/// What `corral why` found: the decision against the active generation, and the text. The
+/// daemon's `io.corral.Why` reply carries its verdict, rule, mode, errno, generation and text.
+public struct WhyAnswer: Sendable {
     public var generation: UInt64
     public var text: String
     public var decision: Decision
 
-    public init(verdict: Verdict, rule: String?, mode: RuleMode?, errno: Int32, generation: UInt64, text: String,
-                decision: Decision) {
-        self.verdict = verdict
-        self.rule = rule
-        self.mode = mode
-        self.errno = errno
+    public init(generation: UInt64, text: String, decision: Decision) {
         self.generation = generation
         self.text = text
         self.decision = decision
     }
+
+    public var verdict: Verdict { decision.verdict }
+    public var rule: String? { decision.rule }
+    public var mode: RuleMode? { decision.mode }
+    /// The errno a denial returns (0 unless denied).
+    public var errno: Int32 { decision.err }
 
     /// The CLI's exit status: 1 for deny, else 0 (docs/operations.md §4).
     public var exitStatus: Int32 { verdict == .deny ? 1 : 0 }

@@ -180,7 +180,7 @@ public enum RuleKind: String, CaseIterable, Hashable, Sendable, Codable {
     public var isNamespaceRule: Bool {
         switch self {
         case .track, .lockOnEntry, .denyCreate, .denyEnter, .allowEnterOnly, .idMap: true
-        default: false
+        case .managers, .delegated, .stay, .locked, .denyInto: false
         }
     }
 

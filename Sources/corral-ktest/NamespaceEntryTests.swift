@@ -90,7 +90,7 @@ enum NamespaceEntryTests {
             }
             try check(st == .exited(0), "child: \(st)")
             let evs = loaded.collect()
-            try check(evs.contains { $0.hook == "namespace_install" && $0.locked && $0.nsLabel == "box" },
+            try check(evs.contains { $0.hook == "namespace_install" && $0.locked == true && $0.nsLabel == "box" },
                       "no lock event: \(describe(evs))")
             try check(evs.contains { $0.verdict == "deny" && $0.rule == "lock-box" }, "no lock denial: \(describe(evs))")
         }

@@ -218,8 +218,8 @@ enum NativeTests {
             if evs.count != 1 {
                 problems.append("\(t): \(evs.count) namespace_alloc events by the child: \(describe(evs))")
             } else if let ev = evs.first {
-                if ev.nsInum != inum { problems.append("\(t): event ns_inum \(ev.nsInum) != /proc inode \(inum)") }
-                if !ev.tracked || ev.compat { problems.append("\(t): event tracked=\(ev.tracked) compat=\(ev.compat)") }
+                if ev.nsInum != inum { problems.append("\(t): event ns_inum \(show(ev.nsInum)) != /proc inode \(inum)") }
+                if ev.tracked != true || ev.compat != false { problems.append("\(t): event tracked=\(ev.tracked ?? false) compat=\(ev.compat ?? false)") }
             }
         }
         try check(problems.isEmpty, problems.joined(separator: "; "))
@@ -285,8 +285,8 @@ enum NativeTests {
         try check(st == .exited(0), "child \(st)")
         let evs = loaded.collect().filter { $0.hook == "namespace_install" && $0.pid == UInt32(c) && $0.nsInum == inum }
         try check(evs.count == 1, "install events for B by the entering task: \(describe(evs))")
-        try check(evs[0].nsLabel == nil && !evs[0].locked && evs[0].rule == nil,
-                  "entering B reported label \(evs[0].nsLabel ?? "-") locked=\(evs[0].locked) rule \(evs[0].rule ?? "-")")
+        try check(evs[0].nsLabel == nil && evs[0].locked == false && evs[0].rule == nil,
+                  "entering B reported label \(evs[0].nsLabel ?? "-") locked=\(show(evs[0].locked)) rule \(evs[0].rule ?? "-")")
     }
 
     // MARK: 3. pidfd setns: one install per namespace
@@ -318,7 +318,7 @@ enum NativeTests {
         let count = loaded.session.stat(UInt32(CORRAL_STAT_HOOK_NS_INSTALL.rawValue)) &- before
         let evs = loaded.collect().filter { $0.hook == "namespace_install" && $0.pid == UInt32(setter) }
         var perInum: [UInt32: Int] = [:]
-        for e in evs { perInum[e.nsInum, default: 0] += 1 }
+        for e in evs { perInum[e.nsInum ?? 0, default: 0] += 1 }
         var problems: [String] = []
         for (inum, t) in want.sorted(by: { $0.key < $1.key }) {
             let n = perInum[inum] ?? 0
@@ -365,11 +365,11 @@ enum NativeTests {
         let threadEvs = evs.filter { $0.dstCgroup == (try? fx.id(dst)) }
         try check(threadEvs.count == 1, "cgroup.threads write: \(threadEvs.count) events (all by the child: \(describe(evs)))")
         let ev = threadEvs[0]
-        try check(ev.threadgroup == 0, "threadgroup \(ev.threadgroup) for a cgroup.threads write")
-        try check(ev.targetPID == tid, "target_pid \(ev.targetPID), want the thread's tid \(tid)")
+        try check(ev.threadgroup == 0, "threadgroup \(show(ev.threadgroup)) for a cgroup.threads write")
+        try check(ev.targetPID == tid, "target_pid \(show(ev.targetPID)), want the thread's tid \(tid)")
         let srcID = try fx.id(src)
-        try check(ev.srcCgroup == srcID, "src \(ev.srcCgroup), want \(src) \(srcID)")
-        try check(ev.verdict == "allow" && !ev.compat, "verdict \(ev.verdict) compat \(ev.compat)")
+        try check(ev.srcCgroup == srcID, "src \(show(ev.srcCgroup)), want \(src) \(srcID)")
+        try check(ev.verdict == "allow" && ev.compat == false, "verdict \(ev.verdict ?? "none") compat \(ev.compat ?? false)")
         // The earlier cgroup.procs write of the same process is the threadgroup=1 contrast.
         try check(evs.contains { $0.dstCgroup == (try? fx.id(src)) && $0.threadgroup == 1 && $0.targetPID == UInt32(child.pid) },
                   "no threadgroup=1 event for the cgroup.procs write: \(describe(evs))")
@@ -402,10 +402,10 @@ enum NativeTests {
         let evs = loaded.collect().filter { $0.hook == "cgroup_attach" && $0.pid == me }
         try check(evs.count == 1, "clone3 into \(dst): \(evs.count) cgroup_attach events by the parent: \(describe(evs))")
         let ev = evs[0]
-        try check(ev.targetPID == UInt32(child), "target_pid \(ev.targetPID), want the child \(child) (parent is \(me))")
-        try check(ev.dstCgroup == (try fx.id(dst)), "dst \(ev.dstCgroup)")
-        try check(myCg == 0 || ev.srcCgroup == myCg, "src \(ev.srcCgroup), want the parent's cgroup \(myCg)")
-        try check(ev.threadgroup == 1 && !ev.compat, "threadgroup \(ev.threadgroup) compat \(ev.compat)")
+        try check(ev.targetPID == UInt32(child), "target_pid \(show(ev.targetPID)), want the child \(child) (parent is \(me))")
+        try check(ev.dstCgroup == (try fx.id(dst)), "dst \(show(ev.dstCgroup))")
+        try check(myCg == 0 || ev.srcCgroup == myCg, "src \(show(ev.srcCgroup)), want the parent's cgroup \(myCg)")
+        try check(ev.threadgroup == 1 && ev.compat == false, "threadgroup \(ev.threadgroup ?? 0) compat \(ev.compat ?? false)")
     }
 
     // MARK: 6. the rule's errno
@@ -459,7 +459,7 @@ enum NativeTests {
                 problems.append("no \(hook) deny event by \(rule) with err \(ErrnoNames.symbol(of: err))")
             }
         }
-        for e in remaining { problems.append("unexpected deny event \(e.hook)/\(e.rule ?? "-")/err \(e.err)") }
+        for e in remaining { problems.append("unexpected deny event \(e.hook)/\(e.rule ?? "-")/err \(show(e.err))") }
         try check(problems.isEmpty, problems.joined(separator: "; ") + " (events: \(describe(evs)))")
     }
 }

@@ -278,7 +278,7 @@ enum PatternTests {
             let k = pending.remove(at: i)
             if k.verdict == "deny" { denies += 1 }
             if k.verdict != d.verdict.rawValue || k.rule != d.rule {
-                mismatches.append("\(op.target) -> \(op.dst): kernel \(k.verdict)/\(k.rule ?? "-"), evaluator \(d.verdict.rawValue)/\(d.rule ?? "-")")
+                mismatches.append("\(op.target) -> \(op.dst): kernel \(show(k.verdict))/\(k.rule ?? "-"), evaluator \(d.verdict.rawValue)/\(d.rule ?? "-")")
             }
         }
         try check(mismatches.isEmpty, mismatches.joined(separator: "; "))

@@ -100,9 +100,9 @@ enum RandomDifferential {
         }
 
         /// Decision events since the last call, from `pids`, of the hooks the operations make.
-        func newEvents(_ pids: Set<UInt32>) -> [DecisionEvent] {
+        func newEvents(_ pids: Set<UInt32>) -> [Event] {
             loaded.take().filter {
-                ["namespace_alloc", "namespace_install", "cgroup_attach"].contains($0.hook) && pids.contains($0.pid)
+                ["namespace_alloc", "namespace_install", "cgroup_attach"].contains($0.hook) && pids.contains($0.pid ?? 0)
             }
         }
     }
@@ -485,30 +485,32 @@ enum RandomDifferential {
             for (k, ev) in events.enumerated() {
                 let step: EvalStep
                 var compareErrno = true
+                let evPid = Int32(bitPattern: ev.pid ?? 0), evTarget = Int32(bitPattern: ev.targetPID ?? 0)
+                let evInum = ev.nsInum ?? 0, evVerdict = ev.verdict ?? "", evErr = ev.err ?? 0
                 switch ev.hook {
                 case "namespace_alloc":
                     let type = ev.nsType.flatMap(NamespaceType.init(rawValue:)) ?? .uts
-                    var inumUsed = ev.nsInum != 0 ? ev.nsInum : newInum
+                    var inumUsed = evInum != 0 ? evInum : newInum
                     if inumUsed == 0 { placeholder += 1; inumUsed = placeholder }
                     if nsNames[inumUsed] == nil { nsNames[inumUsed] = "ns-op\(id)" }
-                    if ev.nsInum != 0 && newInum != 0 && ev.nsInum != newInum { mismatch("alloc event inum \(ev.nsInum), namespace is \(newInum)") }
-                    step = .alloc(actor: Int32(ev.pid), type: type, inum: inumUsed, name: nsNames[inumUsed]!)
+                    if evInum != 0 && newInum != 0 && evInum != newInum { mismatch("alloc event inum \(evInum), namespace is \(newInum)") }
+                    step = .alloc(actor: evPid, type: type, inum: inumUsed, name: nsNames[inumUsed]!)
                     compareErrno = w.native || isClone3NS
                 case "namespace_install":
                     let type = ev.nsType.flatMap(NamespaceType.init(rawValue:)) ?? .uts
-                    let name = nsNames[ev.nsInum] ?? "ns-\(ev.nsInum)"
-                    step = .install(actor: Int32(ev.pid), type: type, inum: ev.nsInum, name: name)
+                    let name = nsNames[evInum] ?? "ns-\(evInum)"
+                    step = .install(actor: evPid, type: type, inum: evInum, name: name)
                     compareErrno = w.native
                 default:
                     if via == .clone3 {
-                        step = .clone3(parent: Int32(ev.pid), child: Int32(ev.targetPID), into: dst)
+                        step = .clone3(parent: evPid, child: evTarget, into: dst)
                     } else {
-                        step = .attach(actor: Int32(ev.pid), target: Int32(ev.targetPID), dst: dst, via: via)
+                        step = .attach(actor: evPid, target: evTarget, dst: dst, via: via)
                     }
                 }
                 if case .alloc = step {} else if !expectsAlloc {} else { mismatch("a \(ev.hook) event for an unshare") }
                 // The actor's lock before the decision, as the kernel saw it.
-                let actorPid = Int32(ev.pid)
+                let actorPid = evPid
                 if case .install(_, let type, let inum, _) = step {
                     let evalIn = type.reentryIsNoop && inum != 0 && eval.task(actorPid)?.namespaces?[type] == inum
                     if evalIn != (ev.alreadyIn == true) {
@@ -534,11 +536,11 @@ enum RandomDifferential {
                 result.decisions += 1
                 if ev.verdict == "deny" { result.denied += 1 }
                 if ev.verdict == "audit" { result.audited += 1 }
-                let observed = ObservedDecision(verdict: Verdict(rawValue: ev.verdict) ?? .allow, rule: ev.rule, errno: ev.err)
+                let observed = ObservedDecision(verdict: Verdict(rawValue: evVerdict) ?? .allow, rule: ev.rule, errno: evErr)
                 result.steps.append((step, observed, compareErrno))
                 let wantErr = d.verdict == .deny && !compareErrno ? 1 : d.err
-                if d.verdict.rawValue != ev.verdict || d.rule != ev.rule || wantErr != ev.err {
-                    mismatch("event \(k + 1)/\(events.count) (\(ev.hook) by \(ev.pid)): kernel \(ev.verdict)/\(ev.rule ?? "-")/\(ev.err), "
+                if d.verdict.rawValue != evVerdict || d.rule != ev.rule || wantErr != evErr {
+                    mismatch("event \(k + 1)/\(events.count) (\(ev.hook) by \(show(ev.pid))): kernel \(show(ev.verdict))/\(ev.rule ?? "-")/\(show(ev.err)), "
                         + "evaluator \(d.verdict.rawValue)/\(d.rule ?? "-")/\(wantErr)")
                 }
                 if ev.hook == "namespace_alloc" && d.permitted && newInum != 0 {

@@ -81,7 +81,7 @@ func errnoOf(_ body: () throws(Errno) -> Void) -> Int32 {
 final class Loaded {
     let session: CorralSession
     let reader: EventReader
-    private(set) var events: [DecisionEvent] = []
+    private(set) var events: [Event] = []
 
     init(_ policy: Policy, audit: Bool = false, traceAll: Bool = false) throws {
         let s = try kernel("load") { () throws(KernelError) in
@@ -94,17 +94,17 @@ final class Loaded {
     }
 
     private let box: EventBox
-    final class EventBox { var items: [DecisionEvent] = [] }
+    final class EventBox { var items: [Event] = [] }
 
     /// Everything emitted so far.
-    func collect() -> [DecisionEvent] {
+    func collect() -> [Event] {
         _ = try? reader.drain()
         events = box.items
         return events
     }
 
     /// Events emitted since the last `take()` (for long runs: `collect()` copies every event so far).
-    func take() -> [DecisionEvent] {
+    func take() -> [Event] {
         _ = try? reader.drain()
         let items = box.items
         box.items.removeAll(keepingCapacity: true)
@@ -123,8 +123,11 @@ final class Loaded {
     deinit { unload() }
 }
 
-func describe(_ evs: [DecisionEvent]) -> String {
-    evs.map { "\($0.hook)/\($0.verdict)/\($0.rule ?? "-")/pid\($0.pid)" }.joined(separator: ",")
+/// An event field in a message: its value, or "none" when the event lacks it.
+func show<T>(_ value: T?) -> String { value.map { "\($0)" } ?? "none" }
+
+func describe(_ evs: [Event]) -> String {
+    evs.map { "\($0.hook)/\(show($0.verdict))/\($0.rule ?? "-")/pid\(show($0.pid))" }.joined(separator: ",")
 }
 
 enum Helper {

@@ -200,10 +200,10 @@ enum KTests {
         let evs = loaded.collect().filter { $0.hook == "cgroup_attach" && $0.targetPID == me }
         guard let ev = evs.last else { throw TestFailure(reason: "no cgroup_attach event for pid \(me): \(describe(loaded.events))") }
         let srcID = try fx.id(src), dstID = try fx.id(dst)
-        try check(ev.srcCgroup == srcID, "src_cgrp_id \(ev.srcCgroup) != \(srcID)")
-        try check(ev.dstCgroup == dstID, "dst_cgrp_id \(ev.dstCgroup) != \(dstID)")
-        try check(ev.threadgroup == 1, "threadgroup \(ev.threadgroup) for cgroup.procs")
-        try check(ev.verdict == "allow", "verdict \(ev.verdict)")
+        try check(ev.srcCgroup == srcID, "src_cgrp_id \(show(ev.srcCgroup)) != \(srcID)")
+        try check(ev.dstCgroup == dstID, "dst_cgrp_id \(show(ev.dstCgroup)) != \(dstID)")
+        try check(ev.threadgroup == 1, "threadgroup \(show(ev.threadgroup)) for cgroup.procs")
+        try check(ev.verdict == "allow", "verdict \(show(ev.verdict))")
         let count = loaded.session.stat(3)  // CORRAL_STAT_HOOK_CGROUP_ATTACH
         try check(count >= 1 && evs.count >= 1, "hook count \(count)")
     }
@@ -236,7 +236,7 @@ enum KTests {
         let evs = loaded.collect().filter { $0.hook == "cgroup_attach" && $0.verdict == "allow" }
         let allowedID = try fx.id(allowed)
         try check(evs.last?.dstCgroup == allowedID,
-                  "clone3 dst_cgrp_id: last allowed event \(evs.last.map { "\($0.dstCgroup)" } ?? "none"), want \(allowedID)")
+                  "clone3 dst_cgrp_id: last allowed event \(evs.last.map { "\(show($0.dstCgroup))" } ?? "none"), want \(allowedID)")
         try check(evs.last?.targetPID == UInt32(child), "clone3 target is the child \(child): \(describe(evs))")
     }
 
@@ -360,10 +360,10 @@ enum KTests {
                 }
                 let k = pending.remove(at: i)
                 if k.verdict != d.verdict.rawValue || k.rule != d.rule {
-                    mismatches.append("\(op.hook) by \(op.actor): kernel \(k.verdict)/\(k.rule ?? "-"), evaluator \(d.verdict.rawValue)/\(d.rule ?? "-")")
+                    mismatches.append("\(op.hook) by \(op.actor): kernel \(show(k.verdict))/\(k.rule ?? "-"), evaluator \(d.verdict.rawValue)/\(d.rule ?? "-")")
                 }
             }
-            for k in pending { mismatches.append("kernel event without an operation: \(k.hook)/\(k.verdict)/\(k.rule ?? "-") pid \(k.pid)") }
+            for k in pending { mismatches.append("kernel event without an operation: \(k.hook)/\(show(k.verdict))/\(k.rule ?? "-") pid \(show(k.pid))") }
             try check(mismatches.isEmpty, mismatches.joined(separator: "; "))
             // The scenario must exercise both verdicts, or the comparison proves little.
             try check(kernelEvents.contains { $0.verdict == "deny" } && kernelEvents.contains { $0.verdict == "allow" },

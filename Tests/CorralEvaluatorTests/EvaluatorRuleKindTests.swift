@@ -351,7 +351,7 @@ private func evaluator(_ rules: [Rule], auditAll: Bool = false) -> Evaluator {
         #expect(e.idMapWrite(actor: 200, inum: userNS, file: .uidMap, extents: ext("0 100000 65536")).verdict == .allow)
         #expect(e.idMapWrite(actor: 200, inum: userNS, file: .uidMap, extents: ext("0 100000 1000\n1000 101000 10")).verdict == .allow)
         let root = e.idMapWrite(actor: 200, inum: userNS, file: .uidMap, extents: ext("0 0 1"))
-        #expect(root.verdict == .deny && root.rule == "maps" && root.hook == .idMap && root.record.nsType == .user)
+        #expect(root.verdict == .deny && root.rule == "maps" && root.hook == .idMap && root.record.nsType == "user")
         #expect(e.idMapWrite(actor: 200, inum: userNS, file: .uidMap, extents: ext("0 100000 65537")).verdict == .deny)
         #expect(e.idMapWrite(actor: 200, inum: userNS, file: .uidMap, extents: ext("1 100000 1")).verdict == .deny, "other offset")
         #expect(e.idMapWrite(actor: 200, inum: userNS, file: .gidMap, extents: ext("0 100000 1")).verdict == .deny, "no gid ranges")

@@ -154,9 +154,13 @@ private func lockedWorld(denyUnshare: Bool = false) -> Evaluator {
         #expect(object["rule"] as? String == "lock-sandbox")
         #expect(object["err"] as? Int == 1)
         let record = try #require(object["record"] as? [String: Any])
-        for key in ["pid", "tgid", "target_pid", "src_cgroup", "dst_cgroup", "ns_type", "ns_inum", "threadgroup", "hook_count"] {
+        for key in ["pid", "tgid", "target_pid", "src_cgroup", "dst_cgroup", "ns_type", "ns_inum", "threadgroup", "hook_count",
+                    "hook", "verdict", "mode", "rule", "rule_uid", "err", "errno", "locked", "tracked"] {
             #expect(record[key] != nil, "record.\(key)")
         }
+        // The record is the event the kernel would send: the one Event type, with the verdict.
+        #expect(d.record.verdict == "deny" && d.record.rule == "lock-sandbox" && d.record.errno == "EPERM")
+        #expect(d.record.ruleUID == d.ruleUID && d.record.id.isEmpty)
         let wouldBe = try #require(object["would_be"] as? [String: Any])
         #expect((wouldBe["rank"] as? String)?.hasPrefix("0x0000100") == true)
         #expect(try JSONDecoder().decode(Decision.self, from: data) == d, "round trip")

@@ -1,4 +1,6 @@
+import CorralABI
 import CorralKernel
+import CorralPolicy
 import CorralTestSupport
 import Foundation
 import Testing
@@ -14,68 +16,92 @@ import Testing
         + #""target_pid":312,"tgid":311,"threadgroup":1,"timestamp_ns":91234,"tracked":false,"verdict":"deny"}"#
 
     @Test func decisionEventRoundTripsAndKeepsUnknownKeys() throws {
-        let event = try RecordedEvent.parse(line: Self.line)
+        let event = try Event.parse(line: Self.line)
         #expect(event.id == "12" && event.seq == 12 && event.generation == 7)
         #expect(event.hook == "cgroup_attach" && event.verdict == "deny" && event.rule == "services-stay")
         #expect(event.actorLockRule == "lock-sandbox" && event.actorLockLabel == "sandbox")
         #expect(event.actorCgroupPath == "/system.slice/a.service" && event.actorExe == "/usr/bin/sh")
         #expect(event.fields["future_key"] == .object(["a": .array([.integer(1), .number(2.5), .string("x"), .null])]))
         #expect(event.fields["verdict"] == nil)
-        let again = try RecordedEvent.parse(line: event.jsonLine)
+        let again = try Event.parse(line: event.jsonLine)
         #expect(again == event)
         #expect(event.jsonLine == Self.line)
     }
 
     /// The event log goes through the one JSON codec: 64-bit counters past 2^53 stay exact.
     @Test func sixtyFourBitFieldsStayExact() throws {
-        var event = try RecordedEvent.parse(line: Self.line)
+        var event = try Event.parse(line: Self.line)
         event.timestampNs = 9_007_199_254_740_993
         event.seq = 9_223_372_036_854_775_807
         event.dstCgroup = 123_456_789_012_345_678
         #expect(event.jsonLine.contains(#""timestamp_ns":9007199254740993"#))
-        let again = try RecordedEvent.parse(line: event.jsonLine)
+        let again = try Event.parse(line: event.jsonLine)
         #expect(again.timestampNs == 9_007_199_254_740_993 && again.seq == 9_223_372_036_854_775_807)
         #expect(again.dstCgroup == 123_456_789_012_345_678)
-        #expect(throws: (any Error).self) { try RecordedEvent.parse(line: #"{"id":"1","hook":"admin","id":"2"}"#) }
+        #expect(throws: (any Error).self) { try Event.parse(line: #"{"id":"1","hook":"admin","id":"2"}"#) }
     }
 
     @Test func goneActorIsWrittenAsNull() throws {
-        var event = try RecordedEvent.parse(line: Self.line)
+        var event = try Event.parse(line: Self.line)
         event.actorExe = nil
         #expect(event.jsonLine.contains(#""actor_exe":null"#))
-        #expect(try RecordedEvent.parse(line: event.jsonLine).actorExe == nil)
+        #expect(try Event.parse(line: event.jsonLine).actorExe == nil)
     }
 
     @Test func adminEventsKeepTheirFields() throws {
-        let admin = RecordedEvent.admin(id: "admin-5", bootID: "3f1b5a0e", action: "loosen", generation: 8,
+        let admin = Event.admin(id: "admin-5", bootID: "3f1b5a0e", action: "loosen", generation: 8,
                                         timestampNs: 99, fields: ["rule": .string("services-stay"), "seconds": .integer(600),
                                                                   "until": .number(1795430000.5), "pid": .integer(7)])
         #expect(admin.isAdmin && admin.rule == "services-stay")
         #expect(admin.fields == ["seconds": .integer(600), "until": .number(1795430000.5), "request_pid": .integer(7)])
         let line = admin.jsonLine
         #expect(!line.contains("actor_exe"))
-        let again = try RecordedEvent.parse(line: line)
+        let again = try Event.parse(line: line)
         #expect(again == admin)
         #expect(EventFilter(rule: "services-stay").matches(again))
     }
 
     @Test func tolerantOfMissingKeysButNotOfMissingIdentity() throws {
-        let minimal = try RecordedEvent.parse(line: #"{"id":"1","hook":"namespace_alloc"}"#)
+        let minimal = try Event.parse(line: #"{"id":"1","hook":"namespace_alloc"}"#)
         #expect(minimal.verdict == nil && minimal.actorCgroup == nil && minimal.fields.isEmpty)
-        #expect(throws: (any Error).self) { try RecordedEvent.parse(line: #"{"hook":"namespace_alloc"}"#) }
-        #expect(throws: (any Error).self) { try RecordedEvent.parse(line: #"{"id":12,"hook":"namespace_alloc"}"#) }
+        #expect(throws: (any Error).self) { try Event.parse(line: #"{"hook":"namespace_alloc"}"#) }
+        #expect(throws: (any Error).self) { try Event.parse(line: #"{"id":12,"hook":"namespace_alloc"}"#) }
     }
 }
 
 @Suite struct EnricherTests {
-    /// A DecisionEvent as the kernel layer produces it (decoded from its own JSON form).
-    static func decisionEvent(tgid: Int32) throws -> DecisionEvent {
-        let json = #"{"seq":77,"timestamp_ns":5,"generation":3,"hook":"namespace_install","verdict":"deny","#
-            + #""mode":"enforce","rule":"lock-sandbox","rule_uid":9,"pid":\#(tgid),"tgid":\#(tgid),"comm":"sh","#
-            + #""target_pid":0,"src_cgroup":0,"dst_cgroup":0,"threadgroup":0,"ns_type":"net","ns_inum":4026532001,"#
-            + #""errno":"EPERM","err":1,"compat":false,"locked":false,"tracked":false,"actor_cgroup":40,"#
-            + #""actor_cgroup_path":"/user.slice","actor_lock_rule":"lock-sandbox","actor_lock_label":"sandbox"}"#
-        return try JSONDecoder().decode(DecisionEvent.self, from: Data(json.utf8))
+    /// An event as the kernel layer produces it: a raw `struct corral_event` through EventDecoder.
+    static func decisionEvent(tgid: Int32) throws -> Event {
+        var raw = corral_event()
+        raw.seq = 77
+        raw.timestamp_ns = 5
+        raw.generation = 3
+        raw.hook = CORRAL_HOOK_NS_INSTALL.rawValue
+        raw.verdict = CORRAL_VERDICT_DENY.rawValue
+        raw.mode = CORRAL_MODE_ENFORCE.rawValue
+        raw.rule_uid = StableID.of("lock-sandbox")
+        raw.pid = UInt32(tgid)
+        raw.tgid = UInt32(tgid)
+        withUnsafeMutableBytes(of: &raw.comm) { $0.copyBytes(from: Array("sh".utf8)) }
+        raw.ns_type = NamespaceType.net.cloneFlag
+        raw.ns_inum = 4026532001
+        raw.err = 1
+        raw.actor_cgroup = 40
+        raw.actor_lock_rule = StableID.of("lock-sandbox")
+        raw.actor_lock_label = StableID.of("sandbox")
+        let decoder = EventDecoder(policy: try Fixtures.example("lock_in"), cgroupPaths: [40: CgroupPath("/user.slice")!])
+        return decoder.decode(raw)
+    }
+
+    @Test func theDecoderNamesEveryField() throws {
+        let e = try Self.decisionEvent(tgid: 9)
+        #expect(e.id == "77" && e.seq == 77 && e.timestampNs == 5 && e.generation == 3)
+        #expect(e.hook == "namespace_install" && e.verdict == "deny" && e.mode == "enforce")
+        #expect(e.rule == "lock-sandbox" && e.errno == "EPERM" && e.err == 1 && e.comm == "sh")
+        #expect(e.nsType == "net" && e.nsInum == 4026532001 && e.nsLabel == nil)
+        #expect(e.actorCgroupPath == "/user.slice" && e.actorLockRule == "lock-sandbox" && e.actorLockLabel == "sandbox")
+        #expect(e.compat == false && e.locked == false && e.tracked == false && e.unclassified == nil)
+        #expect(e.bootID == nil && e.actorExe == nil)
     }
 
     @Test func bootIDIsTheFirstEightHexDigits() throws {
@@ -100,18 +126,18 @@ import Testing
         #expect(recorded.actorExeXattrs != nil)
         #expect(recorded.fields.isEmpty)
         // The enriched line parses back to the same event.
-        #expect(try RecordedEvent.parse(line: recorded.jsonLine) == recorded)
+        #expect(try Event.parse(line: recorded.jsonLine) == recorded)
     }
 
-    /// enrich copies fields one by one: every key DecisionEvent encodes must come out equal.
-    @Test func enrichCopiesEveryDecisionEventKey() throws {
+    /// enrich adds the boot id and the executable and keeps every field the decoder set.
+    @Test func enrichKeepsEveryDecodedField() throws {
         let event = try Self.decisionEvent(tgid: getpid())
         let recorded = EventEnricher(bootID: "0badc0de").enrich(event)
-        let a = try JSONSerialization.jsonObject(with: JSONEncoder().encode(event)) as! [String: Any]
-        let b = try JSONSerialization.jsonObject(with: Data(recorded.jsonLine.utf8)) as! [String: Any]
-        for (key, value) in a {
-            #expect(b[key].map { "\($0)" } == "\(value)", "key \(key)")
-        }
+        var expected = event
+        expected.bootID = "0badc0de"
+        expected.actorExe = recorded.actorExe
+        expected.actorExeXattrs = recorded.actorExeXattrs
+        #expect(recorded == expected && recorded.actorExe != nil)
     }
 
     @Test func enrichWithAGoneTaskRecordsNull() throws {
@@ -129,7 +155,7 @@ import Testing
 }
 
 @Suite struct EventLogTests {
-    static func event(_ n: Int) -> RecordedEvent {
+    static func event(_ n: Int) -> Event {
         Fixtures.attach(id: String(n), src: "/system.slice/a.service", dst: n % 3 == 0 ? "/user.slice" : "/system.slice/b",
                         verdict: n % 3 == 0 ? "deny" : "allow", rule: n % 3 == 0 ? "services-stay" : nil)
     }
@@ -175,7 +201,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let log = try EventLog(directory: dir)
         for n in 1...10 { try log.append(Self.event(n)) }
-        try log.append(RecordedEvent.admin(id: "a1", bootID: nil, action: "apply", generation: 2, timestampNs: 1))
+        try log.append(Event.admin(id: "a1", bootID: nil, action: "apply", generation: 2, timestampNs: 1))
         #expect(log.events(matching: EventFilter(verdict: "deny")).map(\.id) == ["3", "6", "9"])
         #expect(log.events(matching: EventFilter(rule: "services-stay", limit: 2)).map(\.id) == ["6", "9"])
         #expect(log.events(matching: EventFilter(hook: "admin")).map(\.id) == ["a1"])
@@ -225,8 +251,38 @@ import Testing
 
     @Test func defaultCapacityIs4096() {
         var ring = EventRing()
-        for n in 0..<5000 { ring.append(RecordedEvent(id: String(n), hook: "cgroup_attach")) }
+        for n in 0..<5000 { ring.append(Event(id: String(n), hook: "cgroup_attach")) }
         #expect(ring.count == 4096)
         #expect(ring.events.first?.id == "904" && ring.events.last?.id == "4999")
+    }
+}
+
+/// SelfProtection's raw values are corral_abi.h's (Swift enums need literal raw values).
+@Suite struct SelfProtectionABITests {
+    @Test func kindsAreTheHeadersNumbers() {
+        let header: [SelfProtection.Kind: UInt32] = [
+            .daemonExecutable: CORRAL_PROTECT_DAEMON_EXE.rawValue, .map: CORRAL_PROTECT_MAP_ID.rawValue,
+            .program: CORRAL_PROTECT_PROG_ID.rawValue, .link: CORRAL_PROTECT_LINK_ID.rawValue,
+            .inode: CORRAL_PROTECT_INODE.rawValue, .superblock: CORRAL_PROTECT_SUPERBLOCK.rawValue,
+        ]
+        for kind in SelfProtection.Kind.allCases { #expect(kind.rawValue == header[kind], "\(kind)") }
+        #expect(SelfProtection.Kind.allCases.count == Int(CORRAL_PROTECT_KIND_END.rawValue) - 1)
+    }
+
+    @Test func operationsAreTheHeadersNumbers() {
+        typealias Op = SelfProtection.Operation
+        let header: [Op: UInt32] = [
+            .mapByID: CORRAL_PROTECT_OP_MAP_BY_ID.rawValue, .programByID: CORRAL_PROTECT_OP_PROG_BY_ID.rawValue,
+            .linkByID: CORRAL_PROTECT_OP_LINK_BY_ID.rawValue, .open: CORRAL_PROTECT_OP_OPEN.rawValue,
+            .directoryWrite: CORRAL_PROTECT_OP_DIR_WRITE.rawValue, .unlink: CORRAL_PROTECT_OP_UNLINK.rawValue,
+            .rename: CORRAL_PROTECT_OP_RENAME.rawValue, .rmdir: CORRAL_PROTECT_OP_RMDIR.rawValue,
+            .umount: CORRAL_PROTECT_OP_UMOUNT.rawValue, .ptrace: CORRAL_PROTECT_OP_PTRACE.rawValue,
+            .mapFD: CORRAL_PROTECT_OP_MAP_FD.rawValue, .programFD: CORRAL_PROTECT_OP_PROG_FD.rawValue,
+            .linkUpdate: CORRAL_PROTECT_OP_LINK_UPDATE.rawValue, .linkDetach: CORRAL_PROTECT_OP_LINK_DETACH.rawValue,
+            .objPin: CORRAL_PROTECT_OP_OBJ_PIN.rawValue, .programUse: CORRAL_PROTECT_OP_PROG_USE.rawValue,
+            .mapWrite: CORRAL_PROTECT_OP_MAP_WRITE.rawValue, .mapUse: CORRAL_PROTECT_OP_MAP_USE.rawValue,
+        ]
+        for op in Op.allCases { #expect(op.rawValue == header[op], "\(op)") }
+        #expect(Op.allCases.count == Int(CORRAL_PROTECT_OP_END.rawValue) - 1)
     }
 }

@@ -29,7 +29,7 @@ import Testing
         #expect(x.text.contains("nothing to evaluate: the destination cgroup, or an ancestor, has no classification"))
         // The flag survives the event log's JSON.
         #expect(event.jsonLine.contains("\"unclassified\":true"))
-        #expect(try RecordedEvent.parse(line: event.jsonLine).unclassified == true)
+        #expect(try Event.parse(line: event.jsonLine).unclassified == true)
     }
 
     @Test func disagreementIsSaidExplicitly() throws {
@@ -116,7 +116,7 @@ import Testing
 
     @Test func nonDecisionsAndUnknownGenerations() throws {
         let policy = try Fixtures.example("lock_in")
-        let admin = RecordedEvent.admin(id: "a1", bootID: nil, action: "mode", generation: 3, timestampNs: 1,
+        let admin = Event.admin(id: "a1", bootID: nil, action: "mode", generation: 3, timestampNs: 1,
                                         fields: ["rule": .string("services-stay"), "mode": .string("audit")])
         let a = EventExplanation.explain(admin, policy: policy)
         #expect(a.decision == nil && a.agrees == nil)
@@ -172,7 +172,7 @@ import Testing
         #expect(x.agrees == true)
         #expect(x.decision?.effects.locked == nil)
         #expect(x.text.contains("already in"))
-        #expect(try RecordedEvent.parse(line: event.jsonLine).alreadyIn == true)
+        #expect(try Event.parse(line: event.jsonLine).alreadyIn == true)
     }
 
     /// An actor that runs a memfd copy is decided as the executable it carried.
@@ -186,7 +186,7 @@ import Testing
         let x = EventExplanation.explain(event, policy: policy, resolveExe: Fixtures.noResolve)
         #expect(x.agrees == true, "\(x.text)")
         #expect(x.decision?.effects.tracked?.label == "sandbox")
-        #expect(try RecordedEvent.parse(line: event.jsonLine).actorExeCarried == "/usr/bin/sandboxer")
+        #expect(try Event.parse(line: event.jsonLine).actorExeCarried == "/usr/bin/sandboxer")
         // Without the carried path the inputs are incomplete, not silently the memfd.
         event.actorExeCarried = nil
         let y = EventExplanation.explain(event, policy: policy, resolveExe: Fixtures.noResolve)

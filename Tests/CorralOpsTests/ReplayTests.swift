@@ -7,7 +7,7 @@ import Testing
 
 @Suite struct ReplayTests {
     /// Events as the kernel recorded them under examples/lock_in (generation 1).
-    static func recorded() -> [RecordedEvent] {
+    static func recorded() -> [Event] {
         [
             // 1: a service leaves system.slice: denied.
             Fixtures.attach(id: "1", pid: 500, comm: "nginx", target: 500, src: "/system.slice/web.service", dst: "/user.slice",
@@ -21,8 +21,8 @@ import Testing
             Fixtures.namespace(id: "4", hook: "namespace_alloc", pid: 700, comm: "sandboxer", type: "net", inum: 4026532001,
                                verdict: "allow", exe: "/usr/bin/sandboxer", tracked: true),
             // 5: an admin action and a notification.
-            RecordedEvent.admin(id: "a1", bootID: "3f1b5a0e", action: "apply", generation: 1, timestampNs: 1),
-            RecordedEvent(id: "6", bootID: "3f1b5a0e", hook: "namespace_free", generation: 1, seq: 6, verdict: "allow",
+            Event.admin(id: "a1", bootID: "3f1b5a0e", action: "apply", generation: 1, timestampNs: 1),
+            Event(id: "6", bootID: "3f1b5a0e", hook: "namespace_free", generation: 1, seq: 6, verdict: "allow",
                           nsType: "net", nsInum: 4026532001),
         ]
     }

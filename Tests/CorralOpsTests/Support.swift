@@ -16,8 +16,8 @@ enum Fixtures {
     /// A recorded cgroup_attach event with complete actor state.
     static func attach(id: String, generation: UInt64 = 1, pid: UInt32 = 311, tgid: UInt32? = nil, comm: String = "sh",
                        target: UInt32 = 312, src: String, dst: String, actorCgroup: String? = nil,
-                       verdict: String, rule: String? = nil, mode: String = "enforce", exe: String? = "/usr/bin/sh") -> RecordedEvent {
-        RecordedEvent(id: id, bootID: "3f1b5a0e", hook: "cgroup_attach", generation: generation, seq: UInt64(id),
+                       verdict: String, rule: String? = nil, mode: String = "enforce", exe: String? = "/usr/bin/sh") -> Event {
+        Event(id: id, bootID: "3f1b5a0e", hook: "cgroup_attach", generation: generation, seq: UInt64(id),
                       timestampNs: 1000, verdict: verdict, mode: mode, rule: rule, ruleUID: rule.map(StableID.of) ?? 0,
                       pid: pid, tgid: tgid ?? pid, comm: comm, targetPID: target, srcCgroup: 40, dstCgroup: 42,
                       srcCgroupPath: src, dstCgroupPath: dst, threadgroup: 1, nsInum: 0,
@@ -30,8 +30,8 @@ enum Fixtures {
     static func namespace(id: String, hook: String, generation: UInt64 = 1, pid: UInt32 = 400, comm: String = "unshare",
                           type: String, inum: UInt32, label: String? = nil, verdict: String, rule: String? = nil,
                           lockRule: String? = nil, lockLabel: String? = nil, exe: String? = "/usr/bin/unshare",
-                          cgroup: String = "/user.slice", tracked: Bool = false, locked: Bool = false) -> RecordedEvent {
-        RecordedEvent(id: id, bootID: "3f1b5a0e", hook: hook, generation: generation, seq: UInt64(id), timestampNs: 2000,
+                          cgroup: String = "/user.slice", tracked: Bool = false, locked: Bool = false) -> Event {
+        Event(id: id, bootID: "3f1b5a0e", hook: hook, generation: generation, seq: UInt64(id), timestampNs: 2000,
                       verdict: verdict, mode: "enforce", rule: rule, ruleUID: rule.map(StableID.of) ?? 0, pid: pid,
                       tgid: pid, comm: comm, targetPID: 0, srcCgroup: 0, dstCgroup: 0, threadgroup: 0, nsType: type,
                       nsInum: inum, nsLabel: label, errno: verdict == "deny" ? "EPERM" : nil,

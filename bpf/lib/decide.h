@@ -263,7 +263,10 @@ static __always_inline const struct corral_rule *corral_rule_at(struct corral_de
 }
 
 /* Evaluates one candidate rule slot for the decision's hook. Global: verified once, not once per
- * loop iteration of its callers (scan_list: 64 slots, scan_anchor: 16 slots x 2 x 32 levels). */
+ * loop iteration of its callers (scan_list: 64 slots, scan_anchor: 16 slots x 2 x 32 levels).
+ * A slot of a kind this program does not know where a verdict is decided (a compiler newer than
+ * the program) denies: fail closed. A new kind is added here first: */
+_Static_assert(CORRAL_RULE_KIND_END == 12, "a new rule kind: teach corral_eval_slot, then update this count");
 __noinline int corral_eval_slot(struct corral_decision *d, __u32 slot)
 {
 	const struct corral_rule *r;
@@ -284,6 +287,8 @@ __noinline int corral_eval_slot(struct corral_decision *d, __u32 slot)
 			corral_result(d, r, key, 1);
 		else if (r->kind == CORRAL_RULE_TRACK)
 			corral_side(d, r, key);
+		else
+			corral_result(d, r, key, 1); /* unknown kind on this list: fail closed */
 		return 0;
 	case CORRAL_HOOK_NS_INSTALL:
 		if (r->kind == CORRAL_RULE_DENY_ENTER) {
@@ -295,6 +300,8 @@ __noinline int corral_eval_slot(struct corral_decision *d, __u32 slot)
 		} else if (r->kind == CORRAL_RULE_LOCK_ON_ENTRY) {
 			if (corral_has_label(r, d->ns_label))
 				corral_side(d, r, key);
+		} else {
+			corral_result(d, r, key, 1); /* unknown kind on this list: fail closed */
 		}
 		return 0;
 	case CORRAL_HOOK_CGROUP_ATTACH:
@@ -308,8 +315,10 @@ __noinline int corral_eval_slot(struct corral_decision *d, __u32 slot)
 				corral_result(d, r, key, 1);
 			return 0;
 		}
-		if (!d->anchor_id)
+		if (!d->anchor_id) {
+			corral_result(d, r, key, 1); /* the CGROUP list holds managers and delegated only */
 			return 0;
+		}
 		/* Anchored at d->anchor_id: this instance of the rule's scope (a pattern names many). */
 		in_src = corral_within(d->src_anc, d->n_src, d->anchor_id);
 		in_dst = corral_within(d->dst_anc, d->n_dst, d->anchor_id);
@@ -333,10 +342,17 @@ __noinline int corral_eval_slot(struct corral_decision *d, __u32 slot)
 			if (in_dst)
 				corral_result(d, r, key, 1);
 			break;
+		default: /* unknown anchored kind: fail closed */
+			corral_result(d, r, key, 1);
+			break;
 		}
 		return 0;
 	case CORRAL_HOOK_ID_MAP:
-		if (r->kind != CORRAL_RULE_ID_MAP || (r->labels[0] && !corral_has_label(r, d->ns_label)))
+		if (r->kind != CORRAL_RULE_ID_MAP) {
+			corral_result(d, r, key, 1); /* the ID_MAP list holds id-map rules only */
+			return 0;
+		}
+		if (r->labels[0] && !corral_has_label(r, d->ns_label))
 			return 0;
 		if (d->ev_flags & CORRAL_EVENT_F_SETGROUPS)
 			corral_result(d, r, key, !(r->flags & CORRAL_RULE_F_SETGROUPS));

@@ -104,8 +104,9 @@ public final class ControlService: DaemonService {
                 case .kernel(let r): throw .kernelError(reason: r)
                 }
             } catch let e as ControlError { throw e } catch { throw .kernelError(reason: "\(error)") }
-            return I.Why.Reply(verdict: answer.verdict.rawValue, rule: answer.rule, mode: answer.mode?.rawValue,
-                               errno: Int(answer.errno), generation: answer.generation, text: answer.text)
+            let d = answer.decision
+            return I.Why.Reply(verdict: d.verdict.rawValue, rule: d.rule, mode: d.mode?.rawValue,
+                               errno: Int(d.err), generation: answer.generation, text: answer.text)
         }
         s.register(I.TrustExecutable.self) { [unowned self] p, _ throws(ControlError) in
             // Root only (TrustExecutable.rootOnly, checked by the server before this runs).

@@ -77,11 +77,12 @@ public final class EventService: DaemonService {
         }
     }
 
-    func deliver(_ ev: DecisionEvent) {
+    func deliver(_ ev: Event) {
         eventsSeen += 1
-        metrics.count(hook: ev.hook, verdict: ev.verdict, mode: ev.mode, rule: ev.rule)
+        metrics.count(hook: ev.hook, verdict: ev.verdict ?? "", mode: ev.mode ?? "", rule: ev.rule)
         var recorded = enricher.enrich(ev)
-        if ev.exeCarried == true, let state = try? loader.manager.session.taskState(pid: Int32(bitPattern: ev.tgid)),
+        if ev.exeCarried == true, let tgid = ev.tgid,
+           let state = try? loader.manager.session.taskState(pid: Int32(bitPattern: tgid)),
            state.flags & UInt32(CORRAL_TASK_EXE_CARRIED) != 0 {
             let policy = loader.manager.policy
             let subjects = policy.subjects + policy.rules.flatMap(\.subjects)
@@ -95,11 +96,11 @@ public final class EventService: DaemonService {
         var fields: [String: JSONValue] = [:]
         for (k, v) in a.fields { fields[k] = .string(v) }
         let now = Sys.monotonicNanos()
-        publish(RecordedEvent.admin(id: "admin-\(now)", bootID: enricher.bootID, action: a.action,
+        publish(Event.admin(id: "admin-\(now)", bootID: enricher.bootID, action: a.action,
                                     generation: a.generation, timestampNs: now, fields: fields))
     }
 
-    private func publish(_ e: RecordedEvent) {
+    private func publish(_ e: Event) {
         ring.append(e)
         let line = e.jsonLine // encoded once: log, stdout and subscribers share it
         if let log {
@@ -127,7 +128,7 @@ public final class EventService: DaemonService {
         }
     }
 
-    public func event(id: String) -> RecordedEvent? {
+    public func event(id: String) -> Event? {
         ring.event(id: id, bootID: enricher.bootID) ?? log?.event(id: id, bootID: enricher.bootID)
     }
 

@@ -2,6 +2,7 @@
 // `corral run`, `corral daemon` and corral-ktest all go through this type.
 import CorralABI
 import CorralCompiler
+import CorralEvents
 import CorralPolicy
 import CorralSystem
 
@@ -144,7 +145,7 @@ public final class CorralSession {
     /// Unresolved policy references, one warning line each.
     public var unresolvedWarnings: [String] { image.unresolved.map(\.description) }
 
-    public func events(sink: @escaping (DecisionEvent) -> Void) throws(KernelError) -> EventReader {
+    public func events(sink: @escaping (Event) -> Void) throws(KernelError) -> EventReader {
         try EventReader(map: object.map("corral_events"), decoder: { [unowned self] in self.decoder }, sink: sink)
     }
 

@@ -58,6 +58,7 @@ enum corral_hook {
 	/* 5 is CORRAL_HOOK_SELF_PROTECT (below) */
 	CORRAL_HOOK_PTRACE = 6, /* domain scope: ptrace_access_check (ATTACH) and ptrace_traceme */
 	CORRAL_HOOK_ID_MAP = 7, /* a write to /proc/PID/{uid_map,gid_map,setgroups} (lsm/file_permission) */
+	CORRAL_HOOK_END, /* one past the last; Swift's Hook has a case for each value but 5 (ABIValueTests) */
 };
 
 enum corral_rule_kind {
@@ -72,6 +73,7 @@ enum corral_rule_kind {
 	CORRAL_RULE_LOCKED = 9,
 	CORRAL_RULE_DENY_INTO = 10,
 	CORRAL_RULE_ID_MAP = 11,
+	CORRAL_RULE_KIND_END, /* one past the last: decide.h asserts it; Swift's RuleKind has a case for each */
 };
 
 enum corral_mode {
@@ -521,6 +523,7 @@ enum corral_protect_kind {
 	CORRAL_PROTECT_LINK_ID = 4,    /* id = link id, dev = 0 */
 	CORRAL_PROTECT_INODE = 5,      /* id = bpffs inode number, dev = bpffs dev */
 	CORRAL_PROTECT_SUPERBLOCK = 6, /* id = 0, dev = bpffs dev */
+	CORRAL_PROTECT_KIND_END, /* one past the last (ABIValueTests) */
 };
 
 struct corral_protect_key {
@@ -575,6 +578,7 @@ enum corral_protect_op {
 					   * that uses it (lsm/bpf_prog), BPF_PROG_BIND_MAP, an inner
 					   * map of another map of maps, an iterator link over it
 					   * (BPF_ITER_CREATE, BPF_OBJ_PIN) */
+	CORRAL_PROTECT_OP_END, /* one past the last (ABIValueTests) */
 };
 
 /*

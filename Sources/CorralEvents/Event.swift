@@ -1,13 +1,18 @@
-// The event as the daemon records it: one JSON line per kernel decision or admin action
-// (docs/operations.md §3). Decoding is tolerant: every field but `id` and `hook` may be absent,
-// and keys this version does not know are kept in `fields` and written back unchanged.
+// The one event type: what the kernel reports (`struct corral_event`, decoded by CorralKernel's
+// EventDecoder), what the daemon records (one JSON line per kernel decision or admin action,
+// docs/operations.md §3), what the control socket sends, what replay reads and what the
+// evaluator says the kernel would report. Decoding is tolerant: every field but `id` and `hook`
+// may be absent, and keys this version does not know are kept in `fields` and written back
+// unchanged.
 import CorralJSON
 
-/// One recorded event. For kernel decisions every `DecisionEvent` field is set (nil where the
-/// kernel event has none, e.g. `rule` for a default allow); admin events (`hook == "admin"`) carry
-/// `action`, `generation` and free-form `fields`.
-public struct RecordedEvent: Codable, Sendable, Hashable {
-    /// `"<seq>"` for kernel events (per boot: pair it with `bootID`).
+/// One event. For kernel decisions every `struct corral_event` field is set (nil where the kernel
+/// event has none, e.g. `rule` for a default allow); the daemon adds `bootID` and the actor's
+/// executable; admin events (`hook == "admin"`) carry `action`, `generation` and free-form
+/// `fields`. The evaluator's events carry the kernel's fields it models, an empty `id` and
+/// `hookCount`.
+public struct Event: Codable, Sendable, Hashable {
+    /// `"<seq>"` for kernel events (per boot: pair it with `bootID`); empty for the evaluator's.
     public var id: String
     /// First 8 hex digits of /proc/sys/kernel/random/boot_id.
     public var bootID: String?
@@ -15,7 +20,7 @@ public struct RecordedEvent: Codable, Sendable, Hashable {
     public var hook: String
     public var generation: UInt64?
 
-    // DecisionEvent fields (absent for admin events).
+    // `struct corral_event` fields (absent for admin events).
     public var seq: UInt64?
     public var timestampNs: UInt64?
     public var verdict: String?
@@ -50,6 +55,9 @@ public struct RecordedEvent: Codable, Sendable, Hashable {
     public var actorCgroupPath: String?
     public var actorLockRule: String?
     public var actorLockLabel: String?
+    /// Invocations of this hook so far, this one included (the evaluator's count; not in
+    /// kernel events).
+    public var hookCount: UInt64?
 
     // Added by the daemon.
     /// `/proc/<tgid>/exe` when the daemon read the event; nil when it could not (task gone).
@@ -76,7 +84,9 @@ public struct RecordedEvent: Codable, Sendable, Hashable {
                 nsType: String? = nil, nsInum: UInt32? = nil, nsLabel: String? = nil, errno: String? = nil,
                 err: Int32? = nil, compat: Bool? = nil, locked: Bool? = nil, tracked: Bool? = nil,
                 actorCgroup: UInt64? = nil, actorCgroupPath: String? = nil, actorLockRule: String? = nil,
-                actorLockLabel: String? = nil, actorExe: String? = nil, actorExeXattrs: [String]? = nil,
+                actorLockLabel: String? = nil, unclassified: Bool? = nil, alreadyIn: Bool? = nil,
+                exeCarried: Bool? = nil, hookCount: UInt64? = nil, actorExe: String? = nil,
+                actorExeXattrs: [String]? = nil, actorExeCarried: String? = nil,
                 action: String? = nil, fields: [String: JSONValue] = [:]) {
         self.id = id
         self.bootID = bootID
@@ -109,8 +119,13 @@ public struct RecordedEvent: Codable, Sendable, Hashable {
         self.actorCgroupPath = actorCgroupPath
         self.actorLockRule = actorLockRule
         self.actorLockLabel = actorLockLabel
+        self.unclassified = unclassified
+        self.alreadyIn = alreadyIn
+        self.exeCarried = exeCarried
+        self.hookCount = hookCount
         self.actorExe = actorExe
         self.actorExeXattrs = actorExeXattrs
+        self.actorExeCarried = actorExeCarried
         self.action = action
         self.fields = fields
     }
@@ -118,8 +133,8 @@ public struct RecordedEvent: Codable, Sendable, Hashable {
     /// An admin event (`apply`, `mode`, `loosen`, `loosen-expired`, `adopt`). `timestampNs` is
     /// CLOCK_MONOTONIC like the kernel's `bpf_ktime_get_ns`, so admin and kernel events order together.
     public static func admin(id: String, bootID: String?, action: String, generation: UInt64,
-                             timestampNs: UInt64, fields: [String: JSONValue] = [:]) -> RecordedEvent {
-        var event = RecordedEvent(id: id, bootID: bootID, hook: "admin", generation: generation,
+                             timestampNs: UInt64, fields: [String: JSONValue] = [:]) -> Event {
+        var event = Event(id: id, bootID: bootID, hook: "admin", generation: generation,
                                   timestampNs: timestampNs, action: action)
         for (key, value) in fields {
             switch (key, value) {
@@ -153,6 +168,7 @@ public struct RecordedEvent: Codable, Sendable, Hashable {
         case actorCgroupPath = "actor_cgroup_path"
         case actorLockRule = "actor_lock_rule"
         case actorLockLabel = "actor_lock_label"
+        case hookCount = "hook_count"
         case actorExe = "actor_exe"
         case actorExeXattrs = "actor_exe_xattrs"
         case actorExeCarried = "actor_exe_carried"
@@ -203,6 +219,7 @@ public struct RecordedEvent: Codable, Sendable, Hashable {
         actorCgroupPath = try c.decodeIfPresent(String.self, forKey: .actorCgroupPath)
         actorLockRule = try c.decodeIfPresent(String.self, forKey: .actorLockRule)
         actorLockLabel = try c.decodeIfPresent(String.self, forKey: .actorLockLabel)
+        hookCount = try c.decodeIfPresent(UInt64.self, forKey: .hookCount)
         actorExe = try c.decodeIfPresent(String.self, forKey: .actorExe)
         actorExeXattrs = try c.decodeIfPresent([String].self, forKey: .actorExeXattrs)
         actorExeCarried = try c.decodeIfPresent(String.self, forKey: .actorExeCarried)
@@ -255,10 +272,11 @@ public struct RecordedEvent: Codable, Sendable, Hashable {
         try c.encodeIfPresent(actorCgroupPath, forKey: .actorCgroupPath)
         try c.encodeIfPresent(actorLockRule, forKey: .actorLockRule)
         try c.encodeIfPresent(actorLockLabel, forKey: .actorLockLabel)
-        if isAdmin {
+        try c.encodeIfPresent(hookCount, forKey: .hookCount)
+        if isAdmin || id.isEmpty {
             try c.encodeIfPresent(actorExe, forKey: .actorExe)
         } else {
-            // The contract writes `"actor_exe": null` when the task was gone.
+            // The contract writes `"actor_exe": null` when the task was gone (recorded events).
             try c.encode(actorExe, forKey: .actorExe)
         }
         try c.encodeIfPresent(actorExeXattrs, forKey: .actorExeXattrs)
@@ -274,8 +292,8 @@ public struct RecordedEvent: Codable, Sendable, Hashable {
 
     /// Parses one line of events.jsonl (the strict JSON reader: duplicate keys and nesting past
     /// `JSONValue.maxDepth` are errors).
-    public static func parse(line: String) throws -> RecordedEvent {
-        try JSONValueDecoder().decode(RecordedEvent.self, from: try JSONValue.parse(line))
+    public static func parse(line: String) throws -> Event {
+        try JSONValueDecoder().decode(Event.self, from: try JSONValue.parse(line))
     }
 }
 
@@ -293,7 +311,7 @@ public struct EventFilter: Sendable, Hashable {
         self.limit = limit
     }
 
-    public func matches(_ e: RecordedEvent) -> Bool {
+    public func matches(_ e: Event) -> Bool {
         if let rule, e.rule != rule { return false }
         if let verdict, e.verdict != verdict { return false }
         if let hook, e.hook != hook { return false }
@@ -301,7 +319,7 @@ public struct EventFilter: Sendable, Hashable {
     }
 
     /// Filters `events` (oldest first) and keeps the newest `limit`.
-    public func apply(_ events: some Sequence<RecordedEvent>) -> [RecordedEvent] {
+    public func apply(_ events: some Sequence<Event>) -> [Event] {
         let matching = events.filter(matches)
         guard let limit else { return matching }
         return Array(matching.suffix(max(0, limit)))

@@ -35,6 +35,7 @@ public struct ControlServerConfiguration: Sendable {
     public var vendor = "Corral"
     public var product = "corral"
     public var version = "0"
+    public var url = "man:corral(1)"
 
     public init(socketPath: String, authorization: AuthorizationConfig = AuthorizationConfig()) {
         self.socketPath = socketPath
@@ -102,7 +103,7 @@ public final class ControlStream {
     public func send(_ parameters: [String: JSONValue], continues: Bool = true) -> Bool {
         guard isOpen, let server, let connection else { return false }
         let last = !continues || !request.more
-        server.enqueue(ControlReply(parameters: parameters, continues: !last), on: connection)
+        if !request.oneway { server.enqueue(ControlReply(parameters: parameters, continues: !last), on: connection) }
         if last { complete() }
         return isOpen || last && !connection.closed
     }
@@ -132,7 +133,7 @@ public final class ControlStream {
     /// Ends the call with an error.
     public func fail(_ error: ControlError) {
         guard isOpen, let server, let connection else { return }
-        server.enqueue(ControlReply(error: error), on: connection)
+        if !request.oneway { server.enqueue(ControlReply(error: error), on: connection) }
         complete()
     }
 
@@ -212,7 +213,16 @@ public final class ControlServer {
         self.configuration = configuration
         register(ControlInterface.GetInfo.self) { [unowned self] _, _ in
             ControlInterface.GetInfo.Reply(vendor: self.configuration.vendor, product: self.configuration.product,
-                                           version: self.configuration.version, interfaces: self.interfaces)
+                                           version: self.configuration.version, url: self.configuration.url,
+                                           interfaces: self.interfaces)
+        }
+        register(ControlInterface.GetInterfaceDescription.self) { [unowned self] parameters, _ throws(ControlError) in
+            switch parameters.interface {
+            case "org.varlink.service": return .init(description: ControlInterface.serviceDescription)
+            case ControlInterface.interfaceName where self.interfaces.contains(ControlInterface.interfaceName):
+                return .init(description: ControlInterface.interfaceDescription)
+            default: throw .interfaceNotFound(parameters.interface)
+            }
         }
     }
 
@@ -506,12 +516,12 @@ public final class ControlServer {
             request = r
         }
         guard let method = methods[request.method] else {
-            enqueue(ControlReply(error: .methodNotFound(method: request.method)), on: c)
+            if !request.oneway { enqueue(ControlReply(error: .methodNotFound(method: request.method)), on: c) }
             return
         }
         guard Authorization.isAllowed(method.access, peer: c.peer, identity: c.identity,
                                       config: configuration.authorization) else {
-            enqueue(ControlReply(error: .permissionDenied(method: request.method)), on: c)
+            if !request.oneway { enqueue(ControlReply(error: .permissionDenied(method: request.method)), on: c) }
             return
         }
         let stream = ControlStream(request: request, peer: c.peer, server: self, connection: c)

@@ -4,8 +4,8 @@
 // wire's; a key that is missing or of the wrong type is a decode error naming the key (on the
 // daemon: org.varlink.service.InvalidParameter; in the client: an invalid reply).
 //
-// `ControlInterface.methods` lists them all: the place a varlink interface description
-// (org.varlink.service.GetInterfaceDescription) is to be produced from.
+// `ControlInterface.methods` lists them all; io.corral's varlink interface description
+// (org.varlink.service.GetInterfaceDescription) is produced from them (InterfaceDescription.swift).
 
 /// One method of the control interface.
 public protocol ControlMethodSpec {
@@ -31,7 +31,7 @@ public struct NoFields: Codable, Sendable, Hashable {
 public enum ControlInterface {
     /// Every method, in the order of docs/operations.md §4.
     public static var methods: [any ControlMethodSpec.Type] { [
-        GetInfo.self, GetStatus.self, Apply.self, SetMode.self, Loosen.self, GetEvents.self, Explain.self, Why.self,
+        GetInfo.self, GetInterfaceDescription.self, GetStatus.self, Apply.self, SetMode.self, Loosen.self, GetEvents.self, Explain.self, Why.self,
         Unload.self, TrustExecutable.self,
     ] }
 
@@ -44,13 +44,30 @@ public enum ControlInterface {
             public var vendor: String
             public var product: String
             public var version: String
+            public var url: String
             public var interfaces: [String]
-            public init(vendor: String, product: String, version: String, interfaces: [String]) {
+            public init(vendor: String, product: String, version: String, url: String, interfaces: [String]) {
                 self.vendor = vendor
                 self.product = product
                 self.version = version
+                self.url = url
                 self.interfaces = interfaces
             }
+        }
+    }
+
+    /// org.varlink.service.GetInterfaceDescription (answered by ControlServer itself): io.corral's
+    /// description is produced from these typed messages (InterfaceDescription.swift).
+    public enum GetInterfaceDescription: ControlMethodSpec {
+        public static let name = "org.varlink.service.GetInterfaceDescription"
+        public static let access = AccessLevel.anyone
+        public struct Parameters: Codable, Sendable, Hashable {
+            public var interface: String
+            public init(interface: String) { self.interface = interface }
+        }
+        public struct Reply: Codable, Sendable, Hashable {
+            public var description: String
+            public init(description: String) { self.description = description }
         }
     }
 

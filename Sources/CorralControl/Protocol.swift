@@ -31,17 +31,21 @@ public struct ControlRequest: Sendable, Hashable {
     public var method: String
     public var parameters: [String: JSONValue]
     public var more: Bool
+    /// varlink's `oneway`: the caller wants no reply at all, not even an error.
+    public var oneway: Bool
 
-    public init(method: String, parameters: [String: JSONValue] = [:], more: Bool = false) {
+    public init(method: String, parameters: [String: JSONValue] = [:], more: Bool = false, oneway: Bool = false) {
         self.method = method
         self.parameters = parameters
         self.more = more
+        self.oneway = oneway
     }
 
     /// The wire form, without the terminator. `more` is written only when true.
     public func encoded() -> [UInt8] {
         var o: [String: JSONValue] = ["method": .string(method), "parameters": .object(parameters)]
         if more { o["more"] = .bool(true) }
+        if oneway { o["oneway"] = .bool(true) }
         return JSONValue.object(o).serialized()
     }
 
@@ -78,7 +82,14 @@ public struct ControlRequest: Sendable, Hashable {
         case let other?:
             return .failure(.malformedRequest(reason: "\"more\" is \(other.typeDescription), not a bool"))
         }
-        return .success(ControlRequest(method: method, parameters: parameters, more: more))
+        var oneway = false
+        switch o["oneway"] {
+        case nil, .null?: break
+        case .bool(let b)?: oneway = b
+        case let other?:
+            return .failure(.malformedRequest(reason: "\"oneway\" is \(other.typeDescription), not a bool"))
+        }
+        return .success(ControlRequest(method: method, parameters: parameters, more: more, oneway: oneway))
     }
 }
 
@@ -150,7 +161,8 @@ public struct ControlError: Error, Sendable, Hashable, CustomStringConvertible {
     public enum Name {
         public static let methodNotFound = "org.varlink.service.MethodNotFound"
         public static let invalidParameter = "org.varlink.service.InvalidParameter"
-        public static let permissionDenied = "io.corral.PermissionDenied"
+        public static let interfaceNotFound = "org.varlink.service.InterfaceNotFound"
+        public static let permissionDenied = "org.varlink.service.PermissionDenied"
         public static let malformedRequest = "io.corral.MalformedRequest"
         public static let requestTooLarge = "io.corral.RequestTooLarge"
         public static let policyInvalid = "io.corral.PolicyInvalid"
@@ -162,7 +174,7 @@ public struct ControlError: Error, Sendable, Hashable, CustomStringConvertible {
 
         /// Every name of the contract.
         public static let all: Set<String> = [
-            methodNotFound, invalidParameter, permissionDenied, malformedRequest, requestTooLarge,
+            methodNotFound, interfaceNotFound, invalidParameter, permissionDenied, malformedRequest, requestTooLarge,
             policyInvalid, capacityExceeded, noSuchRule, noSuchEvent, noSuchProcess, kernelError,
         ]
     }
@@ -173,6 +185,10 @@ public struct ControlError: Error, Sendable, Hashable, CustomStringConvertible {
     public static func invalidParameter(_ parameter: String, reason: String) -> ControlError {
         ControlError(name: Name.invalidParameter, parameters: ["parameter": .string(parameter), "reason": .string(reason)])
     }
+    public static func interfaceNotFound(_ interface: String) -> ControlError {
+        ControlError(name: Name.interfaceNotFound, parameters: ["interface": .string(interface)])
+    }
+    /// varlink's standard `PermissionDenied ()`; `method` is Corral's addition (clients ignore it).
     public static func permissionDenied(method: String) -> ControlError {
         ControlError(name: Name.permissionDenied, parameters: ["method": .string(method)])
     }
@@ -201,6 +217,27 @@ public struct ControlError: Error, Sendable, Hashable, CustomStringConvertible {
     public static func kernelError(reason: String) -> ControlError {
         ControlError(name: Name.kernelError, parameters: ["reason": .string(reason)])
     }
+
+    /// io.corral's own errors and their parameters, for the interface description (the
+    /// org.varlink.service ones are in its standard text). InterfaceTests checks every name.
+    public static let interfaceErrors: [VarlinkErrorSpec] = [
+        VarlinkErrorSpec(name: Name.malformedRequest, fields: [VarlinkField("reason", .string)],
+                         doc: "The message is not a varlink request (not JSON, not an object, no method, ...)."),
+        VarlinkErrorSpec(name: Name.requestTooLarge, fields: [VarlinkField("limit", .int)],
+                         doc: "The request is longer than limit bytes; the connection is closed after this reply."),
+        VarlinkErrorSpec(name: Name.policyInvalid, fields: [VarlinkField("diagnostics", .array(.string))],
+                         doc: "The policy has errors (file:line:col: error: ...); nothing was applied."),
+        VarlinkErrorSpec(name: Name.capacityExceeded, fields: [VarlinkField("reason", .string)],
+                         doc: "The policy does not fit the BPF maps; nothing was applied."),
+        VarlinkErrorSpec(name: Name.noSuchRule, fields: [VarlinkField("rule", .string)],
+                         doc: "No rule of the active policy has this id."),
+        VarlinkErrorSpec(name: Name.noSuchEvent, fields: [VarlinkField("id", .string)],
+                         doc: "No recorded event has this id."),
+        VarlinkErrorSpec(name: Name.noSuchProcess, fields: [VarlinkField("pid", .int)],
+                         doc: "No process has this pid."),
+        VarlinkErrorSpec(name: Name.kernelError, fields: [VarlinkField("reason", .string)],
+                         doc: "A BPF or system call failed; the active generation is unchanged."),
+    ]
 
     /// `io.corral.PolicyInvalid: {"diagnostics":[...]}`
     public var description: String {

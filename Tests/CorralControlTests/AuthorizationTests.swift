@@ -232,7 +232,7 @@ func callAsChild(_ peer: ChildPeer, socketPath: String, requests: [ControlReques
         #expect(try client.call("test.Increment", ["token": .string(incrementToken), "by": 3]).get() == ["total": 3])
         #expect(methods.counter.current == 3)
         #expect(server.onLoop { s, _ in s.accessTable } == [
-            "org.varlink.service.GetInfo": .anyone, "test.Anyone": .anyone, "test.WhoAmI": .anyone,
+            "org.varlink.service.GetInfo": .anyone, "org.varlink.service.GetInterfaceDescription": .anyone, "test.Anyone": .anyone, "test.WhoAmI": .anyone,
             "test.Echo": .read, "test.Concat": .read, "test.Count": .read, "test.Ticks": .read, "test.Hang": .read, "test.Flood": .read,
             "test.Increment": .change,
         ])

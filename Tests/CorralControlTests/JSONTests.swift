@@ -94,9 +94,13 @@ import Testing
         #expect(try ControlRequest.decode(r.encoded()).get() == r)
         let m = ControlRequest(method: "io.corral.GetEvents", parameters: ["follow": true], more: true)
         #expect(try ControlRequest.decode(m.encoded()).get() == m)
-        // Absent or null parameters and more, unknown keys ignored.
-        #expect(try ControlRequest.decode(Array(#"{"method":"a.B","parameters":null,"more":null,"oneway":true}"#.utf8)).get()
+        // Absent or null parameters and more, unknown keys ignored; oneway read.
+        #expect(try ControlRequest.decode(Array(#"{"method":"a.B","parameters":null,"more":null,"other":true}"#.utf8)).get()
             == ControlRequest(method: "a.B"))
+        let oneway = ControlRequest(method: "a.B", oneway: true)
+        #expect(try ControlRequest.decode(Array(#"{"method":"a.B","oneway":true}"#.utf8)).get() == oneway)
+        #expect(try ControlRequest.decode(oneway.encoded()).get() == oneway)
+        #expect(throws: ControlError.self) { try ControlRequest.decode(Array(#"{"method":"a.B","oneway":1}"#.utf8)).get() }
     }
 
     @Test func replyWireForm() throws {
@@ -116,13 +120,19 @@ import Testing
             .methodNotFound(method: "m"), .invalidParameter("p", reason: "r"), .permissionDenied(method: "m"),
             .malformedRequest(reason: "r"), .requestTooLarge(limit: 16_777_216), .policyInvalid(diagnostics: ["d"]),
             .capacityExceeded(reason: "r"), .noSuchRule("r"), .noSuchEvent(id: "42"), .noSuchProcess(pid: 7),
-            .kernelError(reason: "r"),
+            .kernelError(reason: "r"), .interfaceNotFound("i"),
         ]
         #expect(Set(all.map(\.name)) == ControlError.Name.all)
-        #expect(ControlError.Name.all.count == 11)
+        #expect(ControlError.Name.all.count == 12)
         let keys = all.map { $0.parameters.keys.sorted() }
         #expect(keys == [["method"], ["parameter", "reason"], ["method"], ["reason"], ["limit"], ["diagnostics"],
-                         ["reason"], ["rule"], ["id"], ["pid"], ["reason"]])
+                         ["reason"], ["rule"], ["id"], ["pid"], ["reason"], ["interface"]])
+        // The description lists every io.corral error with the parameters it is sent with.
+        for error in all where error.name.hasPrefix("io.corral.") {
+            let spec = ControlError.interfaceErrors.first { $0.name == error.name }
+            #expect(spec.map { Set($0.fields.map(\.name)) } == Set(error.parameters.keys), "\(error.name)")
+        }
+        #expect(ControlError.interfaceErrors.count == all.filter { $0.name.hasPrefix("io.corral.") }.count)
         #expect(ControlError.requestTooLarge(limit: 16_777_216).description == #"io.corral.RequestTooLarge: {"limit":16777216}"#)
     }
 

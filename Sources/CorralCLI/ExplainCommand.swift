@@ -1,21 +1,52 @@
-// `corral explain`: the decision a scenario step makes, with every rule considered and why.
+// `corral explain`: why a recorded event was decided as it was (EVENT-ID, asked of the daemon:
+// io.corral.Explain), or the decision a scenario step makes (--scenario, --step), with every rule
+// considered and why.
 import ArgumentParser
+import CorralControl
 import CorralEvaluator
 import CorralPolicy
 
 struct ExplainCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "explain",
-        abstract: "Explain the decision at one step of a scenario: rules considered, ranks, winners, verdict."
+        abstract: "Explain a decision: a recorded event by its id (asks the daemon), or one step of a scenario.",
+        discussion: """
+            corral explain EVENT-ID: the event's id as `corral events` shows it; the daemon re-decides it \
+            under the policy of the event's generation. corral explain --scenario FILE --step N: the \
+            reference evaluator's decision at step N. Exit 0, 2 bad input or unknown event, 3 daemon unreachable.
+            """
     )
 
-    @OptionGroup var files: ScenarioFiles
+    @Argument(help: "A recorded event's id (from `corral events`).")
+    var eventID: String?
 
-    @Option(help: "Step number (1-based).")
-    var step: Int
+    @OptionGroup var files: OptionalScenarioFiles
+
+    @Option(help: "Step number (1-based), with --scenario.")
+    var step: Int?
+
+    @Flag(name: .long, help: "With EVENT-ID: print the daemon's JSON reply.") var json = false
+    @OptionGroup var control: ControlSocketOption
+
+    func validate() throws {
+        switch (eventID, files.scenario, step) {
+        case (_?, nil, nil): break
+        case (nil, _?, _?): break
+        case (_?, _, _): throw ValidationError("give EVENT-ID, or --scenario and --step, not both")
+        case (nil, nil, _): throw ValidationError("give an EVENT-ID, or --scenario FILE --step N")
+        case (nil, _?, nil): throw ValidationError("--scenario needs --step N")
+        }
+        if files.policy != nil && files.scenario == nil { throw ValidationError("--policy goes with --scenario") }
+    }
 
     func run() async throws {
-        try Self.execute(policy: files.policy, scenario: files.scenario, step: step).emit()
+        if let eventID {
+            let r = try DaemonClient.call(control, ControlInterface.Explain.self, .init(id: eventID))
+            if json { DaemonClient.printJSON(r) } else { print(r.text) }
+            return
+        }
+        guard let scenario = files.scenario, let step else { throw ExitCode(2) }
+        try Self.execute(policy: files.policy, scenario: scenario, step: step).emit()
     }
 
     static func execute(policy: String?, scenario: String, step: Int) -> CommandOutput {

@@ -8,3 +8,12 @@ struct ScenarioFiles: ParsableArguments {
     @Option(help: "Scenario file.")
     var scenario: String
 }
+
+/// `explain`'s scenario files: optional, since `corral explain EVENT-ID` asks the daemon instead.
+struct OptionalScenarioFiles: ParsableArguments {
+    @Option(help: "Policy file (default: the scenario's policy: key).")
+    var policy: String?
+
+    @Option(help: "Scenario file (with --step: explain a simulated step instead of a recorded event).")
+    var scenario: String?
+}

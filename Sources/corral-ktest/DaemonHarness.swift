@@ -126,7 +126,9 @@ final class DaemonHarness {
     /// Runs the corral CLI against this daemon's socket.
     func cli(_ args: [String]) throws -> (status: Sys.ExitStatus, output: String) {
         try sys("corral \(args.joined(separator: " "))") { () throws(Errno) in
-            try Sys.runCapturing([corral] + args + (args.first.map { ["apply", "mode", "loosen", "status", "events", "why"].contains($0) } == true ? ["--socket", socket] : []))
+            let client = args.first.map { ["apply", "mode", "loosen", "status", "events", "why"].contains($0) } == true
+                || args.first == "explain" && !args.contains("--scenario")
+            return try Sys.runCapturing([corral] + args + (client ? ["--socket", socket] : []))
         }
     }
 

@@ -126,7 +126,7 @@ final class DaemonHarness {
     /// Runs the corral CLI against this daemon's socket.
     func cli(_ args: [String]) throws -> (status: Sys.ExitStatus, output: String) {
         try sys("corral \(args.joined(separator: " "))") { () throws(Errno) in
-            try Sys.runCapturing([corral] + args + (args.first.map { ["apply", "mode", "loosen", "status", "events", "why"].contains($0) } == true ? ["--socket", socket] : []))
+            try Sys.runCapturing([corral] + args + (args.first.map { ["apply", "mode", "loosen", "status", "events", "why", "register", "unregister"].contains($0) } == true ? ["--socket", socket] : []))
         }
     }
 

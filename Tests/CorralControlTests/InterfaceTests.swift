@@ -68,7 +68,7 @@ private typealias I = ControlInterface
 
     @Test func everyMethodIsListedOnce() {
         let names = ControlInterface.methods.map { $0.name }
-        #expect(Set(names).count == names.count && names.count == 10)
+        #expect(Set(names).count == names.count && names.count == 12)
         #expect(names.contains(ControlMethod.trustExecutable) && names.contains(ControlMethod.getInfo))
     }
 }

@@ -116,13 +116,14 @@ import Testing
             .methodNotFound(method: "m"), .invalidParameter("p", reason: "r"), .permissionDenied(method: "m"),
             .malformedRequest(reason: "r"), .requestTooLarge(limit: 16_777_216), .policyInvalid(diagnostics: ["d"]),
             .capacityExceeded(reason: "r"), .noSuchRule("r"), .noSuchEvent(id: "42"), .noSuchProcess(pid: 7),
-            .kernelError(reason: "r"),
+            .kernelError(reason: "r"), .registrationOutsideSubtree(subtree: "/s", problems: ["p"]),
+            .noSuchRegistration(id: "reg-1"),
         ]
         #expect(Set(all.map(\.name)) == ControlError.Name.all)
-        #expect(ControlError.Name.all.count == 11)
+        #expect(ControlError.Name.all.count == 13)
         let keys = all.map { $0.parameters.keys.sorted() }
         #expect(keys == [["method"], ["parameter", "reason"], ["method"], ["reason"], ["limit"], ["diagnostics"],
-                         ["reason"], ["rule"], ["id"], ["pid"], ["reason"]])
+                         ["reason"], ["rule"], ["id"], ["pid"], ["reason"], ["problems", "subtree"], ["id"]])
         #expect(ControlError.requestTooLarge(limit: 16_777_216).description == #"io.corral.RequestTooLarge: {"limit":16777216}"#)
     }
 

@@ -9,6 +9,11 @@ public enum DaemonError: Error, Sendable, Equatable, CustomStringConvertible {
     case noSuchProcess(Int32)
     case invalidParameter(String, String)
     case kernel(String)
+    /// The method, refused to this caller.
+    case permissionDenied(String)
+    /// The subtree, and one line per problem.
+    case registrationOutsideSubtree(String, [String])
+    case noSuchRegistration(String)
 
     public init(_ e: KernelError) {
         if case .compile(let message) = e { self = .capacityExceeded(message) } else { self = .kernel(e.description) }
@@ -24,6 +29,9 @@ public enum DaemonError: Error, Sendable, Equatable, CustomStringConvertible {
         case .noSuchProcess: "io.corral.NoSuchProcess"
         case .invalidParameter: "org.varlink.service.InvalidParameter"
         case .kernel: "io.corral.KernelError"
+        case .permissionDenied: "io.corral.PermissionDenied"
+        case .registrationOutsideSubtree: "io.corral.RegistrationOutsideSubtree"
+        case .noSuchRegistration: "io.corral.NoSuchRegistration"
         }
     }
 
@@ -36,6 +44,9 @@ public enum DaemonError: Error, Sendable, Equatable, CustomStringConvertible {
         case .noSuchProcess(let pid): "no process \(pid)"
         case .invalidParameter(let p, let why): "invalid parameter '\(p)': \(why)"
         case .kernel(let r): r
+        case .permissionDenied(let m): "permission denied: \(m)"
+        case .registrationOutsideSubtree(let s, let p): "registration outside \(s):\n" + p.joined(separator: "\n")
+        case .noSuchRegistration(let id): "no registration '\(id)'"
         }
     }
 }

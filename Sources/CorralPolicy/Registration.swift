@@ -20,6 +20,10 @@
 //      precedence. Deny-only kinds may have `overrides:` (the validator asks a `locked` rule that
 //      overlaps the manager's own `delegated` rule to say `overrides: [that rule]`): ranking a
 //      deny higher only tightens.
+//   6. No named subjects (`subjects:`): names are shared by every file, so a registration that
+//      defined `pid1` or `any` (or a name the policy uses) would change what the policy's own
+//      rules match. Inline subjects only.
+//   7. At most `maxRules` rules; the daemon keeps at most `maxRegistrations` registrations.
 // So a registration never allows anything outside S, and denies nothing outside S either; what
 // a nested delegation allows inside S is what a `delegated` rule allows (docs/semantics.md).
 
@@ -67,10 +71,23 @@ public enum RegistrationCheck {
         return nil
     }
 
-    /// Rules 2–5 for the registered `rules` (those of the registration only) and subtree S.
-    public static func problems(rules: [Rule], subtree: CgroupPath) -> [RegistrationProblem] {
+    /// Rules per registration.
+    public static let maxRules = 32
+    /// Registrations the daemon keeps at once (every manager together).
+    public static let maxRegistrations = 256
+
+    /// Rules 2–7 for the registered `rules` and `namedSubjects` (those the registration defines)
+    /// and subtree S.
+    public static func problems(rules: [Rule], namedSubjects: [Subject] = [], subtree: CgroupPath) -> [RegistrationProblem] {
         var out: [RegistrationProblem] = []
         if rules.isEmpty { out.append(RegistrationProblem(rule: nil, field: "rules", message: "a registration has at least one rule")) }
+        if rules.count > maxRules {
+            out.append(RegistrationProblem(rule: nil, field: "rules", message: "\(rules.count) rules; a registration has at most \(maxRules)"))
+        }
+        for s in namedSubjects {
+            out.append(RegistrationProblem(rule: nil, field: "subjects",
+                message: "\(s.name ?? s.displayName): a registration may not define named subjects (they are shared with the policy); use inline subjects"))
+        }
         for rule in rules {
             guard registrableKinds.contains(rule.kind) else {
                 out.append(RegistrationProblem(rule: rule.id, field: "kind",

@@ -13,9 +13,10 @@ enum RegistrationTests {
         KTest(name: "daemon/registration", body: registration),
     ]
 
-    /// The main policy: BASE/dlg is delegated to the tasks in BASE/mgr.
+    /// The main policy: BASE/dlg is delegated to the tasks in BASE/mgr; init manages everything.
     static func mainPolicy(_ b: String) -> String {
         "version: 1\nrules:\n  - {id: dlg, kind: delegated, manager: {cgroup: \(b)/mgr}, cgroup: \(b)/dlg}\n"
+            + "  - {id: init-manages, kind: managers, subject: pid1}\n"
     }
 
     /// A lock of c1/locked and a nested delegation of c1/inner to the tasks in c1/init.
@@ -82,6 +83,9 @@ enum RegistrationTests {
              "version: 1\nrules:\n  - {id: x, kind: delegated, manager: any, cgroup: \(c1)/inner}\n", outsideName),
             ("a managers rule (allows everywhere)", c1.description,
              "version: 1\nrules:\n  - {id: x, kind: managers, subject: {cgroup: \(c1)/init}}\n", outsideName),
+            ("a named subject 'pid1' (it would make init-manages match tasks in c1)", c1.description,
+             "version: 1\nsubjects:\n  pid1: {cgroup: \(c1)/init}\nrules:\n  - {id: x, kind: locked, cgroups: [\(c1)/locked], overrides: [dlg]}\n",
+             outsideName),
             ("'..' in a rule's cgroup", c1.description,
              "version: 1\nrules:\n  - {id: x, kind: deny-into, cgroups: [\(c1)/../../outside]}\n", ControlError.Name.policyInvalid),
             ("'..' in the subtree", c1.description + "/../../outside", lockOutside, ControlError.Name.invalidParameter),

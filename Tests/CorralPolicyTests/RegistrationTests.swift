@@ -80,4 +80,31 @@ import Testing
             == "rule lock-sibling: cgroups: /d/c1/y reaches outside the registered subtree /d/c1/x")
         #expect(RegistrationCheck.problems(rules: [], subtree: path("/d/c1/x")).map(\.field) == ["rules"])
     }
+
+    /// A named subject in a registration would be visible to the policy's own rules: one named
+    /// `pid1` turns the policy's `subject: pid1` into whatever the registration says.
+    @Test func namedSubjectsAreRefused() throws {
+        let main = PolicyText(source: "main.yaml", text: """
+            version: 1
+            rules:
+              - {id: dlg, kind: delegated, manager: {cgroup: /mgr}, cgroup: /d/*}
+              - {id: init-manages, kind: managers, subject: pid1}
+            """)
+        let reg = PolicyText(source: "registration:reg-1", text: """
+            version: 1
+            subjects:
+              pid1: {cgroup: /d/c1/x}
+            rules:
+              - {id: lock-c1, kind: locked, cgroups: [/d/c1/x/locked], overrides: [dlg]}
+            """)
+        let p = try PolicyLoader.parse(main: main, fragments: [reg])
+        #expect(p.rule(id: "init-manages")?.subjects.first?.matcher == .cgroup(path("/d/c1/x")),
+                "the hazard: the policy's own rule now matches the registration's subject")
+        let named = p.subjects.filter { $0.location?.file == "registration:reg-1" }
+        let rules = p.rules.filter { $0.location?.file == "registration:reg-1" }
+        let problems = RegistrationCheck.problems(rules: rules, namedSubjects: named, subtree: path("/d/c1/x"))
+        #expect(problems.map(\.field) == ["subjects"])
+        let many = (0...RegistrationCheck.maxRules).map { Rule(id: "r\($0)", kind: .denyInto, cgroups: [path("/d/c1/x/\($0)")]) }
+        #expect(RegistrationCheck.problems(rules: many, subtree: path("/d/c1/x")).map(\.field) == ["rules"])
+    }
 }

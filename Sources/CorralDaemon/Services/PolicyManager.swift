@@ -243,6 +243,9 @@ public final class PolicyManager {
         }
         let directory = policy.cgroupRoot + subtree.description
         guard Sys.exists(directory) else { throw .invalidParameter("subtree", "\(directory) does not exist") }
+        guard record.registrations.count < RegistrationCheck.maxRegistrations else {
+            throw .capacityExceeded("the daemon keeps at most \(RegistrationCheck.maxRegistrations) registrations")
+        }
         var next = record
         next.registrationSerial += 1
         let registration = GenerationRecord.Registration(
@@ -251,7 +254,8 @@ public final class PolicyManager {
         next.registrations.append(registration)
         let base = try Self.parse(next)
         let mine = base.rules.filter { $0.location?.file == registration.source }
-        let problems = RegistrationCheck.problems(rules: mine, subtree: subtree)
+        let named = base.subjects.filter { $0.location?.file == registration.source }
+        let problems = RegistrationCheck.problems(rules: mine, namedSubjects: named, subtree: subtree)
         guard problems.isEmpty else { throw .registrationOutsideSubtree(subtree.description, problems.map(\.description)) }
         try install(base: base, next)
         onAction(AdminAction(action: "register", generation: record.generation,

@@ -106,7 +106,8 @@ enum RegistrationTests {
 
     /// A manager registers a lock and a nested delegation for BASE/dlg/c1: both are enforced at
     /// once; the registration is in `corral status`; it survives `kill -9` of the daemon and a
-    /// restart (adoption from the generation record); removing c1 removes it.
+    /// restart (adoption from the generation record); `corral register` / `corral unregister` add
+    /// and remove another; removing c1 removes it.
     static func registration() throws {
         let fx = try CgroupFixture("registration")
         let b = fx.base
@@ -185,6 +186,34 @@ enum RegistrationTests {
         regs = try listed()
         try check(regs.map { $0["id"]?.stringValue } == ["reg-1"], "registrations after kill -9 and restart: \(regs)")
         try enforced("after kill -9 and a restart")
+
+        // Through the CLI: the manager runs `corral register` (its child is the peer, in BASE/mgr
+        // too); uid 0 runs `corral unregister`. The id counter outlived the restart: reg-2.
+        let corral = d.corral, socket = d.socket, file = d.dir + "/deny-other.yaml"
+        try d.writePolicy("version: 1\nrules:\n  - {id: c1-deny-other, kind: deny-into, cgroups: [\(other)]}\n", to: file)
+        let (_, cliStatus) = try inChild {
+            if errnoOf({ () throws(Errno) in try moveTo(fx.host(mgr), pid: Sys.pid) }) != 0 { return 2 }
+            guard let r = try? Sys.runCapturing([corral, "register", file, "--subtree", c1.description, "--socket", socket]) else { return 3 }
+            if r.status != .exited(0) || !r.output.contains("reg-2: c1-deny-other") {
+                print("# corral register: \(r.status) \(r.output)".replacingNewlines)
+                return 1
+            }
+            return 0
+        }
+        try check(cliStatus == .exited(0), "corral register by the manager: \(cliStatus)")
+        regs = try listed()
+        try check(regs.map { $0["id"]?.stringValue } == ["reg-1", "reg-2"], "registrations after corral register: \(regs)")
+        func joinOther() throws -> Sys.ExitStatus {
+            try inChild { errnoOf { () throws(Errno) in try moveTo(fx.host(other), pid: Sys.pid) } }.status
+        }
+        try check(try joinOther() == .exited(EPERM), "join \(other) allowed after reg-2 (c1-deny-other)")
+        let (ust, uout) = try d.cli(["unregister", "reg-2"])
+        try check(ust == .exited(0), "corral unregister reg-2: \(ust) \(uout)")
+        regs = try listed()
+        try check(regs.map { $0["id"]?.stringValue } == ["reg-1"], "registrations after corral unregister: \(regs)")
+        try check(try joinOther() == .exited(0), "join \(other) still denied after corral unregister reg-2")
+        let (nst, nout) = try d.cli(["unregister", "reg-2"])
+        try check(nst == .exited(2) && nout.contains(ControlError.Name.noSuchRegistration), "unregister twice: \(nst) \(nout)")
 
         // Removing c1 removes the registration: a recreated c1/locked is open again.
         kill(victim, SIGKILL)

@@ -25,6 +25,8 @@ public struct CorralCommand: AsyncParsableCommand {
             EventsCommand.self,
             WhyCommand.self,
             HandoverCommand.self,
+            RegisterCommand.self,
+            UnregisterCommand.self,
         ]
     )
 

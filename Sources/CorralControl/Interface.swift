@@ -31,8 +31,8 @@ public struct NoFields: Codable, Sendable, Hashable {
 public enum ControlInterface {
     /// Every method, in the order of docs/operations.md §4.
     public static var methods: [any ControlMethodSpec.Type] { [
-        GetInfo.self, GetInterfaceDescription.self, GetStatus.self, Apply.self, SetMode.self, Loosen.self, GetEvents.self, Explain.self, Why.self,
-        Unload.self, TrustExecutable.self,
+        GetInfo.self, GetInterfaceDescription.self, GetStatus.self, Apply.self, SetMode.self, Loosen.self, GetEvents.self,
+        Explain.self, Why.self, Unload.self, TrustExecutable.self, Register.self, Unregister.self,
     ] }
 
     /// org.varlink.service.GetInfo (answered by ControlServer itself).
@@ -97,18 +97,22 @@ public enum ControlInterface {
             public var lastApply: Double
             /// nil without --watch-policy.
             public var policyWatch: PolicyWatchStatus?
+            /// The registrations of delegated managers (nil: a daemon that predates them).
+            public var registrations: [RegistrationStatus]?
 
             enum CodingKeys: String, CodingKey {
                 case generation, slot, source, fragments, rules, loosened, pins, adopted
                 case kernelMode = "kernel_mode", policyMode = "policy_mode", ruleModes = "rule_modes"
                 case ringbufDrops = "ringbuf_drops", eventsSeen = "events_seen", lastApply = "last_apply"
                 case policyWatch = "policy_watch"
+                case registrations
             }
 
             public init(kernelMode: String, generation: UInt64, slot: Int, source: String, fragments: [String]? = nil,
                         rules: Int, policyMode: String,
                         ruleModes: [String: String], loosened: [String: Double], pins: String, adopted: Bool,
-                        ringbufDrops: UInt64, eventsSeen: UInt64, lastApply: Double, policyWatch: PolicyWatchStatus?) {
+                        ringbufDrops: UInt64, eventsSeen: UInt64, lastApply: Double, policyWatch: PolicyWatchStatus?,
+                        registrations: [RegistrationStatus]? = nil) {
                 self.kernelMode = kernelMode
                 self.generation = generation
                 self.slot = slot
@@ -124,6 +128,35 @@ public enum ControlInterface {
                 self.eventsSeen = eventsSeen
                 self.lastApply = lastApply
                 self.policyWatch = policyWatch
+                self.registrations = registrations
+            }
+        }
+
+        /// One registration (io.corral.Register).
+        public struct RegistrationStatus: Codable, Sendable, Hashable {
+            public var id: String
+            public var subtree: String
+            /// The `delegated` rule whose manager registered it.
+            public var managerRule: String
+            public var pid: Int
+            public var uid: Int
+            /// The registered rules' ids.
+            public var rules: [String]
+            public var registeredAt: Double
+
+            enum CodingKeys: String, CodingKey {
+                case id, subtree, pid, uid, rules
+                case managerRule = "manager_rule", registeredAt = "registered_at"
+            }
+
+            public init(id: String, subtree: String, managerRule: String, pid: Int, uid: Int, rules: [String], registeredAt: Double) {
+                self.id = id
+                self.subtree = subtree
+                self.managerRule = managerRule
+                self.pid = pid
+                self.uid = uid
+                self.rules = rules
+                self.registeredAt = registeredAt
             }
         }
 
@@ -387,6 +420,52 @@ public enum ControlInterface {
                 self.selfProtection = selfProtection
             }
         }
+    }
+}
+
+extension ControlInterface {
+    /// A delegated manager registers rules for a subtree of its delegation (docs/policy.md,
+    /// "Registrations"). Open to every peer at the socket; the daemon then requires the peer
+    /// process to match a manager of a `delegated` rule whose subtree strictly contains `subtree`
+    /// (else org.varlink.service.PermissionDenied), and the rules to stay inside `subtree` (else
+    /// io.corral.RegistrationOutsideSubtree).
+    public enum Register: ControlMethodSpec {
+        public static let name = "io.corral.Register"
+        public static let access = AccessLevel.anyone
+        public struct Parameters: Codable, Sendable, Hashable {
+            /// The cgroup the rules stay inside: an exact path under the policy's cgroup root.
+            public var subtree: String
+            /// The rules: a policy fragment's YAML text (`version: 1`, `rules:`).
+            public var rules: String
+            public init(subtree: String, rules: String) {
+                self.subtree = subtree
+                self.rules = rules
+            }
+        }
+        public struct Reply: Codable, Sendable, Hashable {
+            /// The registration's id, for io.corral.Unregister.
+            public var id: String
+            public var generation: UInt64
+            /// The registered rules' ids.
+            public var rules: [String]
+            public init(id: String, generation: UInt64, rules: [String]) {
+                self.id = id
+                self.generation = generation
+                self.rules = rules
+            }
+        }
+    }
+
+    /// Removes a registration. Open to every peer; the daemon allows the `change` level (uid 0,
+    /// the admin group) and a peer that matches a manager of the registration's `delegated` rule.
+    public enum Unregister: ControlMethodSpec {
+        public static let name = "io.corral.Unregister"
+        public static let access = AccessLevel.anyone
+        public struct Parameters: Codable, Sendable, Hashable {
+            public var id: String
+            public init(id: String) { self.id = id }
+        }
+        public typealias Reply = GenerationReply
     }
 }
 

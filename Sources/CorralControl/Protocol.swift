@@ -22,6 +22,8 @@ public enum ControlMethod {
     public static let why = ControlInterface.Why.name
     public static let unload = ControlInterface.Unload.name
     public static let trustExecutable = ControlInterface.TrustExecutable.name
+    public static let register = ControlInterface.Register.name
+    public static let unregister = ControlInterface.Unregister.name
 }
 
 // MARK: requests
@@ -171,11 +173,14 @@ public struct ControlError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let noSuchEvent = "io.corral.NoSuchEvent"
         public static let noSuchProcess = "io.corral.NoSuchProcess"
         public static let kernelError = "io.corral.KernelError"
+        public static let registrationOutsideSubtree = "io.corral.RegistrationOutsideSubtree"
+        public static let noSuchRegistration = "io.corral.NoSuchRegistration"
 
         /// Every name of the contract.
         public static let all: Set<String> = [
             methodNotFound, interfaceNotFound, invalidParameter, permissionDenied, malformedRequest, requestTooLarge,
             policyInvalid, capacityExceeded, noSuchRule, noSuchEvent, noSuchProcess, kernelError,
+            registrationOutsideSubtree, noSuchRegistration,
         ]
     }
 
@@ -217,6 +222,14 @@ public struct ControlError: Error, Sendable, Hashable, CustomStringConvertible {
     public static func kernelError(reason: String) -> ControlError {
         ControlError(name: Name.kernelError, parameters: ["reason": .string(reason)])
     }
+    /// A registration whose subtree or rules reach outside the caller's delegated subtree:
+    /// one line per problem, naming the rule and field.
+    public static func registrationOutsideSubtree(subtree: String, problems: [String]) -> ControlError {
+        ControlError(name: Name.registrationOutsideSubtree, parameters: ["subtree": .string(subtree), "problems": JSONValue(problems)])
+    }
+    public static func noSuchRegistration(id: String) -> ControlError {
+        ControlError(name: Name.noSuchRegistration, parameters: ["id": .string(id)])
+    }
 
     /// io.corral's own errors and their parameters, for the interface description (the
     /// org.varlink.service ones are in its standard text). InterfaceTests checks every name.
@@ -237,6 +250,11 @@ public struct ControlError: Error, Sendable, Hashable, CustomStringConvertible {
                          doc: "No process has this pid."),
         VarlinkErrorSpec(name: Name.kernelError, fields: [VarlinkField("reason", .string)],
                          doc: "A BPF or system call failed; the active generation is unchanged."),
+        VarlinkErrorSpec(name: Name.registrationOutsideSubtree,
+                         fields: [VarlinkField("subtree", .string), VarlinkField("problems", .array(.string))],
+                         doc: "A registration reaches outside the caller's delegated subtree, or loosens; nothing changed."),
+        VarlinkErrorSpec(name: Name.noSuchRegistration, fields: [VarlinkField("id", .string)],
+                         doc: "No registration has this id."),
     ]
 
     /// `io.corral.PolicyInvalid: {"diagnostics":[...]}`

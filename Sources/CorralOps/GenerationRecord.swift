@@ -21,6 +21,44 @@ public struct GenerationRecord: Codable, Sendable, Equatable {
     /// The drop-in fragments merged after `policy`, in merge order, each with its text (docs/policy.md,
     /// "Fragments"). Records without fragments (and those written before they existed) have none.
     public var fragments: [Fragment] = []
+    /// Rules delegated managers registered at run time (docs/policy.md, "Registrations"), merged
+    /// after the fragments in registration order, each as one more fragment named
+    /// `registration:<id>`. Records without registrations have none.
+    public var registrations: [Registration] = []
+    /// The number of the last registration id handed out (`reg-<N>`), so ids are never reused.
+    public var registrationSerial: UInt64 = 0
+
+    /// One registration: who made it, for which subtree, and its rules' YAML text.
+    public struct Registration: Codable, Sendable, Equatable {
+        public var id: String
+        /// The cgroup (a path under the policy's cgroup root) the rules stay inside.
+        public var subtree: String
+        /// The `delegated` rule whose manager registered it.
+        public var managerRule: String
+        public var pid: Int32
+        public var uid: UInt32
+        public var policy: String
+        public var registeredAt: Double
+
+        public init(id: String, subtree: String, managerRule: String, pid: Int32, uid: UInt32, policy: String, registeredAt: Double) {
+            self.id = id
+            self.subtree = subtree
+            self.managerRule = managerRule
+            self.pid = pid
+            self.uid = uid
+            self.policy = policy
+            self.registeredAt = registeredAt
+        }
+
+        /// The name its rules' locations carry.
+        public var source: String { "registration:" + id }
+
+        enum CodingKeys: String, CodingKey {
+            case id, subtree, pid, uid, policy
+            case managerRule = "manager_rule"
+            case registeredAt = "registered_at"
+        }
+    }
 
     public struct Fragment: Codable, Sendable, Equatable {
         public var source: String
@@ -47,7 +85,8 @@ public struct GenerationRecord: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case generation, slot, source, policy, loosened
-        case fragments
+        case fragments, registrations
+        case registrationSerial = "registration_serial"
         case policyMode = "policy_mode"
         case ruleModes = "rule_modes"
         case loosenedUntilBoottime = "loosened_until_boottime_ns"
@@ -66,6 +105,8 @@ public struct GenerationRecord: Codable, Sendable, Equatable {
         loosenedUntilBoottime = try c.decodeIfPresent([String: UInt64].self, forKey: .loosenedUntilBoottime) ?? [:]
         appliedAt = try c.decode(Double.self, forKey: .appliedAt)
         fragments = try c.decodeIfPresent([Fragment].self, forKey: .fragments) ?? []
+        registrations = try c.decodeIfPresent([Registration].self, forKey: .registrations) ?? []
+        registrationSerial = try c.decodeIfPresent(UInt64.self, forKey: .registrationSerial) ?? 0
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -80,12 +121,16 @@ public struct GenerationRecord: Codable, Sendable, Equatable {
         try c.encode(loosenedUntilBoottime, forKey: .loosenedUntilBoottime)
         try c.encode(appliedAt, forKey: .appliedAt)
         if !fragments.isEmpty { try c.encode(fragments, forKey: .fragments) }
+        if !registrations.isEmpty { try c.encode(registrations, forKey: .registrations) }
+        if registrationSerial != 0 { try c.encode(registrationSerial, forKey: .registrationSerial) }
     }
 
-    /// The recorded policy: the main text and its fragments, validated as one policy.
-    public func parsePolicy() throws(PolicyErrors) -> Policy {
+    /// The recorded policy: the main text, its fragments and the registrations, validated as one
+    /// policy. `registrations: false`: without the registrations (what the admin applied).
+    public func parsePolicy(registrations withRegistrations: Bool = true) throws(PolicyErrors) -> Policy {
         try PolicyLoader.parse(main: PolicyText(source: source, text: policy),
-                               fragments: fragments.map { PolicyText(source: $0.source, text: $0.policy) })
+                               fragments: fragments.map { PolicyText(source: $0.source, text: $0.policy) }
+                                   + (withRegistrations ? registrations.map { PolicyText(source: $0.source, text: $0.policy) } : []))
     }
 
     /// `base` with this record's overrides: the per-rule modes, and for a loosened rule its

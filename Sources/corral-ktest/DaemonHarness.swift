@@ -126,7 +126,7 @@ final class DaemonHarness {
     /// Runs the corral CLI against this daemon's socket.
     func cli(_ args: [String]) throws -> (status: Sys.ExitStatus, output: String) {
         try sys("corral \(args.joined(separator: " "))") { () throws(Errno) in
-            let client = args.first.map { ["apply", "mode", "loosen", "status", "events", "why"].contains($0) } == true
+            let client = args.first.map { ["apply", "mode", "loosen", "status", "events", "why", "register", "unregister"].contains($0) } == true
                 || args.first == "explain" && !args.contains("--scenario")
             return try Sys.runCapturing([corral] + args + (client ? ["--socket", socket] : []))
         }

@@ -29,7 +29,7 @@ if args.first == "--bench-cgroups" { exit(BenchCgroups.run(Array(args.dropFirst(
 if args.first == "--stress-attach" { exit(StressMode.attachChurn(Array(args.dropFirst()))) }
 
 let tests = KTests.all + NativeTests.all + ModeTests.all + DaemonTests.all + OpsTests.all + ProtectTests.all
-    + EscapeTests.all + PatternTests.all + ExecutableTests.all + UpgradeTests.all + PolicyWatchTests.all
+    + EscapeTests.all + PatternTests.all + ExecutableTests.all + UpgradeTests.all + PolicyWatchTests.all + RegistrationTests.all
     + NamespaceEntryTests.all + RandomDifferential.all
 if args.first == "--list" {
     for t in tests { print(t.name) }

@@ -68,7 +68,7 @@ private typealias I = ControlInterface
 
     @Test func everyMethodIsListedOnce() {
         let names = ControlInterface.methods.map { $0.name }
-        #expect(Set(names).count == names.count && names.count == 11)
+        #expect(Set(names).count == names.count && names.count == 13)
         #expect(names.contains(ControlMethod.trustExecutable) && names.contains(ControlMethod.getInfo))
     }
 }

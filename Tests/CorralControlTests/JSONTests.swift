@@ -120,13 +120,14 @@ import Testing
             .methodNotFound(method: "m"), .invalidParameter("p", reason: "r"), .permissionDenied(method: "m"),
             .malformedRequest(reason: "r"), .requestTooLarge(limit: 16_777_216), .policyInvalid(diagnostics: ["d"]),
             .capacityExceeded(reason: "r"), .noSuchRule("r"), .noSuchEvent(id: "42"), .noSuchProcess(pid: 7),
-            .kernelError(reason: "r"), .interfaceNotFound("i"),
+            .kernelError(reason: "r"), .interfaceNotFound("i"), .registrationOutsideSubtree(subtree: "/s", problems: ["p"]),
+            .noSuchRegistration(id: "reg-1"),
         ]
         #expect(Set(all.map(\.name)) == ControlError.Name.all)
-        #expect(ControlError.Name.all.count == 12)
+        #expect(ControlError.Name.all.count == 14)
         let keys = all.map { $0.parameters.keys.sorted() }
         #expect(keys == [["method"], ["parameter", "reason"], ["method"], ["reason"], ["limit"], ["diagnostics"],
-                         ["reason"], ["rule"], ["id"], ["pid"], ["reason"], ["interface"]])
+                         ["reason"], ["rule"], ["id"], ["pid"], ["reason"], ["interface"], ["problems", "subtree"], ["id"]])
         // The description lists every io.corral error with the parameters it is sent with.
         for error in all where error.name.hasPrefix("io.corral.") {
             let spec = ControlError.interfaceErrors.first { $0.name == error.name }

@@ -49,4 +49,23 @@ import Testing
         #expect(p.rules.map(\.id) == ["main", "frag"] && p.fragments == ["/etc/corral/policy.d/10-x.yaml"])
         #expect(p.rules[1].location?.file == "/etc/corral/policy.d/10-x.yaml")
     }
+
+    @Test func registrationsRoundTripAndParseAfterFragments() throws {
+        var r = record(loosened: [:], boottime: [:])
+        r.policy = "version: 1\nrules:\n  - {id: dlg, kind: delegated, manager: {cgroup: /mgr}, cgroup: /d}\n"
+        #expect(!String(decoding: try JSONEncoder().encode(r), as: UTF8.self).contains("registration"),
+                "a record without registrations is written as before")
+        r.fragments = [.init(source: "/etc/corral/policy.d/10-x.yaml",
+                             policy: "version: 1\nrules:\n  - {id: frag, kind: deny-into, cgroups: [/b]}\n")]
+        r.registrations = [.init(id: "reg-3", subtree: "/d/c1", managerRule: "dlg", pid: 42, uid: 0,
+                                 policy: "version: 1\nrules:\n  - {id: lock-c1, kind: locked, cgroups: [/d/c1/x], overrides: [dlg]}\n",
+                                 registeredAt: 1_795_430_000)]
+        r.registrationSerial = 3
+        let again = try JSONDecoder().decode(GenerationRecord.self, from: JSONEncoder().encode(r))
+        #expect(again == r)
+        let p = try again.parsePolicy()
+        #expect(p.rules.map(\.id) == ["dlg", "frag", "lock-c1"])
+        #expect(p.rules[2].location?.file == "registration:reg-3")
+        #expect(try again.parsePolicy(registrations: false).rules.map(\.id) == ["dlg", "frag"])
+    }
 }

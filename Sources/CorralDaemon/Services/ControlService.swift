@@ -113,6 +113,29 @@ public final class ControlService: DaemonService {
             let inode = try self.loader.trust(executable: p.path)
             return I.TrustExecutable.Reply(path: p.path, inode: inode, selfProtection: inode != nil)
         }
+        s.register(I.Register.self) { [unowned self] p, call throws(ControlError) in
+            // Open to every peer (I.Register.access): the manager check is the authorization.
+            let (registration, rules) = try self.mapped { () throws(DaemonError) in
+                try self.manager.register(pid: call.peer.pid, uid: call.peer.uid, subtree: p.subtree, rules: p.rules)
+            }
+            self.logger.notice("registration \(registration.id) for \(registration.subtree) by pid \(call.peer.pid) uid \(call.peer.uid) (manager of \(registration.managerRule)): rules \(rules.joined(separator: ", ")), generation \(self.manager.generation)")
+            return I.Register.Reply(id: registration.id, generation: self.manager.generation, rules: rules)
+        }
+        s.register(I.Unregister.self) { [unowned self] p, call throws(ControlError) in
+            guard let registration = self.manager.record.registrations.first(where: { $0.id == p.id }) else {
+                throw .noSuchRegistration(id: p.id)
+            }
+            // The change level (uid 0, the admin group), or a manager of the registration's delegated rule.
+            let auth = self.configuration.authorization
+            let admin = Authorization.isAllowed(.change, peer: call.peer,
+                                                identity: Authorization.identity(of: call.peer.pid, procRoot: auth.procRoot), config: auth)
+            guard admin || self.manager.delegations(managedBy: call.peer.pid).contains(where: { $0.id == registration.managerRule }) else {
+                throw .permissionDenied(method: I.Unregister.name)
+            }
+            try self.mapped { () throws(DaemonError) in try self.manager.unregister(id: p.id, why: "requested by pid \(call.peer.pid)") }
+            self.logger.notice("registration \(p.id) for \(registration.subtree) removed by pid \(call.peer.pid) uid \(call.peer.uid): generation \(self.manager.generation)")
+            return I.GenerationReply(generation: self.manager.generation)
+        }
         s.register(I.Unload.self) { [unowned self] _, call in
             self.logger.notice("unload requested by pid \(call.peer.pid) uid \(call.peer.uid)")
             self.requestUnload()
@@ -128,7 +151,11 @@ public final class ControlService: DaemonService {
             policyMode: m.record.policyMode, ruleModes: m.record.ruleModes, loosened: m.record.loosened,
             pins: configuration.session.pinDirectory ?? "", adopted: m.adopted,
             ringbufDrops: UInt64(m.session.ringbufDrops), eventsSeen: UInt64(events.eventsSeen),
-            lastApply: m.lastApplyAt, policyWatch: policyWatch?.status())
+            lastApply: m.lastApplyAt, policyWatch: policyWatch?.status(),
+            registrations: m.record.registrations.map {
+                .init(id: $0.id, subtree: $0.subtree, managerRule: $0.managerRule, pid: Int($0.pid), uid: Int($0.uid),
+                      rules: m.rules(of: $0).map(\.id), registeredAt: $0.registeredAt)
+            })
     }
 
     /// The effective policy (overrides applied) of `generation` and whether it audited every rule.
@@ -151,6 +178,9 @@ public final class ControlService: DaemonService {
             case .noSuchProcess(let p): throw .noSuchProcess(pid: Int(p))
             case .invalidParameter(let p, let r): throw .invalidParameter(p, reason: r)
             case .kernel(let r): throw .kernelError(reason: r)
+            case .permissionDenied(let m): throw .permissionDenied(method: m)
+            case .registrationOutsideSubtree(let s, let p): throw .registrationOutsideSubtree(subtree: s, problems: p)
+            case .noSuchRegistration(let id): throw .noSuchRegistration(id: id)
             }
         }
     }

@@ -65,6 +65,19 @@ public final class LoaderService: DaemonService {
         consistency.tick()
         timers.append(reactor.addTimer(after: 1000, repeating: 1000) { [weak consistency] in consistency?.tick() })
         timers.append(reactor.addTimer(after: 1000, repeating: 1000) { [weak self] in self?.expireLoosened() })
+        dropVanishedRegistrations()
+        timers.append(reactor.addTimer(after: 1000, repeating: 1000) { [weak self] in self?.dropVanishedRegistrations() })
+    }
+
+    /// A registration ends with its subtree's cgroup: checked every second (a stat per registration).
+    func dropVanishedRegistrations() {
+        guard let m = manager, !m.record.registrations.isEmpty else { return }
+        do {
+            let gone = try m.dropVanishedRegistrations()
+            if !gone.isEmpty { logger.notice("registrations \(gone.joined(separator: ", ")) removed: their cgroup is gone; generation \(m.generation)") }
+        } catch {
+            logger.error("removing the registrations of removed cgroups failed (their rules stay until the next change): \(error)")
+        }
     }
 
     /// Every active fragment of `set` with its text, in merge order.

@@ -3,6 +3,8 @@
 // (docs/operations.md §1); a change that fails validation, compilation or the install leaves
 // the active generation, the overrides and the record untouched.
 import CorralCompiler
+import CorralControl
+import CorralEvaluator
 import CorralKernel
 import CorralOps
 import CorralPolicy
@@ -53,6 +55,13 @@ public final class PolicyManager {
                 rec = GenerationRecord(generation: 0, slot: 0, source: initial.source, policy: initial.text,
                                        policyMode: options.auditAll ? "audit" : "enforce", ruleModes: [:], loosened: [:], appliedAt: now)
                 rec.fragments = initialFragments
+                // Registrations outlive a restart with --policy: the active record's are kept
+                // while the new policy still delegates their subtrees (docs/policy.md, "Registrations").
+                if let stored = store.read(active) {
+                    rec.registrations = stored.registrations
+                    rec.registrationSerial = stored.registrationSerial
+                    _ = try Self.dropOrphanedRegistrations(&rec)
+                }
             } else if let stored = store.read(active) {
                 rec = stored
             } else {
@@ -115,6 +124,7 @@ public final class PolicyManager {
         next.policy = text
         next.source = source
         next.fragments = fragments
+        let orphaned = try Self.dropOrphanedRegistrations(&next)
         let base = try Self.parse(next)
         let ids = Set(base.rules.map(\.id))
         next.ruleModes = next.ruleModes.filter { ids.contains($0.key) }
@@ -124,8 +134,9 @@ public final class PolicyManager {
         var t1 = t0
         try install(base: base, next) { t1 = Sys.monotonicNanos() }
         let t2 = Sys.monotonicNanos()
-        onAction(AdminAction(action: "apply", generation: record.generation,
-                             fields: ["source": source, "rules": String(base.rules.count), "origin": origin]))
+        var fields = ["source": source, "rules": String(base.rules.count), "origin": origin]
+        if !orphaned.isEmpty { fields["registrations_dropped"] = orphaned.joined(separator: ",") }
+        onAction(AdminAction(action: "apply", generation: record.generation, fields: fields))
         return (Double(t0 - tv) / 1e6, Double(t1 - t0) / 1e6, Double(t2 - t1) / 1e6)
     }
 
@@ -184,6 +195,123 @@ public final class PolicyManager {
 
     /// Whether a loosening has run out and `expire()` has a generation to write.
     public var hasExpiredLoosening: Bool { !record.expiredLoosenings(boottime: boottime()).isEmpty }
+
+    // MARK: registrations (docs/policy.md, "Registrations")
+
+    /// The rules of the applied policy (main file and fragments), without registered ones.
+    public var appliedRules: [Rule] {
+        let registered = Set(record.registrations.map(\.source))
+        return policy.rules.filter { !registered.contains($0.location?.file ?? "") }
+    }
+
+    /// The registered rules of `registration`, in policy order.
+    public func rules(of registration: GenerationRecord.Registration) -> [Rule] {
+        policy.rules.filter { $0.location?.file == registration.source }
+    }
+
+    /// The `delegated` rules of the applied policy whose managers the process `pid` matches, as
+    /// the policy would match it (its executable, the executable's xattrs, its cgroup, tgid 1).
+    /// Empty when the process is gone or unreadable.
+    public func delegations(managedBy pid: Int32) -> [Rule] {
+        let live = ProcLiveState(policy: Self.effective(policy, record), kernel: SessionStateReader(session: session))
+        guard pid > 0, let task = try? live.task(pid: pid) else { return [] }
+        return appliedRules.filter { rule in
+            rule.kind == .delegated && rule.subjects.contains { Evaluator.match($0, task).matches }
+        }
+    }
+
+    /// Registers `rules` (a fragment's YAML text) for `subtree` on behalf of process `pid`, as one
+    /// new generation. Refused, with nothing changed: PermissionDenied when the process manages no
+    /// delegated subtree, RegistrationOutsideSubtree when `subtree` is not strictly inside one it
+    /// manages or a rule reaches outside `subtree` (RegistrationCheck), PolicyInvalid when the
+    /// rules do not parse or conflict with the policy.
+    public func register(pid: Int32, uid: UInt32, subtree text: String, rules text2: String) throws(DaemonError)
+        -> (registration: GenerationRecord.Registration, rules: [String]) {
+        let managed = delegations(managedBy: pid)
+        guard !managed.isEmpty else { throw .permissionDenied(ControlInterface.Register.name) }
+        guard let subtree = CgroupPath(text) else {
+            throw .invalidParameter("subtree", "'\(text)' is not an absolute cgroup path without '..'")
+        }
+        if let problem = RegistrationCheck.subtreeProblem(subtree) {
+            throw .registrationOutsideSubtree(subtree.description, [problem.description])
+        }
+        guard let delegation = managed.first(where: { RegistrationCheck.delegatedInstance(of: $0, strictlyContaining: subtree) != nil }) else {
+            throw .registrationOutsideSubtree(subtree.description, [
+                "subtree: \(subtree) is not strictly inside a subtree delegated to this manager (rules \(managed.map(\.id).joined(separator: ", ")): "
+                    + managed.flatMap(\.cgroups).map(\.description).joined(separator: ", ") + ")",
+            ])
+        }
+        let directory = policy.cgroupRoot + subtree.description
+        guard Sys.exists(directory) else { throw .invalidParameter("subtree", "\(directory) does not exist") }
+        guard record.registrations.count < RegistrationCheck.maxRegistrations else {
+            throw .capacityExceeded("the daemon keeps at most \(RegistrationCheck.maxRegistrations) registrations")
+        }
+        var next = record
+        next.registrationSerial += 1
+        let registration = GenerationRecord.Registration(
+            id: "reg-\(next.registrationSerial)", subtree: subtree.description, managerRule: delegation.id,
+            pid: pid, uid: uid, policy: text2, registeredAt: clock())
+        next.registrations.append(registration)
+        let base = try Self.parse(next)
+        let mine = base.rules.filter { $0.location?.file == registration.source }
+        let named = base.subjects.filter { $0.location?.file == registration.source }
+        let problems = RegistrationCheck.problems(rules: mine, namedSubjects: named, subtree: subtree)
+        guard problems.isEmpty else { throw .registrationOutsideSubtree(subtree.description, problems.map(\.description)) }
+        try install(base: base, next)
+        onAction(AdminAction(action: "register", generation: record.generation,
+                             fields: ["registration": registration.id, "subtree": registration.subtree,
+                                      "manager_rule": delegation.id, "pid": String(pid), "rules": mine.map(\.id).joined(separator: ",")]))
+        return (registration, mine.map(\.id))
+    }
+
+    /// Removes registration `id` (one new generation).
+    public func unregister(id: String, why: String) throws(DaemonError) {
+        guard record.registrations.contains(where: { $0.id == id }) else { throw .noSuchRegistration(id) }
+        try removeRegistrations([id], why: why)
+    }
+
+    /// Removes the registrations whose subtree's cgroup no longer exists (one generation for all).
+    /// Returns their ids.
+    @discardableResult
+    public func dropVanishedRegistrations() throws(DaemonError) -> [String] {
+        let gone = record.registrations.filter { !Sys.exists(policy.cgroupRoot + $0.subtree) }.map(\.id)
+        guard !gone.isEmpty else { return [] }
+        try removeRegistrations(gone, why: "cgroup removed")
+        return gone
+    }
+
+    private func removeRegistrations(_ ids: [String], why: String) throws(DaemonError) {
+        var next = record
+        next.registrations.removeAll { ids.contains($0.id) }
+        let base = try Self.parse(next)
+        let kept = Set(base.rules.map(\.id))
+        next.ruleModes = next.ruleModes.filter { kept.contains($0.key) }
+        next.loosened = next.loosened.filter { kept.contains($0.key) }
+        next.loosenedUntilBoottime = next.loosenedUntilBoottime.filter { kept.contains($0.key) }
+        try install(base: base, next)
+        onAction(AdminAction(action: "unregister", generation: record.generation,
+                             fields: ["registrations": ids.joined(separator: ","), "why": why]))
+    }
+
+    /// Drops the registrations of `rec` whose `delegated` rule is gone from its applied policy or
+    /// no longer strictly contains their subtree (an apply took the delegation away). Returns their ids.
+    static func dropOrphanedRegistrations(_ rec: inout GenerationRecord) throws(DaemonError) -> [String] {
+        guard !rec.registrations.isEmpty else { return [] }
+        let applied: Policy
+        do { applied = try rec.parsePolicy(registrations: false) } catch {
+            throw .policyInvalid(error.diagnostics.map(\.description))
+        }
+        var dropped: [String] = []
+        rec.registrations.removeAll { registration in
+            guard let subtree = CgroupPath(registration.subtree), let rule = applied.rule(id: registration.managerRule),
+                  RegistrationCheck.delegatedInstance(of: rule, strictlyContaining: subtree) != nil else {
+                dropped.append(registration.id)
+                return true
+            }
+            return false
+        }
+        return dropped
+    }
 
     // MARK: internals
 

@@ -1,4 +1,5 @@
 // Errors of daemon operations, named as the control protocol names them (docs/operations.md §4).
+import CorralControl
 import CorralKernel
 
 public enum DaemonError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -9,6 +10,11 @@ public enum DaemonError: Error, Sendable, Equatable, CustomStringConvertible {
     case noSuchProcess(Int32)
     case invalidParameter(String, String)
     case kernel(String)
+    /// The method, refused to this caller.
+    case permissionDenied(String)
+    /// The subtree, and one line per problem.
+    case registrationOutsideSubtree(String, [String])
+    case noSuchRegistration(String)
 
     public init(_ e: KernelError) {
         if case .compile(let message) = e { self = .capacityExceeded(message) } else { self = .kernel(e.description) }
@@ -17,13 +23,16 @@ public enum DaemonError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The varlink-style error name.
     public var name: String {
         switch self {
-        case .policyInvalid: "io.corral.PolicyInvalid"
-        case .capacityExceeded: "io.corral.CapacityExceeded"
-        case .noSuchRule: "io.corral.NoSuchRule"
-        case .noSuchEvent: "io.corral.NoSuchEvent"
-        case .noSuchProcess: "io.corral.NoSuchProcess"
-        case .invalidParameter: "org.varlink.service.InvalidParameter"
-        case .kernel: "io.corral.KernelError"
+        case .policyInvalid: ControlError.Name.policyInvalid
+        case .capacityExceeded: ControlError.Name.capacityExceeded
+        case .noSuchRule: ControlError.Name.noSuchRule
+        case .noSuchEvent: ControlError.Name.noSuchEvent
+        case .noSuchProcess: ControlError.Name.noSuchProcess
+        case .invalidParameter: ControlError.Name.invalidParameter
+        case .kernel: ControlError.Name.kernelError
+        case .permissionDenied: ControlError.Name.permissionDenied
+        case .registrationOutsideSubtree: ControlError.Name.registrationOutsideSubtree
+        case .noSuchRegistration: ControlError.Name.noSuchRegistration
         }
     }
 
@@ -36,6 +45,9 @@ public enum DaemonError: Error, Sendable, Equatable, CustomStringConvertible {
         case .noSuchProcess(let pid): "no process \(pid)"
         case .invalidParameter(let p, let why): "invalid parameter '\(p)': \(why)"
         case .kernel(let r): r
+        case .permissionDenied(let m): "permission denied: \(m)"
+        case .registrationOutsideSubtree(let s, let p): "registration outside \(s):\n" + p.joined(separator: "\n")
+        case .noSuchRegistration(let id): "no registration '\(id)'"
         }
     }
 }

@@ -48,7 +48,7 @@ let package = Package(
             dependencies: ["CorralEvents", "CorralPolicy", .product(name: "Yams", package: "Yams")]
         ),
         .target(name: "CorralABI", path: "bpf/abi"),
-        .target(name: "CCorralSystem"),
+        .target(name: "CCorralSystem", linkerSettings: [.linkedLibrary("z")]),
         .target(name: "CorralSystem", dependencies: ["CCorralSystem"]),
         .target(name: "CorralCompiler", dependencies: ["CorralPolicy", "CorralABI", "CorralSystem"]),
         .systemLibrary(name: "CLibBPF", path: "Sources/CLibBPF"),

@@ -14,6 +14,8 @@
 #include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
+#include <stdlib.h>
+#include <zlib.h>
 
 int corral_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
 
@@ -126,3 +128,60 @@ int corral_setxattr(const char *path, const char *name, const void *value, size_
 }
 
 int corral_removexattr(const char *path, const char *name) { return removexattr(path, name); }
+
+long corral_gunzip(const void *in, size_t in_len, void **out, const char **message)
+{
+	z_stream zs;
+	size_t cap = in_len * 4 + 4096, len = 0;
+	unsigned char *buf = malloc(cap);
+	int rc;
+
+	*out = NULL;
+	*message = "out of memory";
+	if (!buf)
+		return -1;
+	memset(&zs, 0, sizeof(zs));
+	if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) {
+		free(buf);
+		return -1;
+	}
+	zs.next_in = (unsigned char *)in;
+	zs.avail_in = (uInt)in_len;
+	for (;;) {
+		if (len == cap) {
+			unsigned char *bigger = realloc(buf, cap * 2);
+			if (!bigger) {
+				rc = Z_MEM_ERROR;
+				break;
+			}
+			buf = bigger;
+			cap *= 2;
+		}
+		zs.next_out = buf + len;
+		zs.avail_out = (uInt)(cap - len);
+		rc = inflate(&zs, Z_NO_FLUSH);
+		len = cap - zs.avail_out;
+		if (rc == Z_STREAM_END && zs.avail_in == 0)
+			break;
+		if (rc == Z_STREAM_END) {
+			inflateReset(&zs); /* another gzip member follows */
+			continue;
+		}
+		if (rc == Z_BUF_ERROR && zs.avail_in == 0 && zs.avail_out > 0)
+			break; /* the input ended inside a member */
+		if (rc != Z_OK && rc != Z_BUF_ERROR)
+			break;
+	}
+	if (rc != Z_STREAM_END) {
+		*message = rc == Z_MEM_ERROR ? "out of memory"
+			 : rc == Z_BUF_ERROR ? "truncated gzip data"
+			 : zs.msg ? zs.msg : "not gzip data";
+		inflateEnd(&zs);
+		free(buf);
+		return -1;
+	}
+	inflateEnd(&zs);
+	*out = buf;
+	*message = NULL;
+	return (long)len;
+}

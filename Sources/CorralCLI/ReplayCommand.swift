@@ -4,6 +4,7 @@ import ArgumentParser
 import CorralEvaluator
 import CorralOps
 import CorralPolicy
+import CorralSystem
 import Foundation
 
 struct ReplayCommand: AsyncParsableCommand {
@@ -11,11 +12,14 @@ struct ReplayCommand: AsyncParsableCommand {
         commandName: "replay",
         abstract: "Replay recorded events against a candidate policy and report verdicts that would change.",
         discussion: """
-            Reads events as the daemon records them (one JSON object per line). Each decision is \
+            Reads events as the daemon records them (one JSON object per line), from each file in \
+            turn: gzip-compressed files (rotated logs) too, and - for standard input. Each decision is \
             decided again by the reference evaluator under the candidate policy; events whose \
-            recorded inputs are incomplete are listed as not replayable. With --generations, each \
-            event is first checked against the policy of its own generation. Exits 0 when no \
-            verdict changes, 1 when some would change, 2 for bad input.
+            recorded inputs are incomplete are listed as not replayable. A malformed line is reported \
+            with its number and skipped (--strict stops there); an incomplete last line, a log still \
+            being written, is skipped with a warning. With --generations, each event is first checked \
+            against the policy of its own generation. Exits 0 when no verdict changes, 1 when some \
+            would change, 2 for bad input (a file that cannot be read, or malformed lines and no changes).
             """
     )
 
@@ -30,15 +34,43 @@ struct ReplayCommand: AsyncParsableCommand {
     @Flag(help: "Print one JSON document instead of text.")
     var json = false
 
-    @Argument(help: ArgumentHelp("Recorded events, one JSON object per line (the daemon's events.jsonl).", valueName: "events.jsonl"))
-    var events: String
+    @Flag(help: "Stop at the first malformed line (exit 2) instead of reporting it and going on.")
+    var strict = false
 
-    func run() async throws {
-        try Self.execute(policy: policy, events: events, generations: generations, json: json).emit()
+    @Argument(help: ArgumentHelp(
+        "Recorded events, one JSON object per line (the daemon's events.jsonl and its rotations), read in the order given; gzip-compressed files are read as such; - is standard input.",
+        valueName: "events.jsonl"))
+    var events: [String]
+
+    func validate() throws {
+        if events.isEmpty { throw ValidationError("give at least one events file (- for standard input)") }
+        if events.filter({ $0 == "-" }).count > 1 { throw ValidationError("standard input (-) can be read once") }
     }
 
-    static func execute(policy policyPath: String, events eventsPath: String, generations: String? = nil,
-                        json: Bool = false) -> CommandOutput {
+    func run() async throws {
+        try Self.execute(policy: policy, events: events, generations: generations, json: json, strict: strict).emit()
+    }
+
+    /// The bytes of one events file: `-` is standard input; gzip data is decompressed.
+    static func readEvents(_ path: String) -> (text: String?, problem: String?) {
+        let bytes: [UInt8]
+        do throws(Errno) {
+            bytes = path == "-" ? try Sys.readAll(0) : try Sys.readBytes(path)
+        } catch {
+            return (nil, "cannot read events: \(error)")
+        }
+        guard Gzip.isCompressed(bytes) else { return (String(decoding: bytes, as: UTF8.self), nil) }
+        do throws(Gzip.Failure) {
+            return (String(decoding: try Gzip.decompress(bytes), as: UTF8.self), nil)
+        } catch {
+            return (nil, "cannot decompress (gzip): \(error)")
+        }
+    }
+
+    /// Exit 0: no verdict changes; 1: some would change; 2: bad input (a policy or file that cannot
+    /// be read; with --strict, a malformed line; without it, malformed lines and no changes).
+    static func execute(policy policyPath: String, events eventsPaths: [String], generations: String? = nil,
+                        json: Bool = false, strict: Bool = false) -> CommandOutput {
         var output = CommandOutput()
         let candidate: Policy
         do {
@@ -48,21 +80,37 @@ struct ReplayCommand: AsyncParsableCommand {
             output.status = 2
             return output
         }
-        guard let text = try? String(contentsOfFile: eventsPath, encoding: .utf8) else {
-            output.stderr = ["\(eventsPath):0: error: cannot read events"]
-            output.status = 2
-            return output
+        var events: [Event] = []
+        var malformed = 0
+        for path in eventsPaths {
+            let name = path == "-" ? "<stdin>" : path
+            let read = readEvents(path)
+            guard let text = read.text else {
+                output.stderr.append("\(name): error: \(read.problem ?? "cannot read events")")
+                output.status = 2
+                return output
+            }
+            let parsed = EventLog.parseDetailed(text: text, file: name)
+            if let partial = parsed.incompleteLastLine {
+                output.stderr.append("\(name):\(partial.line): warning: incomplete last line (still being written?), skipped: \(partial.message)")
+            }
+            if strict, let first = parsed.errors.first {
+                output.stderr.append(first.description)
+                output.stderr.append("\(name): stopped at the first malformed line (--strict)")
+                output.status = 2
+                return output
+            }
+            output.stderr += parsed.errors.map(\.description)
+            malformed += parsed.errors.count
+            events += parsed.events
         }
-        let (events, errors) = EventLog.parse(text: text, file: eventsPath)
-        if !errors.isEmpty {
-            output.stderr = errors.map(\.description) + ["\(eventsPath): \(errors.count) malformed line\(errors.count == 1 ? "" : "s")"]
-            output.status = 2
-            return output
+        if malformed > 0 {
+            output.stderr.append("\(malformed) malformed line\(malformed == 1 ? "" : "s") skipped; the report covers the other \(events.count) events")
         }
         let lookup: (UInt64) -> Policy? = generations.map { GenerationPolicies.lookup(directory: $0) } ?? { _ in nil }
         let report = Replay.run(events: events, candidate: candidate, recordedPolicies: lookup)
         output.stdout = json ? [report.json] : report.textLines
-        output.status = report.hasVerdictChanges ? 1 : 0
+        output.status = report.hasVerdictChanges ? 1 : (malformed > 0 ? 2 : 0)
         return output
     }
 }

@@ -138,22 +138,45 @@ public final class EventLog: @unchecked Sendable {
 
     // MARK: reading JSONL
 
-    /// Parses JSONL text: events in order, and one error per malformed line (blank lines are skipped).
+    /// Parses JSONL text: events in order, and one error per malformed line (blank lines are
+    /// skipped). A last line without its newline that does not parse is a line still being
+    /// written: it is skipped, and not an error (`parseDetailed` reports it).
     public static func parse(text: String, file: String) -> (events: [Event], errors: [EventLogLineError]) {
-        var events: [Event] = []
-        var errors: [EventLogLineError] = []
+        let parsed = parseDetailed(text: text, file: file)
+        return (parsed.events, parsed.errors)
+    }
+
+    public struct Parsed: Sendable {
+        public var events: [Event] = []
+        public var errors: [EventLogLineError] = []
+        /// The last line, without its newline, that did not parse (a log still being written).
+        public var incompleteLastLine: EventLogLineError?
+    }
+
+    /// `parse`, with the skipped incomplete last line. A decision's `verdict` must be one this
+    /// version knows (allow, deny, audit).
+    public static func parseDetailed(text: String, file: String) -> Parsed {
+        var parsed = Parsed()
         var number = 0
-        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        for (index, raw) in lines.enumerated() {
             number += 1
             let line = raw.trimmingCharacters(in: .whitespaces)
             if line.isEmpty { continue }
             do {
-                events.append(try Event.parse(line: line))
+                let event = try Event.parse(line: line)
+                if let verdict = event.verdict, Verdict(rawValue: verdict) == nil {
+                    parsed.errors.append(EventLogLineError(file: file, line: number,
+                        message: "unknown verdict '\(verdict)' (expected allow, deny or audit)"))
+                    continue
+                }
+                parsed.events.append(event)
             } catch {
-                errors.append(EventLogLineError(file: file, line: number, message: describe(error)))
+                let problem = EventLogLineError(file: file, line: number, message: describe(error))
+                if index == lines.count - 1 { parsed.incompleteLastLine = problem } else { parsed.errors.append(problem) }
             }
         }
-        return (events, errors)
+        return parsed
     }
 
     /// Reads and parses one JSONL file; an unreadable file is one error at line 0.

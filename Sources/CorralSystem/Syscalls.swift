@@ -87,15 +87,24 @@ public enum Sys {
     }
 
     public static func readFile(_ path: String) throws(Errno) -> String {
+        String(decoding: try readBytes(path), as: UTF8.self)
+    }
+
+    public static func readBytes(_ path: String) throws(Errno) -> [UInt8] {
         let fd = try open(path, O_RDONLY)
         defer { close(fd) }
+        return try readAll(fd)
+    }
+
+    /// Everything `fd` yields until end of file (a pipe: until the writer closes it).
+    public static func readAll(_ fd: Int32) throws(Errno) -> [UInt8] {
         var out: [UInt8] = []
         while true {
             let chunk = try read(fd)
             if chunk.isEmpty { break }
             out += chunk
         }
-        return String(decoding: out, as: UTF8.self)
+        return out
     }
 
     public static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }

@@ -10,15 +10,21 @@ import Testing
         #expect(CorralCommand.helpMessage(for: ReplayCommand.self, columns: 100) == """
             OVERVIEW: Replay recorded events against a candidate policy and report verdicts that would change.
 
-            Reads events as the daemon records them (one JSON object per line). Each decision is decided again
+            Reads events as the daemon records them (one JSON object per line), from each file in turn:
+            gzip-compressed files (rotated logs) too, and - for standard input. Each decision is decided again
             by the reference evaluator under the candidate policy; events whose recorded inputs are incomplete
-            are listed as not replayable. With --generations, each event is first checked against the policy of
-            its own generation. Exits 0 when no verdict changes, 1 when some would change, 2 for bad input.
+            are listed as not replayable. A malformed line is reported with its number and skipped (--strict
+            stops there); an incomplete last line, a log still being written, is skipped with a warning. With
+            --generations, each event is first checked against the policy of its own generation. Exits 0 when
+            no verdict changes, 1 when some would change, 2 for bad input (a file that cannot be read, or
+            malformed lines and no changes).
 
-            USAGE: corral replay --policy <candidate.yaml> [--generations <dir>] [--json] <events.jsonl>
+            USAGE: corral replay --policy <candidate.yaml> [--generations <dir>] [--json] [--strict] <events.jsonl> ...
 
             ARGUMENTS:
-              <events.jsonl>          Recorded events, one JSON object per line (the daemon's events.jsonl).
+              <events.jsonl>          Recorded events, one JSON object per line (the daemon's events.jsonl and
+                                      its rotations), read in the order given; gzip-compressed files are read
+                                      as such; - is standard input.
 
             OPTIONS:
               --policy <candidate.yaml>
@@ -26,6 +32,8 @@ import Testing
               --generations <dir>     Directory of generation records (<N>.json, e.g. /run/corral/generations)
                                       to cross-check each event against its own generation's policy.
               --json                  Print one JSON document instead of text.
+              --strict                Stop at the first malformed line (exit 2) instead of reporting it and
+                                      going on.
               --version               Show the version.
               -h, --help              Show help information.
 
@@ -34,7 +42,7 @@ import Testing
 
     @Test func parsesAsSubcommand() throws {
         let command = try #require(try CorralCommand.parseAsRoot(["replay", "--policy", "p.yaml", "e.jsonl", "--json"]) as? ReplayCommand)
-        #expect(command.policy == "p.yaml" && command.events == "e.jsonl" && command.json && command.generations == nil)
+        #expect(command.policy == "p.yaml" && command.events == ["e.jsonl"] && command.json && command.generations == nil)
         #expect(throws: (any Error).self) { try CorralCommand.parseAsRoot(["replay", "e.jsonl"]) }
         #expect(throws: (any Error).self) { try CorralCommand.parseAsRoot(["replay", "--policy", "p.yaml"]) }
     }
@@ -58,7 +66,7 @@ import Testing
         let events = try Self.write(Self.events.joined(separator: "\n") + "\n", "events.jsonl", in: dir)
         let same = RepoPaths.examples + "/lock_in/policy.yaml"
 
-        let unchanged = ReplayCommand.execute(policy: same, events: events)
+        let unchanged = ReplayCommand.execute(policy: same, events: [events])
         #expect(unchanged.status == 0 && unchanged.stderr.isEmpty)
         #expect(unchanged.stdout == ["replay against \(same)",
                                      "summary: 3 events: 2 replayed, 0 would change, 0 rule-only changes, 0 not replayable, 1 skipped (not decisions); 2 replayed without their generation's policy (not cross-checked)"])
@@ -68,10 +76,10 @@ import Testing
             rules:
               - {id: services-stay, kind: stay, cgroups: [/system.slice]}
             """, "tight.yaml", in: dir)
-        let changed = ReplayCommand.execute(policy: tight, events: events)
+        let changed = ReplayCommand.execute(policy: tight, events: [events])
         #expect(changed.status == 1)
         #expect(changed.stdout.contains("  event 2 cgroup_attach pid 1 (systemd) moves 500 /system.slice/web.service -> /user.slice: allow by init-manages -> deny by services-stay"))
-        let json = ReplayCommand.execute(policy: tight, events: events, json: true)
+        let json = ReplayCommand.execute(policy: tight, events: [events], json: true)
         #expect(json.status == 1 && json.stdout.count == 1)
         let report = try JSONDecoder().decode(ReplayReport.self, from: Data(json.stdout[0].utf8))
         #expect(report.summary.transitions == ["allow->deny": 1])
@@ -83,7 +91,7 @@ import Testing
                                      "policy": try String(contentsOfFile: same, encoding: .utf8),
                                      "rule_modes": [String: String](), "loosened": [String: Double](), "applied_at": 1.0]
         try JSONSerialization.data(withJSONObject: record).write(to: URL(fileURLWithPath: gens + "/1.json"))
-        let checked = ReplayCommand.execute(policy: same, events: events, generations: gens)
+        let checked = ReplayCommand.execute(policy: same, events: [events], generations: gens)
         #expect(checked.status == 0)
         #expect(checked.stdout.last == "summary: 3 events: 2 replayed, 0 would change, 0 rule-only changes, 0 not replayable, 1 skipped (not decisions)")
     }
@@ -93,16 +101,56 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let policy = RepoPaths.examples + "/lock_in/policy.yaml"
         let events = try Self.write(Self.events[0] + "\n{\"id\": \"2\"\n\n" + #"{"hook":"admin"}"# + "\n", "bad.jsonl", in: dir)
-        let out = ReplayCommand.execute(policy: policy, events: events)
-        #expect(out.status == 2 && out.stdout.isEmpty)
+        let out = ReplayCommand.execute(policy: policy, events: [events])
+        // Malformed lines are reported with their numbers and skipped; the others are replayed.
+        #expect(out.status == 2 && out.stdout.last?.hasPrefix("summary: 1 event") == true, "\(out.stdout)")
         #expect(out.stderr == ["\(events):2: error: invalid JSON",
                                "\(events):4: error: not a recorded event: missing key 'id'",
-                               "\(events): 2 malformed lines"])
-        let missing = ReplayCommand.execute(policy: policy, events: dir + "/none.jsonl")
-        #expect(missing.status == 2 && missing.stderr == ["\(dir)/none.jsonl:0: error: cannot read events"])
+                               "2 malformed lines skipped; the report covers the other 1 events"])
+        let strict = ReplayCommand.execute(policy: policy, events: [events], strict: true)
+        #expect(strict.status == 2 && strict.stdout.isEmpty)
+        #expect(strict.stderr == ["\(events):2: error: invalid JSON", "\(events): stopped at the first malformed line (--strict)"])
+        let missing = ReplayCommand.execute(policy: policy, events: [dir + "/none.jsonl"])
+        #expect(missing.status == 2 && missing.stderr.count == 1
+                && missing.stderr[0].hasPrefix("\(dir)/none.jsonl: error: cannot read events: "), "\(missing.stderr)")
         let badPolicy = try Self.write("version: 2\n", "bad.yaml", in: dir)
-        let invalid = ReplayCommand.execute(policy: badPolicy, events: events)
+        let invalid = ReplayCommand.execute(policy: badPolicy, events: [events])
         #expect(invalid.status == 2 && invalid.stderr.first?.hasPrefix("\(badPolicy):1:10: error: unsupported version 2") == true)
+    }
+
+    /// Several files in order, a gzip-compressed rotation among them, and a last line still
+    /// being written (no newline): skipped with a warning, not an error.
+    @Test func severalFilesGzipAndAnIncompleteLastLine() throws {
+        let dir = RepoPaths.temporaryDirectory("corral-replay")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let policy = RepoPaths.examples + "/lock_in/policy.yaml"
+        let old = try Self.write(Self.events[0] + "\n", "events.jsonl.1", in: dir)
+        let gzip = Process()
+        gzip.executableURL = URL(fileURLWithPath: "/bin/gzip")
+        gzip.arguments = ["-n", old]
+        try gzip.run()
+        gzip.waitUntilExit()
+        #expect(gzip.terminationStatus == 0)
+        let current = try Self.write(Self.events[1] + "\n" + #"{"id":"3","hook":"cgroup_at"#, "events.jsonl", in: dir)
+        let out = ReplayCommand.execute(policy: policy, events: [old + ".gz", current])
+        #expect(out.status == 0, "\(out.stdout) \(out.stderr)")
+        #expect(out.stdout.last?.hasPrefix("summary: 2 events: 2 replayed") == true, "\(out.stdout)")
+        #expect(out.stderr == ["\(current):2: warning: incomplete last line (still being written?), skipped: invalid JSON"])
+        // Corrupt gzip data is an error naming the file.
+        let broken = try Self.write("", "broken.gz", in: dir)
+        try Data([0x1f, 0x8b, 0x08, 0x00, 0x01]).write(to: URL(fileURLWithPath: broken))
+        let bad = ReplayCommand.execute(policy: policy, events: [broken])
+        #expect(bad.status == 2 && bad.stderr.first?.hasPrefix("\(broken): error: cannot decompress (gzip): ") == true, "\(bad.stderr)")
+    }
+
+    @Test func unknownVerdictsAreRejected() throws {
+        let dir = RepoPaths.temporaryDirectory("corral-replay")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let line = Self.events[0].replacingOccurrences(of: #""verdict":"deny""#, with: #""verdict":"maybe""#)
+        let events = try Self.write(line + "\n", "e.jsonl", in: dir)
+        let out = ReplayCommand.execute(policy: RepoPaths.examples + "/lock_in/policy.yaml", events: [events])
+        #expect(out.status == 2 && out.stderr.first == "\(events):1: error: unknown verdict 'maybe' (expected allow, deny or audit)",
+                "\(out.stderr)")
     }
 
     @Test func runThrowsTheExitCode() async throws {

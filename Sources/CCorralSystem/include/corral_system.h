@@ -55,4 +55,9 @@ long corral_listxattr(const char *path, char *list, size_t size);
 int corral_setxattr(const char *path, const char *name, const void *value, size_t size);
 int corral_removexattr(const char *path, const char *name);
 
+/* gzip (RFC 1952, zlib's inflate; concatenated members too): the decompressed bytes in *out
+ * (malloc'ed, the caller frees) and their count, or -1 for data that is not gzip or is corrupt
+ * or truncated (the zlib message in *message, static). */
+long corral_gunzip(const void *in, size_t in_len, void **out, const char **message);
+
 #endif

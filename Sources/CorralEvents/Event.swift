@@ -68,6 +68,17 @@ public struct Event: Codable, Sendable, Hashable {
     /// With `exe_carried`: the executable whose identity the actor kept (a policy `exe:` path
     /// with that inode, else `inode INO on MAJ:MIN`); nil when it could not be read.
     public var actorExeCarried: String?
+    /// The actor's real uid and gid (`/proc/<tgid>/status` when the daemon read the event).
+    public var actorUID: UInt32?
+    public var actorGID: UInt32?
+    /// The workload the actor's cgroup belongs to (`Workload.identify(cgroupPath:)`): its
+    /// systemd unit, its container id (podman, docker, CRI-O, containerd), its Kubernetes pod uid.
+    public var actorUnit: String?
+    public var actorContainer: String?
+    public var actorPod: String?
+    /// Wall-clock time of the decision, RFC 3339 in UTC with microseconds (the daemon converts
+    /// `timestamp_ns`, CLOCK_MONOTONIC, with the offset to CLOCK_REALTIME when it reads the event).
+    public var time: String?
 
     // Admin events.
     public var action: String?
@@ -172,6 +183,12 @@ public struct Event: Codable, Sendable, Hashable {
         case actorExe = "actor_exe"
         case actorExeXattrs = "actor_exe_xattrs"
         case actorExeCarried = "actor_exe_carried"
+        case actorUID = "actor_uid"
+        case actorGID = "actor_gid"
+        case actorUnit = "actor_unit"
+        case actorContainer = "actor_container"
+        case actorPod = "actor_pod"
+        case time
     }
 
     struct AnyKey: CodingKey {
@@ -223,6 +240,12 @@ public struct Event: Codable, Sendable, Hashable {
         actorExe = try c.decodeIfPresent(String.self, forKey: .actorExe)
         actorExeXattrs = try c.decodeIfPresent([String].self, forKey: .actorExeXattrs)
         actorExeCarried = try c.decodeIfPresent(String.self, forKey: .actorExeCarried)
+        actorUID = try c.decodeIfPresent(UInt32.self, forKey: .actorUID)
+        actorGID = try c.decodeIfPresent(UInt32.self, forKey: .actorGID)
+        actorUnit = try c.decodeIfPresent(String.self, forKey: .actorUnit)
+        actorContainer = try c.decodeIfPresent(String.self, forKey: .actorContainer)
+        actorPod = try c.decodeIfPresent(String.self, forKey: .actorPod)
+        time = try c.decodeIfPresent(String.self, forKey: .time)
         action = try c.decodeIfPresent(String.self, forKey: .action)
         let all = try decoder.container(keyedBy: AnyKey.self)
         var extra: [String: JSONValue] = [:]
@@ -281,6 +304,12 @@ public struct Event: Codable, Sendable, Hashable {
         }
         try c.encodeIfPresent(actorExeXattrs, forKey: .actorExeXattrs)
         try c.encodeIfPresent(actorExeCarried, forKey: .actorExeCarried)
+        try c.encodeIfPresent(actorUID, forKey: .actorUID)
+        try c.encodeIfPresent(actorGID, forKey: .actorGID)
+        try c.encodeIfPresent(actorUnit, forKey: .actorUnit)
+        try c.encodeIfPresent(actorContainer, forKey: .actorContainer)
+        try c.encodeIfPresent(actorPod, forKey: .actorPod)
+        try c.encodeIfPresent(time, forKey: .time)
         try c.encodeIfPresent(action, forKey: .action)
     }
 

@@ -96,8 +96,10 @@ public final class EventService: DaemonService {
         var fields: [String: JSONValue] = [:]
         for (k, v) in a.fields { fields[k] = .string(v) }
         let now = Sys.monotonicNanos()
-        publish(Event.admin(id: "admin-\(now)", bootID: enricher.bootID, action: a.action,
-                                    generation: a.generation, timestampNs: now, fields: fields))
+        var event = Event.admin(id: "admin-\(now)", bootID: enricher.bootID, action: a.action,
+                                generation: a.generation, timestampNs: now, fields: fields)
+        event.time = WallClock.rfc3339(unixNanos: Sys.realTimeNanos())
+        publish(event)
     }
 
     private func publish(_ e: Event) {

@@ -36,6 +36,11 @@ enum KTests {
         } catch {
             outcome = .fail("\(error)")
         }
+        // Nor processes: one that holds a session's link fds (a daemon, a forked child) keeps the
+        // programs attached with a stale policy, which breaks later tests' controls (pins: []).
+        // They are killed, and named, so the test that left them can be found.
+        let stray = killLeftoverProcesses()
+        if !stray.isEmpty { print("    # left processes behind, killed: \(stray.joined(separator: ", "))") }
         // A test must leave no daemon pins behind: pinned links outlive their daemon and go on
         // enforcing a stale policy (its cgroup classifier gone with the daemon's fds, every new
         // cgroup is unclassified and refused), which breaks later tests' controls.
@@ -47,6 +52,34 @@ enum KTests {
             + (still.isEmpty ? " (removed)" : "; still there after --unload: \(still.joined(separator: ", "))")
         if case .fail(let reason) = outcome { return .fail(reason + "; " + why) }
         return .fail(why)
+    }
+
+    /// Kills the descendants of this process (SIGKILL, then reaps its own children) and returns
+    /// them as "PID (comm)".
+    static func killLeftoverProcesses() -> [String] {
+        var parent: [Int32: Int32] = [:], comm: [Int32: String] = [:]
+        for entry in (try? Sys.listDirectory("/proc")) ?? [] {
+            guard let pid = Int32(entry.name), let stat = try? Sys.readFile("/proc/\(entry.name)/stat"),
+                  let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")") else { continue }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            guard fields.count > 1, let ppid = Int32(fields[1]) else { continue }
+            parent[pid] = ppid
+            comm[pid] = String(stat[stat.index(after: open)..<close])
+        }
+        let me = Sys.pid
+        func descends(_ pid: Int32) -> Bool {
+            var p = parent[pid], hops = 0
+            while let q = p, q > 1, hops < 64 {
+                if q == me { return true }
+                p = parent[q]
+                hops += 1
+            }
+            return false
+        }
+        let stray = parent.keys.filter { $0 != me && descends($0) }.sorted()
+        for pid in stray { try? Sys.kill(pid, SIGKILL) }
+        for pid in stray where parent[pid] == me { _ = try? Sys.waitpid(pid) }
+        return stray.map { "\($0) (\(comm[$0] ?? "?"))" }
     }
 
     /// Pins left in bpffs (test daemons pin under `/sys/fs/bpf/ktest-*`; the kernel's own

@@ -482,6 +482,21 @@ enum RandomDifferential {
                 continue
             }
             var lastDecision: Decision?
+            // setns commits all of its namespaces or none (a pidfd setns of several types that is
+            // denied for one enters none of them); the evaluator enters each allowed one as it is
+            // decided, so a failed setns puts the actor's namespaces back.
+            var namespacesBefore: (pid: Int32, namespaces: [NamespaceType: UInt32]?)?
+            switch op {
+            case .setns(let a, _), .setnsPidfd(let a, _, _):
+                if let pid = slots[a]?.pid { namespacesBefore = (pid, eval.task(pid)?.namespaces) }
+            default: break
+            }
+            defer {
+                if syscallErrno != 0, let before = namespacesBefore, var task = eval.task(before.pid) {
+                    task.namespaces = before.namespaces
+                    eval.addTask(task)
+                }
+            }
             for (k, ev) in events.enumerated() {
                 let step: EvalStep
                 var compareErrno = true

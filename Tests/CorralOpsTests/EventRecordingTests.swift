@@ -6,8 +6,8 @@ import Foundation
 import Testing
 @testable import CorralOps
 
-@Suite struct RecordedEventTests {
-    /// A line as DecisionEvent.jsonLine writes it, plus the daemon's keys and one key from the future.
+@Suite struct EventLineTests {
+    /// A line as the kernel event encodes it, plus the daemon's keys and one key from the future.
     static let line = #"{"actor_cgroup":40,"actor_cgroup_path":"/system.slice/a.service","actor_exe":"/usr/bin/sh","#
         + #""actor_lock_label":"sandbox","actor_lock_rule":"lock-sandbox","boot_id":"3f1b5a0e","comm":"sh","compat":false,"#
         + #""dst_cgroup":42,"dst_cgroup_path":"/user.slice","err":1,"errno":"EPERM","future_key":{"a":[1,2.5,"x",null]},"#

@@ -1,4 +1,4 @@
-// libFuzzer target: event-log text → EventLog.parse (line split, RecordedEvent.parse per line,
+// libFuzzer target: event-log text → EventLog.parse (line split, Event.parse per line,
 // error descriptions) → each event re-encoded (jsonLine) and replayed against a fixed policy
 // (Replay.replay, through EventInputReconstruction and the evaluator), as `corral replay` does.
 //
@@ -20,13 +20,13 @@ public func replayFuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     for event in events {
         let line = event.jsonLine
         precondition(!line.contains("\n"), "jsonLine spans lines")
-        let again: RecordedEvent
-        do { again = try RecordedEvent.parse(line: line) } catch {
+        let again: Event
+        do { again = try Event.parse(line: line) } catch {
             preconditionFailure("jsonLine does not parse back: \(line): \(error)")
         }
         // One write may normalize (1.0 reads back as 1); from then on the line is fixed.
         let line2 = again.jsonLine
-        precondition((try? RecordedEvent.parse(line: line2))?.jsonLine == line2, "jsonLine is not stable: \(line2)")
+        precondition((try? Event.parse(line: line2))?.jsonLine == line2, "jsonLine is not stable: \(line2)")
         let outcome = Replay.replay(event, candidate: fuzzPolicy, recorded: event.generation == nil ? nil : fuzzPolicy,
                                     resolveExe: { $0 })
         _ = outcome.status

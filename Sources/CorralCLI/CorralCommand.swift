@@ -25,6 +25,7 @@ public struct CorralCommand: AsyncParsableCommand {
             EventsCommand.self,
             WhyCommand.self,
             HandoverCommand.self,
+            BenchCommand.self,
         ]
     )
 

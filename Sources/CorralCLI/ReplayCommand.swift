@@ -48,19 +48,21 @@ struct ReplayCommand: AsyncParsableCommand {
             output.status = 2
             return output
         }
-        guard let text = try? String(contentsOfFile: eventsPath, encoding: .utf8) else {
+        guard FileManager.default.isReadableFile(atPath: eventsPath) else {
             output.stderr = ["\(eventsPath):0: error: cannot read events"]
             output.status = 2
             return output
         }
-        let (events, errors) = EventLog.parse(text: text, file: eventsPath)
+        // Streamed: the file is read in blocks and only what the report lists is kept.
+        let lookup: (UInt64) -> Policy? = generations.map { GenerationPolicies.lookup(directory: $0) } ?? { _ in nil }
+        var runner = ReplayRunner(candidate: candidate, keepUnchanged: json, recordedPolicies: lookup)
+        let errors = runner.add(file: eventsPath)
         if !errors.isEmpty {
             output.stderr = errors.map(\.description) + ["\(eventsPath): \(errors.count) malformed line\(errors.count == 1 ? "" : "s")"]
             output.status = 2
             return output
         }
-        let lookup: (UInt64) -> Policy? = generations.map { GenerationPolicies.lookup(directory: $0) } ?? { _ in nil }
-        let report = Replay.run(events: events, candidate: candidate, recordedPolicies: lookup)
+        let report = runner.report
         output.stdout = json ? [report.json] : report.textLines
         output.status = report.hasVerdictChanges ? 1 : 0
         return output

@@ -144,42 +144,14 @@ public enum Replay {
     /// Replays `events` against `candidate`. `recordedPolicies` gives the effective policy of a
     /// generation (nil: unknown; the event is then replayed without the cross-check).
     public static func run(events: [RecordedEvent], candidate: Policy,
-                           recordedPolicies: (UInt64) -> Policy? = { _ in nil },
+                           recordedPolicies: @escaping (UInt64) -> Policy? = { _ in nil },
                            candidateAuditAll: Bool = false,
-                           resolveExe: EventInputReconstruction.ExeResolver = EventInputReconstruction.resolveSymlinks)
+                           resolveExe: @escaping EventInputReconstruction.ExeResolver = EventInputReconstruction.resolveSymlinks)
         -> ReplayReport {
-        var outcomes: [ReplayOutcome] = []
-        var cache: [UInt64: Policy?] = [:]
-        for event in events {
-            let recorded: Policy?
-            if let gen = event.generation {
-                if let hit = cache[gen] { recorded = hit } else {
-                    recorded = recordedPolicies(gen)
-                    cache[gen] = recorded
-                }
-            } else {
-                recorded = nil
-            }
-            outcomes.append(replay(event, candidate: candidate, recorded: recorded, candidateAuditAll: candidateAuditAll,
-                                   resolveExe: resolveExe))
-        }
-        var summary = ReplaySummary(events: outcomes.count, replayed: 0, changed: 0, transitions: [:], ruleChanged: 0,
-                                    notReplayable: 0, skipped: 0, notCrossChecked: 0)
-        for o in outcomes {
-            switch o.status {
-            case .unchanged, .changed, .ruleChanged:
-                summary.replayed += 1
-                if !o.crossChecked { summary.notCrossChecked += 1 }
-                if o.status == .ruleChanged { summary.ruleChanged += 1 }
-                if let t = o.transition {
-                    summary.changed += 1
-                    summary.transitions[t, default: 0] += 1
-                }
-            case .notReplayable: summary.notReplayable += 1
-            case .skipped: summary.skipped += 1
-            }
-        }
-        return ReplayReport(candidate: candidate.source, summary: summary, outcomes: outcomes)
+        var runner = ReplayRunner(candidate: candidate, keepUnchanged: true, recordedPolicies: recordedPolicies,
+                                  candidateAuditAll: candidateAuditAll, resolveExe: resolveExe)
+        for event in events { runner.add(event) }
+        return runner.report
     }
 
     /// One event.

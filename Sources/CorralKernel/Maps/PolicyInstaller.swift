@@ -43,7 +43,11 @@ public struct PolicyInstaller {
             let map = try object.map(p.rawValue)
             // The kernel copies value_size bytes whatever the buffer holds: a map of another
             // ABI version would take truncated or padded values silently.
-            try Self.checkValueSize(map, expected: p.valueSize, object: object)
+            if p.isPerSlot {
+                try Self.checkType(map, expected: 12 /* BPF_MAP_TYPE_ARRAY_OF_MAPS */, object: object)
+            } else {
+                try Self.checkValueSize(map, expected: p.valueSize, object: object)
+            }
             m[p] = map
         }
         try Self.checkValueSize(cgroups, expected: MemoryLayout<corral_cgroup_class>.size, object: object)
@@ -61,6 +65,45 @@ public struct PolicyInstaller {
         }
     }
 
+    private static func checkType(_ map: BPFMap, expected: UInt32, object: CorralObject) throws(KernelError) {
+        switch LibBPF.mapType(fd: map.fd) {
+        case .success(let type) where type != expected:
+            throw .object(path: object.path, reason: "map \(map.name) has type \(type), this build expects \(expected) "
+                          + "(CORRAL_ABI_VERSION \(CORRAL_ABI_VERSION)): the BPF object or the pinned maps come from another "
+                          + "Corral version; rebuild the object, or stop the old daemon and run `corral daemon --unload`")
+        case .success: break
+        case .failure(let e): throw .map(name: map.name, operation: "read info", errno: e)
+        }
+    }
+
+    /// Fills a fresh inner map with `entries` and stores it in slot `gen` of per-slot map `p`;
+    /// the kernel frees the inner map it replaces once no program uses it.
+    func replaceSlot(_ p: PolicyMap, gen: UInt32, entries: [(key: [UInt8], value: [UInt8])]) throws(KernelError) {
+        let outer = maps[p]!
+        let fd: Int32
+        switch LibBPF.mapCreate(type: 1 /* BPF_MAP_TYPE_HASH */, name: String(p.rawValue.dropFirst("corral_".count).prefix(12)) + "_\(gen)",
+                                keySize: p.keySize, valueSize: p.valueSize, maxEntries: p.innerMaxEntries,
+                                flags: 1 /* BPF_F_NO_PREALLOC */) {
+        case .success(let f): fd = f
+        case .failure(let e): throw .map(name: p.rawValue, operation: "create inner map", errno: e)
+        }
+        defer { Sys.close(fd) }
+        try BPFMap(name: "\(p.rawValue)[\(gen)]", fd: fd).updateBatchRaw(entries, keySize: p.keySize, valueSize: p.valueSize)
+        try outer.update(gen, UInt32(bitPattern: fd))
+    }
+
+    /// The entries of slot `gen` of per-slot map `p` (none when the slot is empty).
+    public func slotEntries(_ p: PolicyMap, gen: UInt32) throws(KernelError) -> [[UInt8]] {
+        guard let id = try maps[p]!.lookup(gen, as: UInt32(0)) else { return [] }
+        let fd: Int32
+        switch LibBPF.mapFD(id: id) {
+        case .success(let f): fd = f
+        case .failure(let e): throw .map(name: p.rawValue, operation: "open inner map \(id)", errno: e)
+        }
+        defer { Sys.close(fd) }
+        return try BPFMap(name: "\(p.rawValue)[\(gen)]", fd: fd).keysBatchRaw(keySize: p.keySize, valueSize: p.valueSize)
+    }
+
     public func readControl() throws(KernelError) -> corral_control {
         try control.lookup(UInt32(0), as: corral_control()) ?? corral_control()
     }
@@ -76,11 +119,14 @@ public struct PolicyInstaller {
         try readControl().active_gen == 0 ? 1 : 0
     }
 
-    /// Deletes every slot-keyed hash-map entry of generation slot `gen`: per map, the keys are
-    /// read and the slot's deleted in batches (BPF_MAP_LOOKUP_BATCH / BPF_MAP_DELETE_BATCH), a
-    /// few bpf() calls whatever the number of entries.
+    /// Deletes every entry of generation slot `gen`: a per-slot map's inner map is dropped with
+    /// one delete (the kernel frees it); in the other hash maps (small: subjects, id ranges) the
+    /// keys are read and the slot's deleted in batches (BPF_MAP_LOOKUP_BATCH / _DELETE_BATCH).
     public func clear(gen: UInt32) throws(KernelError) {
-        for p in PolicyMap.allCases where p.isHash {
+        for p in PolicyMap.allCases where p.isPerSlot {
+            try maps[p]!.delete(gen) // the slot's inner map goes with its entries: one call
+        }
+        for p in PolicyMap.allCases where p.isHash && !p.isPerSlot {
             let m = maps[p]!
             let keys = try m.keysBatchRaw(keySize: p.keySize, valueSize: p.valueSize).filter { p.generation(ofKey: $0) == gen }
             try m.deleteBatchRaw(keys, keySize: p.keySize)
@@ -119,7 +165,11 @@ public struct PolicyInstaller {
         try clearCgroupEntries(keeping: activeEpoch)
         // 3. The policy, the pattern trie included.
         for p in PolicyMap.allCases where p != .generations {
-            try maps[p]!.updateBatchRaw(image.entries(map: p), keySize: p.keySize, valueSize: p.valueSize)
+            if p.isPerSlot {
+                try replaceSlot(p, gen: image.gen, entries: image.entries(map: p))
+            } else {
+                try maps[p]!.updateBatchRaw(image.entries(map: p), keySize: p.keySize, valueSize: p.valueSize)
+            }
         }
         // 3b. What the kernel learned in the running generation (a file renamed over a subject
         // executable, a file that gained a subject xattr; bpf/executables/) carries over.

@@ -64,6 +64,32 @@ public enum LibBPF {
         return rc == 0 ? nil : errnoOf(rc)
     }
 
+    // MARK: maps created at run time (the inner maps of per-slot maps)
+
+    /// Creates a map without BTF; the caller owns the fd.
+    public static func mapCreate(type: UInt32, name: String, keySize: Int, valueSize: Int, maxEntries: Int,
+                                 flags: UInt32) -> Result<Int32, Errno> {
+        var opts = bpf_map_create_opts()
+        opts.sz = MemoryLayout<bpf_map_create_opts>.size
+        opts.map_flags = flags
+        let fd = bpf_map_create(bpf_map_type(type), name, UInt32(keySize), UInt32(valueSize), UInt32(maxEntries), &opts)
+        return fd >= 0 ? .success(fd) : .failure(errnoOf(fd))
+    }
+
+    /// An fd for the map with kernel id `id`; the caller owns it.
+    public static func mapFD(id: UInt32) -> Result<Int32, Errno> {
+        let fd = bpf_map_get_fd_by_id(id)
+        return fd >= 0 ? .success(fd) : .failure(errnoOf(fd))
+    }
+
+    /// The BPF_MAP_TYPE_* of the map behind `fd`.
+    public static func mapType(fd: Int32) -> Result<UInt32, Errno> {
+        var info = bpf_map_info()
+        var len = UInt32(MemoryLayout<bpf_map_info>.size)
+        let rc = bpf_obj_get_info_by_fd(fd, &info, &len)
+        return rc == 0 ? .success(info.type) : .failure(errnoOf(rc))
+    }
+
     // MARK: batch map calls (BPF_MAP_*_BATCH, Linux 5.6+): one syscall for many elements
 
     /// Writes `count` elements: `keys` and `values` hold them back to back. Returns the number

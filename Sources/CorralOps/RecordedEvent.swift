@@ -275,9 +275,92 @@ public struct RecordedEvent: Codable, Sendable, Hashable {
     /// Parses one line of events.jsonl (the strict JSON reader: duplicate keys and nesting past
     /// `JSONValue.maxDepth` are errors).
     public static func parse(line: String) throws -> RecordedEvent {
-        try JSONValueDecoder().decode(RecordedEvent.self, from: try JSONValue.parse(line))
+        try decode(try JSONValue.parse(line))
+    }
+
+    /// A parsed line as a recorded event: the direct reader when every field has its usual type,
+    /// else the Codable decoder (which names what is wrong).
+    static func decode(_ value: JSONValue) throws -> RecordedEvent {
+        if case .object(let o) = value, let event = RecordedEvent(fast: o) { return event }
+        return try JSONValueDecoder().decode(RecordedEvent.self, from: value)
     }
 }
+
+extension RecordedEvent {
+    /// The decoder's result for the common case, without Codable: every known key with the type
+    /// the decoder expects (or null), unknown keys into `fields`. nil when some value is of
+    /// another type, or `id`/`hook` is missing: the caller then runs the decoder, which reports it.
+    init?(fast object: [String: JSONValue]) {
+        func str(_ v: JSONValue) -> String?? {
+            switch v { case .null: return .some(nil); case .string(let s): return .some(s); default: return nil }
+        }
+        func int<T: FixedWidthInteger>(_ v: JSONValue, _: T.Type) -> T?? {
+            switch v {
+            case .null: return .some(nil)
+            case .integer(let i): if let x = T(exactly: i) { return .some(x) } else { return nil }
+            default: return nil
+            }
+        }
+        func bool(_ v: JSONValue) -> Bool?? {
+            switch v { case .null: return .some(nil); case .bool(let b): return .some(b); default: return nil }
+        }
+        guard case .string(let id)? = object["id"], case .string(let hook)? = object["hook"] else { return nil }
+        self.init(id: id, hook: hook)
+        for (key, value) in object {
+            switch key {
+            case "id", "hook": continue
+            case "boot_id": guard let v = str(value) else { return nil }; bootID = v
+            case "generation": guard let v = int(value, UInt64.self) else { return nil }; generation = v
+            case "seq": guard let v = int(value, UInt64.self) else { return nil }; seq = v
+            case "timestamp_ns": guard let v = int(value, UInt64.self) else { return nil }; timestampNs = v
+            case "verdict": guard let v = str(value) else { return nil }; verdict = v
+            case "mode": guard let v = str(value) else { return nil }; mode = v
+            case "rule": guard let v = str(value) else { return nil }; rule = v
+            case "rule_uid": guard let v = int(value, UInt32.self) else { return nil }; ruleUID = v
+            case "pid": guard let v = int(value, UInt32.self) else { return nil }; pid = v
+            case "tgid": guard let v = int(value, UInt32.self) else { return nil }; tgid = v
+            case "comm": guard let v = str(value) else { return nil }; comm = v
+            case "target_pid": guard let v = int(value, UInt32.self) else { return nil }; targetPID = v
+            case "src_cgroup": guard let v = int(value, UInt64.self) else { return nil }; srcCgroup = v
+            case "dst_cgroup": guard let v = int(value, UInt64.self) else { return nil }; dstCgroup = v
+            case "src_cgroup_path": guard let v = str(value) else { return nil }; srcCgroupPath = v
+            case "dst_cgroup_path": guard let v = str(value) else { return nil }; dstCgroupPath = v
+            case "threadgroup": guard let v = int(value, UInt8.self) else { return nil }; threadgroup = v
+            case "ns_type": guard let v = str(value) else { return nil }; nsType = v
+            case "ns_inum": guard let v = int(value, UInt32.self) else { return nil }; nsInum = v
+            case "ns_label": guard let v = str(value) else { return nil }; nsLabel = v
+            case "errno": guard let v = str(value) else { return nil }; errno = v
+            case "err": guard let v = int(value, Int32.self) else { return nil }; err = v
+            case "compat": guard let v = bool(value) else { return nil }; compat = v
+            case "locked": guard let v = bool(value) else { return nil }; locked = v
+            case "tracked": guard let v = bool(value) else { return nil }; tracked = v
+            case "unclassified": guard let v = bool(value) else { return nil }; unclassified = v
+            case "already_in": guard let v = bool(value) else { return nil }; alreadyIn = v
+            case "exe_carried": guard let v = bool(value) else { return nil }; exeCarried = v
+            case "actor_cgroup": guard let v = int(value, UInt64.self) else { return nil }; actorCgroup = v
+            case "actor_cgroup_path": guard let v = str(value) else { return nil }; actorCgroupPath = v
+            case "actor_lock_rule": guard let v = str(value) else { return nil }; actorLockRule = v
+            case "actor_lock_label": guard let v = str(value) else { return nil }; actorLockLabel = v
+            case "actor_exe": guard let v = str(value) else { return nil }; actorExe = v
+            case "actor_exe_carried": guard let v = str(value) else { return nil }; actorExeCarried = v
+            case "action": guard let v = str(value) else { return nil }; action = v
+            case "actor_exe_xattrs":
+                switch value {
+                case .null: actorExeXattrs = nil
+                case .array(let a):
+                    var names: [String] = []
+                    for x in a { guard case .string(let s) = x else { return nil }; names.append(s) }
+                    actorExeXattrs = names
+                default: return nil
+                }
+            default:
+                guard !Self.knownKeys.contains(key) else { return nil }
+                fields[key] = value
+            }
+        }
+    }
+}
+
 
 /// Selects events: every set field must match; `limit` keeps the last N matches.
 public struct EventFilter: Sendable, Hashable {

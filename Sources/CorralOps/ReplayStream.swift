@@ -66,7 +66,7 @@ public enum LineStream {
 extension RecordedEvent {
     /// Parses one line of events.jsonl given as bytes (see `parse(line:)`).
     public static func parse(bytes: UnsafeBufferPointer<UInt8>) throws -> RecordedEvent {
-        try JSONValueDecoder().decode(RecordedEvent.self, from: try JSONValue.parse(bytes))
+        try decode(try JSONValue.parse(bytes))
     }
 }
 

@@ -56,8 +56,10 @@ struct corral_pattern_names_inner {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, CORRAL_MAX_PATTERN_NAMES);
-	__type(key, struct corral_pattern_name_key);
-	__type(value, struct corral_pattern_name);
+	/* sizes, not __type: clang emits the types of an inner map definition as forward
+	 * declarations, whose size libbpf cannot read */
+	__uint(key_size, sizeof(struct corral_pattern_name_key));
+	__uint(value_size, sizeof(struct corral_pattern_name));
 };
 
 struct {
@@ -92,8 +94,8 @@ struct corral_rule_uids_inner {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, CORRAL_MAX_RULE_SLOTS);
-	__type(key, struct corral_uid_key);
-	__type(value, __u32);
+	__uint(key_size, sizeof(struct corral_uid_key));
+	__uint(value_size, sizeof(__u32));
 };
 
 struct {

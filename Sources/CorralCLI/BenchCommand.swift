@@ -96,7 +96,12 @@ struct BenchCommand: AsyncParsableCommand {
                 inputs.append(d)
             }
             guard !inputs.isEmpty else { print("bench evaluate: no decisions in \(events)"); throw ExitCode(2) }
-            let worlds = inputs.map { ($0.operation, $0.world(policy: p)) }
+            let precedence = RuleOrder.precedence(of: p.rules)
+            let worlds = inputs.map { input -> (Evaluator.Operation, Evaluator.World) in
+                var w = input.world(policy: p)
+                w.precedence = precedence
+                return (input.operation, w)
+            }
             var done = 0, denied = 0
             let t0 = Sys.monotonicNanos()
             let limit = t0 + UInt64(seconds * 1e9)

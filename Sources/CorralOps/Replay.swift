@@ -157,7 +157,8 @@ public enum Replay {
     /// One event.
     public static func replay(_ event: RecordedEvent, candidate: Policy, recorded: Policy?,
                               candidateAuditAll: Bool = false,
-                              resolveExe: EventInputReconstruction.ExeResolver = EventInputReconstruction.resolveSymlinks)
+                              resolveExe: EventInputReconstruction.ExeResolver = EventInputReconstruction.resolveSymlinks,
+                              candidatePrecedence: [String: Int]? = nil, recordedPrecedence: [String: Int]? = nil)
         -> ReplayOutcome {
         var outcome = ReplayOutcome(id: event.id, bootID: event.bootID, hook: event.hook, generation: event.generation,
                                     operation: operationText(event), recordedVerdict: event.verdict,
@@ -210,7 +211,7 @@ public enum Replay {
                 return fail("missing " + baseInputs.missing.map(\.description).joined(separator: "; ")
                             + " (under generation \(event.generation!)'s policy)")
             }
-            let base = baseInputs.decide(policy: recorded)
+            let base = baseInputs.decide(policy: recorded, precedence: recordedPrecedence)
             guard base.verdict.rawValue == verdict, base.rule == recordedRule else {
                 return fail("generation \(event.generation!)'s policy does not reproduce the kernel's decision "
                             + "(kernel: \(ReplayReport.verdictText(verdict, recordedRule)); evaluator: "
@@ -219,7 +220,7 @@ public enum Replay {
             outcome.crossChecked = true
         }
 
-        let decision = inputs.decide(policy: candidate, auditAll: candidateAuditAll)
+        let decision = inputs.decide(policy: candidate, auditAll: candidateAuditAll, precedence: candidatePrecedence)
         outcome.candidateVerdict = decision.verdict.rawValue
         outcome.candidateRule = decision.rule
         outcome.candidateMode = decision.mode?.rawValue

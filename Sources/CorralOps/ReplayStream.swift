@@ -92,7 +92,8 @@ public struct ReplayRunner {
     let recordedPolicies: (UInt64) -> Policy?
     let candidateAuditAll: Bool
     let resolveExe: EventInputReconstruction.ExeResolver
-    var policies: [UInt64: Policy?] = [:]
+    var policies: [UInt64: (policy: Policy, precedence: [String: Int])?] = [:]
+    let candidatePrecedence: [String: Int]
     public private(set) var summary = ReplaySummary(events: 0, replayed: 0, changed: 0, transitions: [:], ruleChanged: 0,
                                                     notReplayable: 0, skipped: 0, notCrossChecked: 0)
     public private(set) var outcomes: [ReplayOutcome] = []
@@ -104,22 +105,22 @@ public struct ReplayRunner {
         self.keepUnchanged = keepUnchanged
         self.recordedPolicies = recordedPolicies
         self.candidateAuditAll = candidateAuditAll
+        candidatePrecedence = RuleOrder.precedence(of: candidate.rules)
         let cached = CachedExeResolver(resolveExe)
         self.resolveExe = { cached($0) }
     }
 
     public mutating func add(_ event: RecordedEvent) {
-        let recorded: Policy?
+        var recorded: (policy: Policy, precedence: [String: Int])?
         if let gen = event.generation {
             if let hit = policies[gen] { recorded = hit } else {
-                recorded = recordedPolicies(gen)
+                recorded = recordedPolicies(gen).map { ($0, RuleOrder.precedence(of: $0.rules)) }
                 policies[gen] = recorded
             }
-        } else {
-            recorded = nil
         }
-        let o = Replay.replay(event, candidate: candidate, recorded: recorded, candidateAuditAll: candidateAuditAll,
-                              resolveExe: resolveExe)
+        let o = Replay.replay(event, candidate: candidate, recorded: recorded?.policy, candidateAuditAll: candidateAuditAll,
+                              resolveExe: resolveExe, candidatePrecedence: candidatePrecedence,
+                              recordedPrecedence: recorded?.precedence)
         summary.events += 1
         switch o.status {
         case .unchanged, .changed, .ruleChanged:

@@ -34,9 +34,12 @@ public struct PolicyInstaller {
     public let maps: [PolicyMap: BPFMap]
     /// corral_cgroups: classification entries, keyed by epoch (not by slot).
     public let cgroups: BPFMap
+    /// corral_protect (self-protection), when the object has it.
+    let protect: BPFMap?
 
     public init(object: CorralObject) throws(KernelError) {
         control = try object.map("corral_control")
+        protect = try? object.map(SelfProtection.mapName)
         cgroups = try object.map("corral_cgroups")
         var m: [PolicyMap: BPFMap] = [:]
         for p in PolicyMap.allCases {
@@ -88,8 +91,37 @@ public struct PolicyInstaller {
         case .failure(let e): throw .map(name: p.rawValue, operation: "create inner map", errno: e)
         }
         defer { Sys.close(fd) }
-        try BPFMap(name: "\(p.rawValue)[\(gen)]", fd: fd).updateBatchRaw(entries, keySize: p.keySize, valueSize: p.valueSize)
+        // Self-protection (when on): the new map's id is protected before it is filled, so
+        // only the daemon gets a writable fd for it; frozen once filled, no fd can write it.
+        let id: UInt32
+        switch LibBPF.mapID(fd: fd) {
+        case .success(let i): id = i
+        case .failure(let e): throw .map(name: p.rawValue, operation: "read inner map info", errno: e)
+        }
+        if let protect, try protectionIsOn() {
+            try protect.update(SelfProtection.Entry(kind: .map, id: UInt64(id)).key, UInt32(1))
+        }
+        let inner = BPFMap(name: "\(p.rawValue)[\(gen)]", fd: fd)
+        try inner.updateBatchRaw(entries, keySize: p.keySize, valueSize: p.valueSize)
+        if let e = LibBPF.mapFreeze(fd: fd) { throw .map(name: inner.name, operation: "freeze", errno: e) }
         try outer.update(gen, UInt32(bitPattern: fd))
+    }
+
+    /// Whether corral_protect holds entries (an empty map protects nothing; see self_protect.bpf.h).
+    private func protectionIsOn() throws(KernelError) -> Bool {
+        guard let protect else { return false }
+        switch LibBPF.mapNextKey(fd: protect.fd, key: nil, keySize: MemoryLayout<corral_protect_key>.size) {
+        case .success(let k): return k != nil
+        case .failure(let e): throw .map(name: protect.name, operation: "iterate", errno: e)
+        }
+    }
+
+    /// Empties slot `gen` of per-slot map `p` (one delete; the kernel frees the inner map) and
+    /// drops the inner map's self-protection entry.
+    func dropSlot(_ p: PolicyMap, gen: UInt32) throws(KernelError) {
+        let old = try maps[p]!.lookup(gen, as: UInt32(0))
+        try maps[p]!.delete(gen)
+        if let old, let protect { try protect.delete(SelfProtection.Entry(kind: .map, id: UInt64(old)).key) }
     }
 
     /// The entries of slot `gen` of per-slot map `p` (none when the slot is empty).
@@ -124,7 +156,7 @@ public struct PolicyInstaller {
     /// keys are read and the slot's deleted in batches (BPF_MAP_LOOKUP_BATCH / _DELETE_BATCH).
     public func clear(gen: UInt32) throws(KernelError) {
         for p in PolicyMap.allCases where p.isPerSlot {
-            try maps[p]!.delete(gen) // the slot's inner map goes with its entries: one call
+            try dropSlot(p, gen: gen) // the slot's inner map goes with its entries: one call
         }
         for p in PolicyMap.allCases where p.isHash && !p.isPerSlot {
             let m = maps[p]!

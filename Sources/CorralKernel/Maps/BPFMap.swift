@@ -122,19 +122,32 @@ public struct BPFMap: Sendable {
 
     /// Every key, read with BPF_MAP_LOOKUP_BATCH (values are read and dropped).
     public func keysBatchRaw(keySize: Int, valueSize: Int) throws(KernelError) -> [[UInt8]] {
-        var out: [[UInt8]] = []
+        try entriesBatchRaw(keySize: keySize, valueSize: valueSize, values: false).map(\.key)
+    }
+
+    /// Every entry, read with BPF_MAP_LOOKUP_BATCH (`values` false: empty values).
+    public func entriesBatchRaw(keySize: Int, valueSize: Int, values: Bool = true) throws(KernelError) -> [(key: [UInt8], value: [UInt8])] {
+        var out: [(key: [UInt8], value: [UInt8])] = []
         var token: [UInt8]? = nil
         var capacity = 1024
         while true {
             switch LibBPF.mapLookupBatch(fd: fd, token: &token, keySize: keySize, valueSize: valueSize, capacity: capacity) {
             case .success(let r):
                 out.reserveCapacity(out.count + r.count)
-                for i in 0..<r.count { out.append(Array(r.keys[i * keySize..<(i + 1) * keySize])) }
+                for i in 0..<r.count {
+                    out.append((Array(r.keys[i * keySize..<(i + 1) * keySize]),
+                                values ? Array(r.values[i * valueSize..<(i + 1) * valueSize]) : []))
+                }
                 if r.done { return out }
             case .failure(let e) where e.rawValue == ENOSPC && capacity < 1 << 20:
                 capacity *= 4 // one hash bucket holds more elements than fit: retry larger
             case .failure(let e) where token == nil && out.isEmpty && Self.unsupported(e):
-                return try keysRaw(keySize: keySize)
+                var all: [(key: [UInt8], value: [UInt8])] = []
+                for k in try keysRaw(keySize: keySize) {
+                    guard let v = try lookupRaw(key: k, valueSize: valueSize) else { continue }
+                    all.append((k, values ? v : []))
+                }
+                return all
             case .failure(let e):
                 throw .map(name: name, operation: "iterate (batch)", errno: e)
             }

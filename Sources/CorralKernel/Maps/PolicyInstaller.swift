@@ -98,12 +98,24 @@ public struct PolicyInstaller {
         case .success(let i): id = i
         case .failure(let e): throw .map(name: p.rawValue, operation: "read inner map info", errno: e)
         }
-        if let protect, try protectionIsOn() {
+        let protected = try protectionIsOn()
+        if let protect, protected {
             try protect.update(SelfProtection.Entry(kind: .map, id: UInt64(id)).key, UInt32(1))
         }
         let inner = BPFMap(name: "\(p.rawValue)[\(gen)]", fd: fd)
         try inner.updateBatchRaw(entries, keySize: p.keySize, valueSize: p.valueSize)
         if let e = LibBPF.mapFreeze(fd: fd) { throw .map(name: inner.name, operation: "freeze", errno: e) }
+        // Frozen, it can no longer change: what it holds now is what decisions will read. A
+        // process that opened it between the create and the protection entry could have written
+        // it; the read-back catches that (docs/security.md, "The protected set").
+        if protected {
+            let have = try inner.entriesBatchRaw(keySize: p.keySize, valueSize: p.valueSize)
+            let want = Set(entries.map { $0.key + $0.value })
+            guard have.count == entries.count, Set(have.map { $0.key + $0.value }) == want else {
+                throw .map(name: inner.name, operation: "verify (\(have.count) entries read back, \(entries.count) written; "
+                           + "another process wrote the new map before it was protected?)", errno: Errno(rawValue: 74 /* EBADMSG */))
+            }
+        }
         try outer.update(gen, UInt32(bitPattern: fd))
     }
 

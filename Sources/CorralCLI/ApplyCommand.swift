@@ -36,6 +36,10 @@ struct ApplyCommand: AsyncParsableCommand {
         let r = try DaemonClient.call(control, ControlInterface.Apply.self,
                                       .init(policy: text, source: main, fragments: fragments))
         func ms(_ value: Double) -> String { String(format: "%.1f", value) }
-        print("applied \(main): generation \(r.generation), \(r.rules) rules (validate \(ms(r.validateMs)) ms, compile \(ms(r.compileMs)) ms, switch \(ms(r.installMs)) ms)")
+        var install = "install \(ms(r.installMs)) ms"
+        if let w = r.writeMs, let s = r.switchMs, let c = r.retireMs {
+            install += ": write \(ms(w)) ms, switch \(ms(s)) ms, retire \(ms(c)) ms"
+        }
+        print("applied \(main): generation \(r.generation), \(r.rules) rules (validate \(ms(r.validateMs)) ms, compile \(ms(r.compileMs)) ms, \(install))")
     }
 }

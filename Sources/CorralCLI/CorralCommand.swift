@@ -27,6 +27,7 @@ public struct CorralCommand: AsyncParsableCommand {
             HandoverCommand.self,
             RegisterCommand.self,
             UnregisterCommand.self,
+            BenchCommand.self,
         ]
     )
 

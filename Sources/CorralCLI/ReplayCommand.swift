@@ -51,22 +51,6 @@ struct ReplayCommand: AsyncParsableCommand {
         try Self.execute(policy: policy, events: events, generations: generations, json: json, strict: strict).emit()
     }
 
-    /// The bytes of one events file: `-` is standard input; gzip data is decompressed.
-    static func readEvents(_ path: String) -> (text: String?, problem: String?) {
-        let bytes: [UInt8]
-        do throws(Errno) {
-            bytes = path == "-" ? try Sys.readAll(0) : try Sys.readBytes(path)
-        } catch {
-            return (nil, "cannot read events: \(error)")
-        }
-        guard Gzip.isCompressed(bytes) else { return (String(decoding: bytes, as: UTF8.self), nil) }
-        do throws(Gzip.Failure) {
-            return (String(decoding: try Gzip.decompress(bytes), as: UTF8.self), nil)
-        } catch {
-            return (nil, "cannot decompress (gzip): \(error)")
-        }
-    }
-
     /// Exit 0: no verdict changes; 1: some would change; 2: bad input (a policy or file that cannot
     /// be read; with --strict, a malformed line; without it, malformed lines and no changes).
     static func execute(policy policyPath: String, events eventsPaths: [String], generations: String? = nil,
@@ -80,35 +64,34 @@ struct ReplayCommand: AsyncParsableCommand {
             output.status = 2
             return output
         }
-        var events: [Event] = []
+        // Streamed: each file is read in blocks and only what the report lists is kept.
+        let lookup: (UInt64) -> Policy? = generations.map { GenerationPolicies.lookup(directory: $0) } ?? { _ in nil }
+        var runner = ReplayRunner(candidate: candidate, keepUnchanged: json, recordedPolicies: lookup)
         var malformed = 0
         for path in eventsPaths {
             let name = path == "-" ? "<stdin>" : path
-            let read = readEvents(path)
-            guard let text = read.text else {
-                output.stderr.append("\(name): error: \(read.problem ?? "cannot read events")")
+            let problems = runner.add(file: path, strict: strict)
+            if let unreadable = problems.unreadable {
+                output.stderr.append("\(name): error: \(unreadable)")
                 output.status = 2
                 return output
             }
-            let parsed = EventLog.parseDetailed(text: text, file: name)
-            if let partial = parsed.incompleteLastLine {
+            if let partial = problems.incompleteLastLine {
                 output.stderr.append("\(name):\(partial.line): warning: incomplete last line (still being written?), skipped: \(partial.message)")
             }
-            if strict, let first = parsed.errors.first {
+            if strict, let first = problems.errors.first {
                 output.stderr.append(first.description)
                 output.stderr.append("\(name): stopped at the first malformed line (--strict)")
                 output.status = 2
                 return output
             }
-            output.stderr += parsed.errors.map(\.description)
-            malformed += parsed.errors.count
-            events += parsed.events
+            output.stderr += problems.errors.map(\.description)
+            malformed += problems.errors.count
         }
         if malformed > 0 {
-            output.stderr.append("\(malformed) malformed line\(malformed == 1 ? "" : "s") skipped; the report covers the other \(events.count) events")
+            output.stderr.append("\(malformed) malformed line\(malformed == 1 ? "" : "s") skipped; the report covers the other \(runner.summary.events) events")
         }
-        let lookup: (UInt64) -> Policy? = generations.map { GenerationPolicies.lookup(directory: $0) } ?? { _ in nil }
-        let report = Replay.run(events: events, candidate: candidate, recordedPolicies: lookup)
+        let report = runner.report
         output.stdout = json ? [report.json] : report.textLines
         output.status = report.hasVerdictChanges ? 1 : (malformed > 0 ? 2 : 0)
         return output

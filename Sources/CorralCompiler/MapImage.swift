@@ -39,6 +39,20 @@ public enum PolicyMap: String, CaseIterable, Sendable {
         }
     }
 
+    /// Per-slot maps (corral_abi.h, "Per-slot maps"): a BPF_MAP_TYPE_ARRAY_OF_MAPS of two inner
+    /// hash maps, one per generation slot. The installer writes a fresh inner map and drops the
+    /// old slot's with one delete, whatever their size. Their keys still carry `gen`.
+    public var isPerSlot: Bool { self == .patternNames || self == .ruleUIDs }
+
+    /// A per-slot map's inner map capacity (corral_abi.h).
+    public var innerMaxEntries: Int {
+        switch self {
+        case .patternNames: Int(CORRAL_MAX_PATTERN_NAMES)
+        case .ruleUIDs: Int(CORRAL_MAX_RULE_SLOTS)
+        default: 0
+        }
+    }
+
     /// The key size in bytes (corral_abi.h).
     public var keySize: Int {
         switch self {

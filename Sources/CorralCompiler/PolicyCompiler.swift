@@ -105,6 +105,7 @@ private struct Compilation {
     var labelByID: [UInt32: String] = [:]
     var cgroupPathByID: [UInt64: CgroupPath] = [:]
     var cgroupMemo: [CgroupPath: Result<UInt64, Errno>] = [:]
+    var missingParents: [CgroupPath: Bool] = [:]
     var unresolved: [UnresolvedReference] = []
     var diagnostics: [PolicyDiagnostic] = []
     var overflows: [CapacityKey: Overflow] = [:]
@@ -189,6 +190,15 @@ private struct Compilation {
     mutating func resolveCgroup(_ path: CgroupPath, _ resolver: some HostResolver) -> Result<UInt64, Errno> {
         if path.isPattern { return .failure(Errno(rawValue: ENOENT)) }
         if let known = cgroupMemo[path] { return known }
+        // Under a directory that does not exist, none does: one stat for the parent instead of
+        // one per path below it (10,000 rules naming cgroups not created yet). The file system's
+        // answer only: a test resolver may know a cgroup without its parent.
+        if resolver is FileSystemResolver, path.components.count > 1,
+           parentMissing(CgroupPath(components: Array(path.components.dropLast())), resolver) {
+            let e = Errno(rawValue: ENOENT)
+            cgroupMemo[path] = .failure(e)
+            return .failure(e)
+        }
         let result: Result<UInt64, Errno>
         do throws(Errno) {
             result = .success(try resolver.cgroupID(of: path))
@@ -198,6 +208,20 @@ private struct Compilation {
         cgroupMemo[path] = result
         if case .success(let id) = result, cgroupPathByID[id] == nil { cgroupPathByID[id] = path }
         return result
+    }
+
+    /// Whether directory `parent` is known not to exist (stat once, remembered).
+    mutating func parentMissing(_ parent: CgroupPath, _ resolver: some HostResolver) -> Bool {
+        if let known = missingParents[parent] { return known }
+        var missing = false
+        switch cgroupMemo[parent] {
+        case .failure(let e)?: missing = e.rawValue == ENOENT
+        case .success?: missing = false
+        case nil:
+            do throws(Errno) { _ = try resolver.cgroupID(of: parent) } catch { missing = error.rawValue == ENOENT }
+        }
+        missingParents[parent] = missing
+        return missing
     }
 
     mutating func reportUnresolvedSubject(_ matcher: SubjectMatcher, kind: UnresolvedReference.Kind,

@@ -221,19 +221,29 @@ public enum ControlInterface {
             public var validateMs: Double
             public var compileMs: Double
             public var installMs: Double
+            /// Parts of install_ms (absent from older daemons): writing the inactive slot and
+            /// classifying into it, the one write that switches, clearing the old slot.
+            public var writeMs: Double?
+            public var switchMs: Double?
+            public var retireMs: Double?
 
             enum CodingKeys: String, CodingKey {
                 case generation, slot, rules
                 case validateMs = "validate_ms", compileMs = "compile_ms", installMs = "install_ms"
+                case writeMs = "write_ms", switchMs = "switch_ms", retireMs = "retire_ms"
             }
 
-            public init(generation: UInt64, slot: Int, rules: Int, validateMs: Double, compileMs: Double, installMs: Double) {
+            public init(generation: UInt64, slot: Int, rules: Int, validateMs: Double, compileMs: Double, installMs: Double,
+                        writeMs: Double? = nil, switchMs: Double? = nil, retireMs: Double? = nil) {
                 self.generation = generation
                 self.slot = slot
                 self.rules = rules
                 self.validateMs = validateMs
                 self.compileMs = compileMs
                 self.installMs = installMs
+                self.writeMs = writeMs
+                self.switchMs = switchMs
+                self.retireMs = retireMs
             }
         }
     }

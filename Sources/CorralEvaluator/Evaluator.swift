@@ -23,10 +23,17 @@ public struct Evaluator: Sendable {
     private var precedence: [String: Int] = [:]
 
     public init(policy: Policy? = nil, auditAll: Bool = false, cgroupIDs: [CgroupPath: UInt64] = [:]) {
+        self.init(policy: policy, auditAll: auditAll, cgroupIDs: cgroupIDs, precedence: nil)
+    }
+
+    /// `precedence`: `RuleOrder.precedence(of: policy.rules)` when the caller has it already
+    /// (a replay deciding many events under one policy); nil computes it.
+    public init(policy: Policy?, auditAll: Bool, cgroupIDs: [CgroupPath: UInt64], precedence: [String: Int]?) {
         self.auditAll = auditAll
         self.cgroupIDs = cgroupIDs
         if self.cgroupIDs[.root] == nil, !cgroupIDs.values.contains(1) { self.cgroupIDs[.root] = 1 }
-        replacePolicy(policy)
+        self.policy = policy
+        self.precedence = precedence ?? policy.map { RuleOrder.precedence(of: $0.rules) } ?? [:]
     }
 
     // MARK: - State

@@ -39,6 +39,8 @@ extension Evaluator {
         public var cgroupIDs: [CgroupPath: UInt64]
         /// CLOCK_BOOTTIME of the decision (`Evaluator.now`): decides whether a loosening is over.
         public var now: UInt64
+        /// `RuleOrder.precedence(of: policy.rules)`, when known (nil: computed per decision).
+        public var precedence: [String: Int]?
 
         public init(policy: Policy?, auditAll: Bool = false, tasks: [TaskState] = [],
                     trackedNamespaces: [TrackedNamespace] = [], cgroupIDs: [CgroupPath: UInt64] = [:],
@@ -55,7 +57,8 @@ extension Evaluator {
     /// Decides `operation` in `world`. Tasks the world does not list are default tasks
     /// (tgid = pid, no executable, cgroup "/"), as everywhere in the evaluator.
     public static func decide(_ operation: Operation, in world: World) -> Decision {
-        var evaluator = Evaluator(policy: world.policy, auditAll: world.auditAll, cgroupIDs: world.cgroupIDs)
+        var evaluator = Evaluator(policy: world.policy, auditAll: world.auditAll, cgroupIDs: world.cgroupIDs,
+                                  precedence: world.precedence)
         evaluator.now = world.now
         for task in world.tasks { evaluator.addTask(task) }
         for namespace in world.trackedNamespaces { evaluator.addTrackedNamespace(namespace) }

@@ -159,158 +159,70 @@ public struct Event: Codable, Sendable, Hashable {
         return event
     }
 
-    enum Key: String, CodingKey, CaseIterable {
-        case id, hook, generation, seq, verdict, mode, rule, pid, tgid, comm, threadgroup, errno, err, compat
-        case locked, tracked, unclassified, action
-        case alreadyIn = "already_in"
-        case exeCarried = "exe_carried"
-        case bootID = "boot_id"
-        case timestampNs = "timestamp_ns"
-        case ruleUID = "rule_uid"
-        case targetPID = "target_pid"
-        case srcCgroup = "src_cgroup"
-        case dstCgroup = "dst_cgroup"
-        case srcCgroupPath = "src_cgroup_path"
-        case dstCgroupPath = "dst_cgroup_path"
-        case nsType = "ns_type"
-        case nsInum = "ns_inum"
-        case nsLabel = "ns_label"
-        case actorCgroup = "actor_cgroup"
-        case actorCgroupPath = "actor_cgroup_path"
-        case actorLockRule = "actor_lock_rule"
-        case actorLockLabel = "actor_lock_label"
-        case hookCount = "hook_count"
-        case actorExe = "actor_exe"
-        case actorExeXattrs = "actor_exe_xattrs"
-        case actorExeCarried = "actor_exe_carried"
-        case actorUID = "actor_uid"
-        case actorGID = "actor_gid"
-        case actorUnit = "actor_unit"
-        case actorContainer = "actor_container"
-        case actorPod = "actor_pod"
-        case time
-    }
+    /// Every field but `id`, `hook` and `fields`: its JSON key and its property. The one list
+    /// the Codable conformance, the direct reader (`init?(object:)`) and `knownKeys` use; a new
+    /// field is a property and a line here.
+    static let schema: [EventField] = [
+        .init("boot_id", \.bootID), .init("generation", \.generation), .init("seq", \.seq),
+        .init("timestamp_ns", \.timestampNs), .init("verdict", \.verdict), .init("mode", \.mode),
+        .init("rule", \.rule), .init("rule_uid", \.ruleUID), .init("pid", \.pid), .init("tgid", \.tgid),
+        .init("comm", \.comm), .init("target_pid", \.targetPID), .init("src_cgroup", \.srcCgroup),
+        .init("dst_cgroup", \.dstCgroup), .init("src_cgroup_path", \.srcCgroupPath),
+        .init("dst_cgroup_path", \.dstCgroupPath), .init("threadgroup", \.threadgroup),
+        .init("ns_type", \.nsType), .init("ns_inum", \.nsInum), .init("ns_label", \.nsLabel),
+        .init("errno", \.errno), .init("err", \.err), .init("compat", \.compat), .init("locked", \.locked),
+        .init("tracked", \.tracked), .init("unclassified", \.unclassified), .init("already_in", \.alreadyIn),
+        .init("exe_carried", \.exeCarried), .init("actor_cgroup", \.actorCgroup),
+        .init("actor_cgroup_path", \.actorCgroupPath), .init("actor_lock_rule", \.actorLockRule),
+        .init("actor_lock_label", \.actorLockLabel), .init("hook_count", \.hookCount),
+        // Kernel events write `"actor_exe": null` when the task was gone.
+        .init("actor_exe", \.actorExe, nullWhenAbsent: { !$0.isAdmin && !$0.id.isEmpty }),
+        .init("actor_exe_xattrs", \.actorExeXattrs), .init("actor_exe_carried", \.actorExeCarried),
+        .init("actor_uid", \.actorUID), .init("actor_gid", \.actorGID), .init("actor_unit", \.actorUnit),
+        .init("actor_container", \.actorContainer), .init("actor_pod", \.actorPod), .init("time", \.time),
+        .init("action", \.action),
+    ]
+    static let schemaByKey = Dictionary(uniqueKeysWithValues: schema.map { ($0.key, $0) })
+    static let knownKeys = Set(["id", "hook"] + schema.map(\.key))
 
     struct AnyKey: CodingKey {
         var stringValue: String
         var intValue: Int? { nil }
+        init(_ key: String) { stringValue = key }
         init(stringValue: String) { self.stringValue = stringValue }
         init?(intValue: Int) { nil }
     }
 
-    static let knownKeys = Set(Key.allCases.map(\.rawValue))
-
     public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: Key.self)
-        id = try c.decode(String.self, forKey: .id)
-        hook = try c.decode(String.self, forKey: .hook)
-        bootID = try c.decodeIfPresent(String.self, forKey: .bootID)
-        generation = try c.decodeIfPresent(UInt64.self, forKey: .generation)
-        seq = try c.decodeIfPresent(UInt64.self, forKey: .seq)
-        timestampNs = try c.decodeIfPresent(UInt64.self, forKey: .timestampNs)
-        verdict = try c.decodeIfPresent(String.self, forKey: .verdict)
-        mode = try c.decodeIfPresent(String.self, forKey: .mode)
-        rule = try c.decodeIfPresent(String.self, forKey: .rule)
-        ruleUID = try c.decodeIfPresent(UInt32.self, forKey: .ruleUID)
-        pid = try c.decodeIfPresent(UInt32.self, forKey: .pid)
-        tgid = try c.decodeIfPresent(UInt32.self, forKey: .tgid)
-        comm = try c.decodeIfPresent(String.self, forKey: .comm)
-        targetPID = try c.decodeIfPresent(UInt32.self, forKey: .targetPID)
-        srcCgroup = try c.decodeIfPresent(UInt64.self, forKey: .srcCgroup)
-        dstCgroup = try c.decodeIfPresent(UInt64.self, forKey: .dstCgroup)
-        srcCgroupPath = try c.decodeIfPresent(String.self, forKey: .srcCgroupPath)
-        dstCgroupPath = try c.decodeIfPresent(String.self, forKey: .dstCgroupPath)
-        threadgroup = try c.decodeIfPresent(UInt8.self, forKey: .threadgroup)
-        nsType = try c.decodeIfPresent(String.self, forKey: .nsType)
-        nsInum = try c.decodeIfPresent(UInt32.self, forKey: .nsInum)
-        nsLabel = try c.decodeIfPresent(String.self, forKey: .nsLabel)
-        errno = try c.decodeIfPresent(String.self, forKey: .errno)
-        err = try c.decodeIfPresent(Int32.self, forKey: .err)
-        compat = try c.decodeIfPresent(Bool.self, forKey: .compat)
-        locked = try c.decodeIfPresent(Bool.self, forKey: .locked)
-        tracked = try c.decodeIfPresent(Bool.self, forKey: .tracked)
-        unclassified = try c.decodeIfPresent(Bool.self, forKey: .unclassified)
-        alreadyIn = try c.decodeIfPresent(Bool.self, forKey: .alreadyIn)
-        exeCarried = try c.decodeIfPresent(Bool.self, forKey: .exeCarried)
-        actorCgroup = try c.decodeIfPresent(UInt64.self, forKey: .actorCgroup)
-        actorCgroupPath = try c.decodeIfPresent(String.self, forKey: .actorCgroupPath)
-        actorLockRule = try c.decodeIfPresent(String.self, forKey: .actorLockRule)
-        actorLockLabel = try c.decodeIfPresent(String.self, forKey: .actorLockLabel)
-        hookCount = try c.decodeIfPresent(UInt64.self, forKey: .hookCount)
-        actorExe = try c.decodeIfPresent(String.self, forKey: .actorExe)
-        actorExeXattrs = try c.decodeIfPresent([String].self, forKey: .actorExeXattrs)
-        actorExeCarried = try c.decodeIfPresent(String.self, forKey: .actorExeCarried)
-        actorUID = try c.decodeIfPresent(UInt32.self, forKey: .actorUID)
-        actorGID = try c.decodeIfPresent(UInt32.self, forKey: .actorGID)
-        actorUnit = try c.decodeIfPresent(String.self, forKey: .actorUnit)
-        actorContainer = try c.decodeIfPresent(String.self, forKey: .actorContainer)
-        actorPod = try c.decodeIfPresent(String.self, forKey: .actorPod)
-        time = try c.decodeIfPresent(String.self, forKey: .time)
-        action = try c.decodeIfPresent(String.self, forKey: .action)
-        let all = try decoder.container(keyedBy: AnyKey.self)
-        var extra: [String: JSONValue] = [:]
-        for key in all.allKeys where !Self.knownKeys.contains(key.stringValue) {
-            extra[key.stringValue] = try all.decode(JSONValue.self, forKey: key)
+        let c = try decoder.container(keyedBy: AnyKey.self)
+        self.init(id: try c.decode(String.self, forKey: AnyKey("id")), hook: try c.decode(String.self, forKey: AnyKey("hook")))
+        for field in Self.schema { try field.decode(&self, c) }
+        for key in c.allKeys where !Self.knownKeys.contains(key.stringValue) {
+            fields[key.stringValue] = try c.decode(JSONValue.self, forKey: key)
         }
-        fields = extra
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var all = encoder.container(keyedBy: AnyKey.self)
-        for (key, value) in fields where !Self.knownKeys.contains(key) {
-            try all.encode(value, forKey: AnyKey(stringValue: key))
+        var c = encoder.container(keyedBy: AnyKey.self)
+        for (key, value) in fields where !Self.knownKeys.contains(key) { try c.encode(value, forKey: AnyKey(key)) }
+        try c.encode(id, forKey: AnyKey("id"))
+        try c.encode(hook, forKey: AnyKey("hook"))
+        for field in Self.schema { try field.encode(self, &c) }
+    }
+
+    /// The decoder's result for a parsed object, without Codable, when every known key has the
+    /// type the decoder expects (or null); nil otherwise, or when `id`/`hook` is missing: the
+    /// caller then runs the decoder, which names what is wrong.
+    init?(object: [String: JSONValue]) {
+        guard case .string(let id)? = object["id"], case .string(let hook)? = object["hook"] else { return nil }
+        self.init(id: id, hook: hook)
+        for (key, value) in object where key != "id" && key != "hook" {
+            if let field = Self.schemaByKey[key] {
+                guard field.read(&self, value) else { return nil }
+            } else {
+                fields[key] = value
+            }
         }
-        var c = encoder.container(keyedBy: Key.self)
-        try c.encode(id, forKey: .id)
-        try c.encode(hook, forKey: .hook)
-        try c.encodeIfPresent(bootID, forKey: .bootID)
-        try c.encodeIfPresent(generation, forKey: .generation)
-        try c.encodeIfPresent(seq, forKey: .seq)
-        try c.encodeIfPresent(timestampNs, forKey: .timestampNs)
-        try c.encodeIfPresent(verdict, forKey: .verdict)
-        try c.encodeIfPresent(mode, forKey: .mode)
-        try c.encodeIfPresent(rule, forKey: .rule)
-        try c.encodeIfPresent(ruleUID, forKey: .ruleUID)
-        try c.encodeIfPresent(pid, forKey: .pid)
-        try c.encodeIfPresent(tgid, forKey: .tgid)
-        try c.encodeIfPresent(comm, forKey: .comm)
-        try c.encodeIfPresent(targetPID, forKey: .targetPID)
-        try c.encodeIfPresent(srcCgroup, forKey: .srcCgroup)
-        try c.encodeIfPresent(dstCgroup, forKey: .dstCgroup)
-        try c.encodeIfPresent(srcCgroupPath, forKey: .srcCgroupPath)
-        try c.encodeIfPresent(dstCgroupPath, forKey: .dstCgroupPath)
-        try c.encodeIfPresent(threadgroup, forKey: .threadgroup)
-        try c.encodeIfPresent(nsType, forKey: .nsType)
-        try c.encodeIfPresent(nsInum, forKey: .nsInum)
-        try c.encodeIfPresent(nsLabel, forKey: .nsLabel)
-        try c.encodeIfPresent(errno, forKey: .errno)
-        try c.encodeIfPresent(err, forKey: .err)
-        try c.encodeIfPresent(compat, forKey: .compat)
-        try c.encodeIfPresent(locked, forKey: .locked)
-        try c.encodeIfPresent(tracked, forKey: .tracked)
-        try c.encodeIfPresent(unclassified, forKey: .unclassified)
-        try c.encodeIfPresent(alreadyIn, forKey: .alreadyIn)
-        try c.encodeIfPresent(exeCarried, forKey: .exeCarried)
-        try c.encodeIfPresent(actorCgroup, forKey: .actorCgroup)
-        try c.encodeIfPresent(actorCgroupPath, forKey: .actorCgroupPath)
-        try c.encodeIfPresent(actorLockRule, forKey: .actorLockRule)
-        try c.encodeIfPresent(actorLockLabel, forKey: .actorLockLabel)
-        try c.encodeIfPresent(hookCount, forKey: .hookCount)
-        if isAdmin || id.isEmpty {
-            try c.encodeIfPresent(actorExe, forKey: .actorExe)
-        } else {
-            // The contract writes `"actor_exe": null` when the task was gone (recorded events).
-            try c.encode(actorExe, forKey: .actorExe)
-        }
-        try c.encodeIfPresent(actorExeXattrs, forKey: .actorExeXattrs)
-        try c.encodeIfPresent(actorExeCarried, forKey: .actorExeCarried)
-        try c.encodeIfPresent(actorUID, forKey: .actorUID)
-        try c.encodeIfPresent(actorGID, forKey: .actorGID)
-        try c.encodeIfPresent(actorUnit, forKey: .actorUnit)
-        try c.encodeIfPresent(actorContainer, forKey: .actorContainer)
-        try c.encodeIfPresent(actorPod, forKey: .actorPod)
-        try c.encodeIfPresent(time, forKey: .time)
-        try c.encodeIfPresent(action, forKey: .action)
     }
 
     /// One JSON object on one line (keys sorted), as written to events.jsonl.
@@ -322,7 +234,59 @@ public struct Event: Codable, Sendable, Hashable {
     /// Parses one line of events.jsonl (the strict JSON reader: duplicate keys and nesting past
     /// `JSONValue.maxDepth` are errors).
     public static func parse(line: String) throws -> Event {
-        try JSONValueDecoder().decode(Event.self, from: try JSONValue.parse(line))
+        try decode(try JSONValue.parse(line))
+    }
+
+    /// Parses one line of events.jsonl given as bytes.
+    public static func parse(bytes: UnsafeBufferPointer<UInt8>) throws -> Event {
+        try decode(try JSONValue.parse(bytes))
+    }
+
+    static func decode(_ value: JSONValue) throws -> Event {
+        if case .object(let o) = value, let event = Event(object: o) { return event }
+        return try JSONValueDecoder().decode(Event.self, from: value)
+    }
+}
+
+/// One optional field of `Event`: its key, and reading and writing it through its key path.
+struct EventField: @unchecked Sendable {
+    let key: String
+    let read: (inout Event, JSONValue) -> Bool
+    let decode: (inout Event, KeyedDecodingContainer<Event.AnyKey>) throws -> Void
+    let encode: (Event, inout KeyedEncodingContainer<Event.AnyKey>) throws -> Void
+
+    init<T: Codable & EventFieldValue>(_ key: String, _ path: WritableKeyPath<Event, T?>,
+                                       nullWhenAbsent: @escaping @Sendable (Event) -> Bool = { _ in false }) {
+        self.key = key
+        let codingKey = Event.AnyKey(key)
+        read = { event, value in
+            if case .null = value { event[keyPath: path] = nil; return true }
+            guard let v = T(json: value) else { return false }
+            event[keyPath: path] = v
+            return true
+        }
+        decode = { event, c in event[keyPath: path] = try c.decodeIfPresent(T.self, forKey: codingKey) }
+        encode = { event, c in
+            if let v = event[keyPath: path] { try c.encode(v, forKey: codingKey) }
+            else if nullWhenAbsent(event) { try c.encodeNil(forKey: codingKey) }
+        }
+    }
+}
+
+/// A field type the direct reader takes from a JSON value as the Codable decoder would.
+protocol EventFieldValue { init?(json: JSONValue) }
+extension String: EventFieldValue { init?(json: JSONValue) { guard case .string(let s) = json else { return nil }; self = s } }
+extension Bool: EventFieldValue { init?(json: JSONValue) { guard case .bool(let b) = json else { return nil }; self = b } }
+extension UInt64: EventFieldValue { init?(json: JSONValue) { guard case .integer(let i) = json else { return nil }; self.init(exactly: i) } }
+extension UInt32: EventFieldValue { init?(json: JSONValue) { guard case .integer(let i) = json else { return nil }; self.init(exactly: i) } }
+extension UInt8: EventFieldValue { init?(json: JSONValue) { guard case .integer(let i) = json else { return nil }; self.init(exactly: i) } }
+extension Int32: EventFieldValue { init?(json: JSONValue) { guard case .integer(let i) = json else { return nil }; self.init(exactly: i) } }
+extension Array: EventFieldValue where Element == String {
+    init?(json: JSONValue) {
+        guard case .array(let a) = json else { return nil }
+        var strings: [String] = []
+        for x in a { guard case .string(let s) = x else { return nil }; strings.append(s) }
+        self = strings
     }
 }
 

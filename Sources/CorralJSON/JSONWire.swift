@@ -172,6 +172,7 @@ private struct JSONReader {
         if depth > JSONValue.maxDepth { throw fail("nesting deeper than \(JSONValue.maxDepth)") }
         pos += 1  // {
         var members: [String: JSONValue] = [:]
+        members.reserveCapacity(16) // an event line has about 20 keys: fewer rehashes
         skipWhitespace()
         if pos < bytes.count && bytes[pos] == UInt8(ascii: "}") { pos += 1; return .object(members) }
         while true {

@@ -38,8 +38,11 @@ public struct EventInputs: Sendable {
                         trackedNamespaces: trackedNamespace.map { [$0] } ?? [], cgroupIDs: cgroupIDs)
     }
 
-    public func decide(policy: Policy?, auditAll: Bool = false) -> Decision {
-        Evaluator.decide(operation, in: world(policy: policy, auditAll: auditAll))
+    /// `precedence`: the policy's `RuleOrder.precedence`, when the caller computed it once.
+    public func decide(policy: Policy?, auditAll: Bool = false, precedence: [String: Int]? = nil) -> Decision {
+        var w = world(policy: policy, auditAll: auditAll)
+        w.precedence = precedence
+        return Evaluator.decide(operation, in: w)
     }
 }
 

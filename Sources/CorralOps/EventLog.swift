@@ -153,39 +153,92 @@ public final class EventLog: @unchecked Sendable {
         public var incompleteLastLine: EventLogLineError?
     }
 
-    /// `parse`, with the skipped incomplete last line. A decision's `verdict` must be one this
-    /// version knows (allow, deny, audit).
+    /// `parse`, with the skipped incomplete last line.
     public static func parseDetailed(text: String, file: String) -> Parsed {
         var parsed = Parsed()
-        var number = 0
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-        for (index, raw) in lines.enumerated() {
-            number += 1
-            let line = raw.trimmingCharacters(in: .whitespaces)
-            if line.isEmpty { continue }
-            do {
-                let event = try Event.parse(line: line)
-                if let verdict = event.verdict, Verdict(rawValue: verdict) == nil {
-                    parsed.errors.append(EventLogLineError(file: file, line: number,
-                        message: "unknown verdict '\(verdict)' (expected allow, deny or audit)"))
-                    continue
+        let problems = forEachEvent(bytes: Array(text.utf8), file: file, strict: false) { parsed.events.append($0) }
+        parsed.errors = problems.errors
+        parsed.incompleteLastLine = problems.incompleteLastLine
+        return parsed
+    }
+
+    /// What went wrong reading one events file.
+    public struct FileProblems: Sendable {
+        /// Malformed lines, in order (with `strict`, at most the first).
+        public var errors: [EventLogLineError] = []
+        /// The last line, without its newline, that did not parse (a log still being written).
+        public var incompleteLastLine: EventLogLineError?
+        /// Why the file could not be read (or decompressed); nothing was read then.
+        public var unreadable: String?
+    }
+
+    /// Calls `body` with each event of an events file, in order, without holding the file in
+    /// memory: `-` is standard input; a gzip-compressed file (or input) is decompressed whole
+    /// first. A decision's `verdict` must be one this version knows (allow, deny, audit).
+    /// `strict`: stop at the first malformed line.
+    public static func forEachEvent(file path: String, strict: Bool, _ body: (Event) -> Void) -> FileProblems {
+        let fd: Int32
+        do throws(Errno) { fd = path == "-" ? 0 : try Sys.open(path, O_RDONLY) } catch {
+            return FileProblems(unreadable: "cannot read events: \(error)")
+        }
+        defer { if fd != 0 { Sys.close(fd) } }
+        let name = path == "-" ? "<stdin>" : path
+        let compressed: Bool
+        do throws(Errno) {
+            // Standard input cannot be peeked at: it is read whole.
+            compressed = fd == 0 ? true : Gzip.isCompressed(try Sys.read(fd, offset: 0, count: 2))
+            if !compressed {
+                var problems = FileProblems()
+                try LineStream.forEachLine(fd: fd) { line, number, terminated in
+                    take(line, number, terminated, name, strict, &problems, body)
                 }
-                parsed.events.append(event)
-            } catch {
-                let problem = EventLogLineError(file: file, line: number, message: describe(error))
-                if index == lines.count - 1 { parsed.incompleteLastLine = problem } else { parsed.errors.append(problem) }
+                return problems
+            }
+        } catch {
+            return FileProblems(unreadable: "cannot read events: \(error)")
+        }
+        var bytes: [UInt8]
+        do throws(Errno) { bytes = try Sys.readAll(fd) } catch { return FileProblems(unreadable: "cannot read events: \(error)") }
+        if Gzip.isCompressed(bytes) {
+            do throws(Gzip.Failure) { bytes = try Gzip.decompress(bytes) } catch {
+                return FileProblems(unreadable: "cannot decompress (gzip): \(error)")
             }
         }
-        return parsed
+        return forEachEvent(bytes: bytes, file: name, strict: strict, body)
+    }
+
+    /// `forEachEvent(file:)` over bytes in memory, named `file` in errors.
+    public static func forEachEvent(bytes: [UInt8], file: String, strict: Bool, _ body: (Event) -> Void) -> FileProblems {
+        var problems = FileProblems()
+        LineStream.forEachLine(bytes: bytes) { line, number, terminated in
+            take(line, number, terminated, file, strict, &problems, body)
+        }
+        return problems
+    }
+
+    private static func take(_ line: UnsafeBufferPointer<UInt8>, _ number: Int, _ terminated: Bool, _ file: String,
+                             _ strict: Bool, _ problems: inout FileProblems, _ body: (Event) -> Void) {
+        if strict && !problems.errors.isEmpty { return }
+        do {
+            let event = try Event.parse(bytes: line)
+            if let verdict = event.verdict, Verdict(rawValue: verdict) == nil {
+                problems.errors.append(EventLogLineError(file: file, line: number,
+                    message: "unknown verdict '\(verdict)' (expected allow, deny or audit)"))
+                return
+            }
+            body(event)
+        } catch {
+            let problem = EventLogLineError(file: file, line: number, message: describe(error))
+            if terminated { problems.errors.append(problem) } else { problems.incompleteLastLine = problem }
+        }
     }
 
     /// Reads and parses one JSONL file; an unreadable file is one error at line 0.
     public static func read(path: String) -> (events: [Event], errors: [EventLogLineError]) {
-        do {
-            return parse(text: try Sys.readFile(path), file: path)
-        } catch {
-            return ([], [EventLogLineError(file: path, line: 0, message: "cannot read: \(error)")])
-        }
+        var events: [Event] = []
+        let problems = forEachEvent(file: path, strict: false) { events.append($0) }
+        if let unreadable = problems.unreadable { return ([], [EventLogLineError(file: path, line: 0, message: unreadable)]) }
+        return (events, problems.errors)
     }
 
     static func describe(_ error: any Error) -> String {

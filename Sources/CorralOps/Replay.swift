@@ -144,48 +144,21 @@ public enum Replay {
     /// Replays `events` against `candidate`. `recordedPolicies` gives the effective policy of a
     /// generation (nil: unknown; the event is then replayed without the cross-check).
     public static func run(events: [Event], candidate: Policy,
-                           recordedPolicies: (UInt64) -> Policy? = { _ in nil },
+                           recordedPolicies: @escaping (UInt64) -> Policy? = { _ in nil },
                            candidateAuditAll: Bool = false,
-                           resolveExe: EventInputReconstruction.ExeResolver = EventInputReconstruction.resolveSymlinks)
+                           resolveExe: @escaping EventInputReconstruction.ExeResolver = EventInputReconstruction.resolveSymlinks)
         -> ReplayReport {
-        var outcomes: [ReplayOutcome] = []
-        var cache: [UInt64: Policy?] = [:]
-        for event in events {
-            let recorded: Policy?
-            if let gen = event.generation {
-                if let hit = cache[gen] { recorded = hit } else {
-                    recorded = recordedPolicies(gen)
-                    cache[gen] = recorded
-                }
-            } else {
-                recorded = nil
-            }
-            outcomes.append(replay(event, candidate: candidate, recorded: recorded, candidateAuditAll: candidateAuditAll,
-                                   resolveExe: resolveExe))
-        }
-        var summary = ReplaySummary(events: outcomes.count, replayed: 0, changed: 0, transitions: [:], ruleChanged: 0,
-                                    notReplayable: 0, skipped: 0, notCrossChecked: 0)
-        for o in outcomes {
-            switch o.status {
-            case .unchanged, .changed, .ruleChanged:
-                summary.replayed += 1
-                if !o.crossChecked { summary.notCrossChecked += 1 }
-                if o.status == .ruleChanged { summary.ruleChanged += 1 }
-                if let t = o.transition {
-                    summary.changed += 1
-                    summary.transitions[t, default: 0] += 1
-                }
-            case .notReplayable: summary.notReplayable += 1
-            case .skipped: summary.skipped += 1
-            }
-        }
-        return ReplayReport(candidate: candidate.source, summary: summary, outcomes: outcomes)
+        var runner = ReplayRunner(candidate: candidate, keepUnchanged: true, recordedPolicies: recordedPolicies,
+                                  candidateAuditAll: candidateAuditAll, resolveExe: resolveExe)
+        for event in events { runner.add(event) }
+        return runner.report
     }
 
     /// One event.
     public static func replay(_ event: Event, candidate: Policy, recorded: Policy?,
                               candidateAuditAll: Bool = false,
-                              resolveExe: EventInputReconstruction.ExeResolver = EventInputReconstruction.resolveSymlinks)
+                              resolveExe: EventInputReconstruction.ExeResolver = EventInputReconstruction.resolveSymlinks,
+                              candidatePrecedence: [String: Int]? = nil, recordedPrecedence: [String: Int]? = nil)
         -> ReplayOutcome {
         var outcome = ReplayOutcome(id: event.id, bootID: event.bootID, hook: event.hook, generation: event.generation,
                                     operation: operationText(event), recordedVerdict: event.verdict,
@@ -238,7 +211,7 @@ public enum Replay {
                 return fail("missing " + baseInputs.missing.map(\.description).joined(separator: "; ")
                             + " (under generation \(event.generation!)'s policy)")
             }
-            let base = baseInputs.decide(policy: recorded)
+            let base = baseInputs.decide(policy: recorded, precedence: recordedPrecedence)
             guard base.verdict.rawValue == verdict, base.rule == recordedRule else {
                 return fail("generation \(event.generation!)'s policy does not reproduce the kernel's decision "
                             + "(kernel: \(ReplayReport.verdictText(verdict, recordedRule)); evaluator: "
@@ -247,7 +220,7 @@ public enum Replay {
             outcome.crossChecked = true
         }
 
-        let decision = inputs.decide(policy: candidate, auditAll: candidateAuditAll)
+        let decision = inputs.decide(policy: candidate, auditAll: candidateAuditAll, precedence: candidatePrecedence)
         outcome.candidateVerdict = decision.verdict.rawValue
         outcome.candidateRule = decision.rule
         outcome.candidateMode = decision.mode?.rawValue

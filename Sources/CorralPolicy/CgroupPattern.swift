@@ -37,10 +37,10 @@ extension CgroupPath {
     public var patternComponents: [CgroupPathComponent] { components.map(CgroupPathComponent.init) }
 
     /// True when a component holds '*'.
-    public var isPattern: Bool { components.contains { $0.contains("*") } }
+    public var isPattern: Bool { components.contains { $0.utf8.contains(UInt8(ascii: "*")) } }
 
     /// Leading components without '*'.
-    public var literalPrefixCount: Int { components.prefix { !$0.contains("*") }.count }
+    public var literalPrefixCount: Int { components.prefix { !$0.utf8.contains(UInt8(ascii: "*")) }.count }
 
     /// Whether the concrete path `path` matches this pattern (an exact path matches only itself).
     public func matches(_ path: CgroupPath) -> Bool {

@@ -70,7 +70,7 @@ public struct CgroupPath: Hashable, Sendable, Comparable, CustomStringConvertibl
         var parts: [String] = []
         for part in path.split(separator: "/", omittingEmptySubsequences: true) {
             if part == "." { continue }
-            if part == ".." || part.contains("\0") { return nil }
+            if part == ".." || part.utf8.contains(0) { return nil }
             parts.append(String(part))
         }
         components = parts

@@ -70,7 +70,10 @@ public enum PolicyLoader {
             throw diagnostic(deep.line, deep.column, "YAML nesting is deeper than \(maxNesting) levels")
         }
         do {
-            return try Yams.compose(yaml: yaml)
+            // Resolver.basic: Yams resolves no implicit tags (its default resolver runs regular
+            // expressions on every mapping key to check for duplicates, most of the time of a
+            // 10,000-rule policy). Scalars are typed by ScalarKind; keys compare as strings.
+            return try Yams.compose(yaml: yaml, .basic)
         } catch let error as YamlError {
             let (line, column, message) = describe(error, in: yaml)
             throw diagnostic(line, column, message)

@@ -549,7 +549,7 @@ struct PolicyParser {
         guard text.hasPrefix("/") else {
             return .failure(PathProblem(message: "cgroup path \(quote(text)) must be absolute (start with '/')"))
         }
-        if text.contains("\0") { return .failure(PathProblem(message: "cgroup path contains a NUL byte")) }
+        if text.utf8.contains(0) { return .failure(PathProblem(message: "cgroup path contains a NUL byte")) }
         if text == "/" { return .success(.root) }
         var parts: [String] = []
         var escapes = false
@@ -569,7 +569,7 @@ struct PolicyParser {
             }
         }
         if escapes { return .failure(PathProblem(message: "cgroup path \(quote(text)) lies outside the cgroup root")) }
-        for (i, part) in parts.enumerated() where part.contains("*") {
+        for (i, part) in parts.enumerated() where part.utf8.contains(UInt8(ascii: "*")) {
             let stars = part.filter { $0 == "*" }.count
             if part == "**" {
                 if i > 0 && parts[i - 1] == "**" {

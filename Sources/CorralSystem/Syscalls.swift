@@ -58,6 +58,11 @@ public enum Sys {
         return Array(buf.prefix(n))
     }
 
+    /// read(2) into `buffer`: the bytes read, 0 at end of file.
+    public static func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int {
+        try retrying { Glibc.read(fd, buffer.baseAddress, buffer.count) }
+    }
+
     /// Reads exactly `count` bytes at `offset` (pread(2), repeated on short reads); fewer only
     /// at end of file.
     public static func read(_ fd: Int32, offset: UInt64, count: Int) throws(Errno) -> [UInt8] {

@@ -79,6 +79,7 @@ __noinline int corral_class_name(struct corral_classify *w, __u32 node)
 {
 	struct corral_pattern_name_key k = {};
 	const struct corral_pattern_name *v;
+	void *names;
 	int i;
 
 	if (!w)
@@ -86,7 +87,10 @@ __noinline int corral_class_name(struct corral_classify *w, __u32 node)
 	k.hash = w->hash;
 	k.node = node;
 	k.gen = w->gen;
-	v = bpf_map_lookup_elem(&corral_pattern_names, &k);
+	names = corral_slot_map(&corral_pattern_names, w->gen);
+	if (!names)
+		return 0;
+	v = bpf_map_lookup_elem(names, &k);
 	if (!v || v->len != w->len)
 		return 0;
 	for (i = 0; i < CORRAL_CGROUP_NAME_MAX; i++) {

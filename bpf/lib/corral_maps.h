@@ -49,12 +49,24 @@ struct {
 	__type(value, struct corral_pattern_node);
 } corral_pattern_nodes SEC(".maps");
 
-struct {
+/* Per-slot maps (corral_abi.h, "Per-slot maps"): an array of 2 inner hash maps, one per
+ * generation slot. The daemon fills a fresh inner map and stores it in the inactive slot, and
+ * drops the old slot's map with one delete: the kernel frees it. A NULL slot has no entries. */
+struct corral_pattern_names_inner {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, 2 * CORRAL_MAX_PATTERN_NAMES);
-	__type(key, struct corral_pattern_name_key);
-	__type(value, struct corral_pattern_name);
+	__uint(max_entries, CORRAL_MAX_PATTERN_NAMES);
+	/* sizes, not __type: clang emits the types of an inner map definition as forward
+	 * declarations, whose size libbpf cannot read */
+	__uint(key_size, sizeof(struct corral_pattern_name_key));
+	__uint(value_size, sizeof(struct corral_pattern_name));
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__array(values, struct corral_pattern_names_inner);
 } corral_pattern_names SEC(".maps");
 
 struct {
@@ -78,11 +90,19 @@ struct {
 	__type(value, struct corral_xattr_subject);
 } corral_subj_xattr SEC(".maps");
 
-struct {
+struct corral_rule_uids_inner {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 2 * CORRAL_MAX_RULE_SLOTS);
-	__type(key, struct corral_uid_key);
-	__type(value, __u32);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, CORRAL_MAX_RULE_SLOTS);
+	__uint(key_size, sizeof(struct corral_uid_key));
+	__uint(value_size, sizeof(__u32));
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__array(values, struct corral_rule_uids_inner);
 } corral_rule_uids SEC(".maps");
 
 struct {
@@ -283,6 +303,9 @@ struct {
 
 /* Per-boot event sequence number (corral_event.seq). */
 __u64 corral_event_seq = 0;
+
+/* The inner map of per-slot map `outer` for generation slot `gen` (NULL: the slot is empty). */
+#define corral_slot_map(outer, gen) ({ __u32 __g = (gen); (void *)bpf_map_lookup_elem(outer, &__g); })
 
 static __always_inline void corral_stat_inc(__u32 stat)
 {

@@ -420,12 +420,14 @@ static __always_inline void corral_lock_result(struct corral_decision *d)
 	struct corral_uid_key uk = {.gen = d->gen};
 	const struct corral_rule *r;
 	__u32 *slot, key = 0;
+	void *uids;
 
 	st = bpf_task_storage_get(&corral_task_state, bpf_get_current_task_btf(), 0, 0);
 	if (!st || !(st->flags & CORRAL_TASK_LOCKED))
 		return;
 	uk.rule_uid = st->lock_rule_uid;
-	slot = bpf_map_lookup_elem(&corral_rule_uids, &uk);
+	uids = corral_slot_map(&corral_rule_uids, d->gen);
+	slot = uids ? bpf_map_lookup_elem(uids, &uk) : NULL;
 	if (!slot)
 		return; /* L is not in the active policy: the lock is lifted */
 	r = corral_rule_at(d, *slot, &key);
@@ -719,6 +721,7 @@ static __always_inline int corral_decide_ptrace(struct corral_decision *d, struc
 	struct corral_uid_key uk = {};
 	const struct corral_rule *r;
 	__u32 *slot, key = 0, flags = d->ev_flags;
+	void *uids;
 
 	corral_begin_actor(d, tracer);
 	d->ev_flags |= flags;
@@ -727,7 +730,8 @@ static __always_inline int corral_decide_ptrace(struct corral_decision *d, struc
 	if (st && (st->flags & CORRAL_TASK_LOCKED)) {
 		uk.rule_uid = st->lock_rule_uid;
 		uk.gen = d->gen;
-		slot = bpf_map_lookup_elem(&corral_rule_uids, &uk);
+		uids = corral_slot_map(&corral_rule_uids, d->gen);
+		slot = uids ? bpf_map_lookup_elem(uids, &uk) : NULL;
 		r = slot ? corral_rule_at(d, *slot, &key) : NULL;
 		if (r && r->kind == CORRAL_RULE_LOCK_ON_ENTRY && (r->flags & CORRAL_RULE_F_PTRACE_SCOPE)) {
 			d->locked = 1;

@@ -87,6 +87,30 @@ static void upd(const char *map, const void *k, const void *v)
 	}
 }
 
+/* Per-slot maps (corral_abi.h): updates go to slot `gen`'s inner map, created on first use. */
+static void upd_slot(const char *map, __u32 gen, __u32 max_entries, __u32 key_size, __u32 value_size,
+		     const void *k, const void *v)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = BPF_F_NO_PREALLOC);
+	int outer = map_fd(map), inner;
+	__u32 id;
+
+	if (bpf_map_lookup_elem(outer, &gen, &id) == 0) {
+		inner = bpf_map_get_fd_by_id(id);
+	} else {
+		inner = bpf_map_create(BPF_MAP_TYPE_HASH, "smoke_inner", key_size, value_size, max_entries, &o);
+		if (inner >= 0 && bpf_map_update_elem(outer, &gen, &inner, BPF_ANY)) {
+			fprintf(stderr, "store inner map of %s: %s\n", map, strerror(errno));
+			exit(1);
+		}
+	}
+	if (inner < 0 || bpf_map_update_elem(inner, k, v, BPF_ANY)) {
+		fprintf(stderr, "update %s[%u]: %s\n", map, gen, strerror(errno));
+		exit(1);
+	}
+	close(inner);
+}
+
 static __u64 ino_of(const char *path)
 {
 	struct stat st;
@@ -104,7 +128,7 @@ static void put_rule(__u32 slot, struct corral_rule r)
 	struct corral_uid_key uk = {.rule_uid = r.rule_uid, .gen = 1};
 
 	upd("corral_rules", &key, &r);
-	upd("corral_rule_uids", &uk, &slot);
+	upd_slot("corral_rule_uids", 1, CORRAL_MAX_RULE_SLOTS, sizeof(uk), sizeof(slot), &uk, &slot);
 }
 
 static void put_list(__u32 list, int n, const __u16 *slots)

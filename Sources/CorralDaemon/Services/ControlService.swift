@@ -51,13 +51,14 @@ public final class ControlService: DaemonService {
         s.register(I.Apply.self) { [unowned self] p, call throws(ControlError) in
             let source = p.source ?? "(control socket)"
             let fragments = (p.fragments ?? []).map { GenerationRecord.Fragment(source: $0.source, policy: $0.policy) }
-            let (validate, compile, install) = try self.mapped { () throws(DaemonError) in
+            let t = try self.mapped { () throws(DaemonError) in
                 try self.manager.apply(text: p.policy, source: source, fragments: fragments)
             }
             self.logger.notice("applied \(source) as generation \(self.manager.generation) (by pid \(call.peer.pid) uid \(call.peer.uid))")
             return I.Apply.Reply(generation: self.manager.generation, slot: Int(self.manager.record.slot),
                                  rules: self.manager.policy.rules.count,
-                                 validateMs: validate, compileMs: compile, installMs: install)
+                                 validateMs: t.validateMillis, compileMs: t.compileMillis, installMs: t.installMillis,
+                                 writeMs: t.writeMillis, switchMs: t.switchMillis, retireMs: t.retireMillis)
         }
         s.register(I.SetMode.self) { [unowned self] p, call throws(ControlError) in
             try self.mapped { () throws(DaemonError) in try self.manager.setMode(rule: p.rule, mode: p.mode) }

@@ -118,7 +118,7 @@ public final class PolicyManager {
     @discardableResult
     /// `fragments` (docs/policy.md, "Fragments") are merged after `text`, validated with it as one policy.
     public func apply(text: String, source: String, fragments: [GenerationRecord.Fragment] = [],
-                      origin: String = "control") throws(DaemonError) -> (validateMillis: Double, compileMillis: Double, installMillis: Double) {
+                      origin: String = "control") throws(DaemonError) -> ApplyTimes {
         let tv = Sys.monotonicNanos()
         var next = record
         next.policy = text
@@ -137,7 +137,17 @@ public final class PolicyManager {
         var fields = ["source": source, "rules": String(base.rules.count), "origin": origin]
         if !orphaned.isEmpty { fields["registrations_dropped"] = orphaned.joined(separator: ",") }
         onAction(AdminAction(action: "apply", generation: record.generation, fields: fields))
-        return (Double(t0 - tv) / 1e6, Double(t1 - t0) / 1e6, Double(t2 - t1) / 1e6)
+        let r = session.lastInstall
+        return ApplyTimes(validateMillis: Double(t0 - tv) / 1e6, compileMillis: Double(t1 - t0) / 1e6,
+                          installMillis: Double(t2 - t1) / 1e6, writeMillis: Double(r.writeNanos) / 1e6,
+                          switchMillis: Double(r.switchNanos) / 1e6, retireMillis: Double(r.retireNanos) / 1e6)
+    }
+
+    /// The phases of one apply, in milliseconds. `install` is everything after compiling (the
+    /// generation record is written, then the installer's write, switch and retire phases:
+    /// `ClassificationReport`).
+    public struct ApplyTimes: Sendable {
+        public var validateMillis, compileMillis, installMillis, writeMillis, switchMillis, retireMillis: Double
     }
 
     /// `mode`: audit, enforce, or policy (drop the override). `rule` nil: the whole policy.

@@ -17,6 +17,15 @@ public struct ClassificationReport: Sendable, Equatable {
     /// Cgroups whose class overflowed the kernel entry (unclassified: moves into them are denied).
     public var overflowed: [String] = []
 
+    /// Where `install` spent its time (monotonic nanoseconds). `write`: everything before the
+    /// switch (the inactive slot's old entries go, the image is written, the cgroups that exist
+    /// are classified) — it grows with the policy, and the running policy enforces throughout.
+    /// `switch`: the one corral_control write that makes the new slot active. `retire`: the old
+    /// slot is cleared after it became unreachable.
+    public var writeNanos: UInt64 = 0
+    public var switchNanos: UInt64 = 0
+    public var retireNanos: UInt64 = 0
+
     public init() {}
 }
 
@@ -25,16 +34,23 @@ public struct PolicyInstaller {
     public let maps: [PolicyMap: BPFMap]
     /// corral_cgroups: classification entries, keyed by epoch (not by slot).
     public let cgroups: BPFMap
+    /// corral_protect (self-protection), when the object has it.
+    let protect: BPFMap?
 
     public init(object: CorralObject) throws(KernelError) {
         control = try object.map("corral_control")
+        protect = try? object.map(SelfProtection.mapName)
         cgroups = try object.map("corral_cgroups")
         var m: [PolicyMap: BPFMap] = [:]
         for p in PolicyMap.allCases {
             let map = try object.map(p.rawValue)
             // The kernel copies value_size bytes whatever the buffer holds: a map of another
             // ABI version would take truncated or padded values silently.
-            try Self.checkValueSize(map, expected: p.valueSize, object: object)
+            if p.isPerSlot {
+                try Self.checkType(map, expected: 12 /* BPF_MAP_TYPE_ARRAY_OF_MAPS */, object: object)
+            } else {
+                try Self.checkValueSize(map, expected: p.valueSize, object: object)
+            }
             m[p] = map
         }
         try Self.checkValueSize(cgroups, expected: MemoryLayout<corral_cgroup_class>.size, object: object)
@@ -52,6 +68,86 @@ public struct PolicyInstaller {
         }
     }
 
+    private static func checkType(_ map: BPFMap, expected: UInt32, object: CorralObject) throws(KernelError) {
+        switch LibBPF.mapType(fd: map.fd) {
+        case .success(let type) where type != expected:
+            throw .object(path: object.path, reason: "map \(map.name) has type \(type), this build expects \(expected) "
+                          + "(CORRAL_ABI_VERSION \(CORRAL_ABI_VERSION)): the BPF object or the pinned maps come from another "
+                          + "Corral version; rebuild the object, or stop the old daemon and run `corral daemon --unload`")
+        case .success: break
+        case .failure(let e): throw .map(name: map.name, operation: "read info", errno: e)
+        }
+    }
+
+    /// Fills a fresh inner map with `entries` and stores it in slot `gen` of per-slot map `p`;
+    /// the kernel frees the inner map it replaces once no program uses it.
+    func replaceSlot(_ p: PolicyMap, gen: UInt32, entries: [(key: [UInt8], value: [UInt8])]) throws(KernelError) {
+        let outer = maps[p]!
+        let fd: Int32
+        switch LibBPF.mapCreate(type: 1 /* BPF_MAP_TYPE_HASH */, name: String(p.rawValue.dropFirst("corral_".count).prefix(12)) + "_\(gen)",
+                                keySize: p.keySize, valueSize: p.valueSize, maxEntries: p.innerMaxEntries,
+                                flags: 1 /* BPF_F_NO_PREALLOC */) {
+        case .success(let f): fd = f
+        case .failure(let e): throw .map(name: p.rawValue, operation: "create inner map", errno: e)
+        }
+        defer { Sys.close(fd) }
+        // Self-protection (when on): the new map's id is protected before it is filled, so
+        // only the daemon gets a writable fd for it; frozen once filled, no fd can write it.
+        let id: UInt32
+        switch LibBPF.mapID(fd: fd) {
+        case .success(let i): id = i
+        case .failure(let e): throw .map(name: p.rawValue, operation: "read inner map info", errno: e)
+        }
+        let protected = try protectionIsOn()
+        if let protect, protected {
+            try protect.update(SelfProtection.Entry(kind: .map, id: UInt64(id)).key, UInt32(1))
+        }
+        let inner = BPFMap(name: "\(p.rawValue)[\(gen)]", fd: fd)
+        try inner.updateBatchRaw(entries, keySize: p.keySize, valueSize: p.valueSize)
+        if let e = LibBPF.mapFreeze(fd: fd) { throw .map(name: inner.name, operation: "freeze", errno: e) }
+        // Frozen, it can no longer change: what it holds now is what decisions will read. A
+        // process that opened it between the create and the protection entry could have written
+        // it; the read-back catches that (docs/security.md, "The protected set").
+        if protected {
+            let have = try inner.entriesBatchRaw(keySize: p.keySize, valueSize: p.valueSize)
+            let want = Set(entries.map { $0.key + $0.value })
+            guard have.count == entries.count, Set(have.map { $0.key + $0.value }) == want else {
+                throw .map(name: inner.name, operation: "verify (\(have.count) entries read back, \(entries.count) written; "
+                           + "another process wrote the new map before it was protected?)", errno: Errno(rawValue: 74 /* EBADMSG */))
+            }
+        }
+        try outer.update(gen, UInt32(bitPattern: fd))
+    }
+
+    /// Whether corral_protect holds entries (an empty map protects nothing; see self_protect.bpf.h).
+    private func protectionIsOn() throws(KernelError) -> Bool {
+        guard let protect else { return false }
+        switch LibBPF.mapNextKey(fd: protect.fd, key: nil, keySize: MemoryLayout<corral_protect_key>.size) {
+        case .success(let k): return k != nil
+        case .failure(let e): throw .map(name: protect.name, operation: "iterate", errno: e)
+        }
+    }
+
+    /// Empties slot `gen` of per-slot map `p` (one delete; the kernel frees the inner map) and
+    /// drops the inner map's self-protection entry.
+    func dropSlot(_ p: PolicyMap, gen: UInt32) throws(KernelError) {
+        let old = try maps[p]!.lookup(gen, as: UInt32(0))
+        try maps[p]!.delete(gen)
+        if let old, let protect { try protect.delete(SelfProtection.Entry(kind: .map, id: UInt64(old)).key) }
+    }
+
+    /// The entries of slot `gen` of per-slot map `p` (none when the slot is empty).
+    public func slotEntries(_ p: PolicyMap, gen: UInt32) throws(KernelError) -> [[UInt8]] {
+        guard let id = try maps[p]!.lookup(gen, as: UInt32(0)) else { return [] }
+        let fd: Int32
+        switch LibBPF.mapFD(id: id) {
+        case .success(let f): fd = f
+        case .failure(let e): throw .map(name: p.rawValue, operation: "open inner map \(id)", errno: e)
+        }
+        defer { Sys.close(fd) }
+        return try BPFMap(name: "\(p.rawValue)[\(gen)]", fd: fd).keysBatchRaw(keySize: p.keySize, valueSize: p.valueSize)
+    }
+
     public func readControl() throws(KernelError) -> corral_control {
         try control.lookup(UInt32(0), as: corral_control()) ?? corral_control()
     }
@@ -67,22 +163,27 @@ public struct PolicyInstaller {
         try readControl().active_gen == 0 ? 1 : 0
     }
 
-    /// Deletes every slot-keyed hash-map entry of generation slot `gen`.
+    /// Deletes every entry of generation slot `gen`: a per-slot map's inner map is dropped with
+    /// one delete (the kernel frees it); in the other hash maps (small: subjects, id ranges) the
+    /// keys are read and the slot's deleted in batches (BPF_MAP_LOOKUP_BATCH / _DELETE_BATCH).
     public func clear(gen: UInt32) throws(KernelError) {
-        for p in PolicyMap.allCases where p.isHash {
+        for p in PolicyMap.allCases where p.isPerSlot {
+            try dropSlot(p, gen: gen) // the slot's inner map goes with its entries: one call
+        }
+        for p in PolicyMap.allCases where p.isHash && !p.isPerSlot {
             let m = maps[p]!
-            for key in try m.keysRaw(keySize: p.keySize) where p.generation(ofKey: key) == gen {
-                try m.deleteRaw(key: key)
-            }
+            let keys = try m.keysBatchRaw(keySize: p.keySize, valueSize: p.valueSize).filter { p.generation(ofKey: $0) == gen }
+            try m.deleteBatchRaw(keys, keySize: p.keySize)
         }
     }
 
     /// Deletes the classification entries of every epoch but `keep`.
     public func clearCgroupEntries(keeping keep: UInt32?) throws(KernelError) {
-        for key in try cgroups.keysRaw(keySize: MemoryLayout<corral_cgroup_key>.size) {
-            let k = RawBytes.load(corral_cgroup_key.self, from: key, zero: corral_cgroup_key())
-            if k.epoch != keep { try cgroups.deleteRaw(key: key) }
+        let size = MemoryLayout<corral_cgroup_key>.size
+        let keys = try cgroups.keysBatchRaw(keySize: size, valueSize: MemoryLayout<corral_cgroup_class>.size).filter {
+            RawBytes.load(corral_cgroup_key.self, from: $0, zero: corral_cgroup_key()).epoch != keep
         }
+        try cgroups.deleteBatchRaw(keys, keySize: size)
     }
 
     /// Installs `image` (compiled for `inactiveGeneration()`) and switches to it. `flags` are
@@ -91,6 +192,7 @@ public struct PolicyInstaller {
     @discardableResult
     public func install(_ image: MapImage, flags: UInt32 = 0, cgroupRoot: String,
                         previousSubjects: [SubjectBit]? = nil) throws(KernelError) -> ClassificationReport {
+        let t0 = Sys.monotonicNanos()
         let current = try readControl()
         guard image.gen != current.active_gen || isEmpty(current) else {
             throw .compile("image targets the active generation \(image.gen); compile for \(try inactiveGeneration())")
@@ -107,7 +209,11 @@ public struct PolicyInstaller {
         try clearCgroupEntries(keeping: activeEpoch)
         // 3. The policy, the pattern trie included.
         for p in PolicyMap.allCases where p != .generations {
-            for e in image.entries(map: p) { try maps[p]!.updateRaw(key: e.key, value: e.value) }
+            if p.isPerSlot {
+                try replaceSlot(p, gen: image.gen, entries: image.entries(map: p))
+            } else {
+                try maps[p]!.updateBatchRaw(image.entries(map: p), keySize: p.keySize, valueSize: p.valueSize)
+            }
         }
         // 3b. What the kernel learned in the running generation (a file renamed over a subject
         // executable, a file that gained a subject xattr; bpf/executables/) carries over.
@@ -118,12 +224,14 @@ public struct PolicyInstaller {
         // classifies the ones that exist (a parent before its children).
         header.flags |= UInt32(CORRAL_F_CLASSIFY)
         try maps[.generations]!.update(image.gen, header)
-        let report = try classifyExisting(trie: image.trie, epoch: epoch, cgroupRoot: cgroupRoot, write: true)
+        var report = try classifyExisting(trie: image.trie, epoch: epoch, cgroupRoot: cgroupRoot, write: true)
         // 6. The switch.
         var next = corral_control()
         next.active_gen = image.gen
         next.flags = flags
+        let t1 = Sys.monotonicNanos()
         try control.update(UInt32(0), next)
+        let t2 = Sys.monotonicNanos()
         // 7. The previous generation: no more classification into it, then its entries go.
         if image.gen != current.active_gen {
             if var old = try maps[.generations]!.lookup(current.active_gen, as: corral_generation()) {
@@ -133,6 +241,9 @@ public struct PolicyInstaller {
             try clear(gen: current.active_gen)
         }
         try clearCgroupEntries(keeping: epoch)
+        report.writeNanos = t1 - t0
+        report.switchNanos = t2 - t1
+        report.retireNanos = Sys.monotonicNanos() - t2
         return report
     }
 

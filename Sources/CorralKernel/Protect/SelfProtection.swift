@@ -244,7 +244,25 @@ public final class SelfProtection {
             defer { Sys.close(fd) }
             let ids = try unwrap("program \(pid) info", LibBPF.programIDs(fd: fd))
             out.insert(Entry(kind: .program, id: UInt64(ids.program)))
-            for m in ids.maps { out.insert(Entry(kind: .map, id: UInt64(m))) }
+            for m in ids.maps {
+                out.insert(Entry(kind: .map, id: UInt64(m)))
+                for inner in try innerMaps(m) { out.insert(Entry(kind: .map, id: UInt64(inner))) }
+            }
+        }
+        return out
+    }
+
+    /// The inner maps of a map-of-maps (the per-slot maps, corral_abi.h): they are written by
+    /// the daemon and reachable only through the outer map, which programs use.
+    private func innerMaps(_ id: UInt32) throws(KernelError) -> [UInt32] {
+        let fd = try unwrap("map \(id) by id", LibBPF.fd(byID: id, kind: .map))
+        defer { Sys.close(fd) }
+        guard case .success(12 /* BPF_MAP_TYPE_ARRAY_OF_MAPS */) = LibBPF.mapType(fd: fd) else { return [] }
+        var out: [UInt32] = []
+        for slot: UInt32 in 0..<2 {
+            if case .success(let v) = LibBPF.mapLookup(fd: fd, key: RawBytes.of(slot), valueSize: 4) {
+                out.append(RawBytes.load(UInt32.self, from: v, zero: 0))
+            }
         }
         return out
     }

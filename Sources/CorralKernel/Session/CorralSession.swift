@@ -76,7 +76,7 @@ public final class CorralSession {
         let gen = try installer.inactiveGeneration()
         image = try Self.compile(policy, gen: gen, generation: firstGeneration, auditAll: options.auditAll)
         try beforeSwitch(image)
-        try installer.install(image, flags: controlFlags(options), cgroupRoot: policy.cgroupRoot)
+        lastInstall = try installer.install(image, flags: controlFlags(options), cgroupRoot: policy.cgroupRoot)
         decoder = EventDecoder(policy: policy, cgroupPaths: image.cgroupPathByID)
         try object.attach(pinDirectory: options.pinDirectory)
         // cgroup_mkdir classifies from the attach on; cgroups created between the walk and the
@@ -99,7 +99,7 @@ public final class CorralSession {
         let gen = try installer.inactiveGeneration()
         image = try Self.compile(policy, gen: gen, generation: try installer.activeGenerationNumber() + 1, auditAll: options.auditAll)
         try beforeSwitch(image)
-        try installer.install(image, flags: controlFlags(options), cgroupRoot: policy.cgroupRoot)
+        lastInstall = try installer.install(image, flags: controlFlags(options), cgroupRoot: policy.cgroupRoot)
         decoder = EventDecoder(policy: policy, cgroupPaths: image.cgroupPathByID)
     }
 
@@ -124,7 +124,7 @@ public final class CorralSession {
         let next = try Self.compile(newPolicy, gen: gen, generation: image.generation.value.generation + 1,
                                     auditAll: audit)
         try beforeSwitch(next)
-        try installer.install(next, flags: controlFlags(options), cgroupRoot: newPolicy.cgroupRoot,
+        lastInstall = try installer.install(next, flags: controlFlags(options), cgroupRoot: newPolicy.cgroupRoot,
                               previousSubjects: image.subjects)
         self.auditAll = audit
         policy = newPolicy
@@ -132,6 +132,9 @@ public final class CorralSession {
         decoder = EventDecoder(policy: newPolicy, cgroupPaths: next.cgroupPathByID)
         return next
     }
+
+    /// What the last install reported: its classification walk and its phases' times.
+    public private(set) var lastInstall = ClassificationReport()
 
     /// The running generation's epoch: the key of its corral_cgroups entries.
     public var epoch: UInt32 { UInt32(truncatingIfNeeded: image.generation.value.generation) }

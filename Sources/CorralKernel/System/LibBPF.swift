@@ -64,6 +64,89 @@ public enum LibBPF {
         return rc == 0 ? nil : errnoOf(rc)
     }
 
+    // MARK: maps created at run time (the inner maps of per-slot maps)
+
+    /// Creates a map without BTF; the caller owns the fd.
+    public static func mapCreate(type: UInt32, name: String, keySize: Int, valueSize: Int, maxEntries: Int,
+                                 flags: UInt32) -> Result<Int32, Errno> {
+        var opts = bpf_map_create_opts()
+        opts.sz = MemoryLayout<bpf_map_create_opts>.size
+        opts.map_flags = flags
+        let fd = bpf_map_create(bpf_map_type(type), name, UInt32(keySize), UInt32(valueSize), UInt32(maxEntries), &opts)
+        return fd >= 0 ? .success(fd) : .failure(errnoOf(fd))
+    }
+
+    /// An fd for the map with kernel id `id`; the caller owns it.
+    public static func mapFD(id: UInt32) -> Result<Int32, Errno> {
+        let fd = bpf_map_get_fd_by_id(id)
+        return fd >= 0 ? .success(fd) : .failure(errnoOf(fd))
+    }
+
+    /// The BPF_MAP_TYPE_* of the map behind `fd`.
+    public static func mapType(fd: Int32) -> Result<UInt32, Errno> {
+        var info = bpf_map_info()
+        var len = UInt32(MemoryLayout<bpf_map_info>.size)
+        let rc = bpf_obj_get_info_by_fd(fd, &info, &len)
+        return rc == 0 ? .success(info.type) : .failure(errnoOf(rc))
+    }
+
+    // MARK: batch map calls (BPF_MAP_*_BATCH, Linux 5.6+): one syscall for many elements
+
+    /// Writes `count` elements: `keys` and `values` hold them back to back. Returns the number
+    /// written and, when short, the errno that stopped the kernel.
+    public static func mapUpdateBatch(fd: Int32, keys: [UInt8], values: [UInt8], count: Int, flags: UInt64 = 0) -> (done: Int, errno: Errno?) {
+        var n = UInt32(count)
+        var opts = bpf_map_batch_opts()
+        opts.sz = MemoryLayout<bpf_map_batch_opts>.size
+        opts.elem_flags = flags
+        let rc = keys.withUnsafeBytes { k in values.withUnsafeBytes { v in bpf_map_update_batch(fd, k.baseAddress, v.baseAddress, &n, &opts) } }
+        return (Int(n), rc == 0 ? nil : errnoOf(rc))
+    }
+
+    /// Deletes `count` keys held back to back in `keys`. Returns the number deleted and, when
+    /// short, the errno that stopped the kernel (ENOENT: a key was missing).
+    public static func mapDeleteBatch(fd: Int32, keys: [UInt8], count: Int) -> (done: Int, errno: Errno?) {
+        var n = UInt32(count)
+        var opts = bpf_map_batch_opts()
+        opts.sz = MemoryLayout<bpf_map_batch_opts>.size
+        let rc = keys.withUnsafeBytes { k in bpf_map_delete_batch(fd, k.baseAddress, &n, &opts) }
+        return (Int(n), rc == 0 ? nil : errnoOf(rc))
+    }
+
+    /// One step of BPF_MAP_LOOKUP_BATCH: up to `capacity` elements after the position in `token`
+    /// (nil: from the start). `token` is an opaque 8-byte position (hash maps use a bucket index,
+    /// arrays a key: both fit). Returns the keys, the values, their count, and whether the map is
+    /// exhausted. ENOSPC: one hash bucket holds more than `capacity` elements.
+    public static func mapLookupBatch(fd: Int32, token: inout [UInt8]?, keySize: Int, valueSize: Int,
+                                      capacity: Int) -> Result<(keys: [UInt8], values: [UInt8], count: Int, done: Bool), Errno> {
+        var keys = [UInt8](repeating: 0, count: keySize * capacity)
+        var values = [UInt8](repeating: 0, count: valueSize * capacity)
+        var out = [UInt8](repeating: 0, count: max(8, keySize))
+        var n = UInt32(capacity)
+        var opts = bpf_map_batch_opts()
+        opts.sz = MemoryLayout<bpf_map_batch_opts>.size
+        let rc: Int32 = keys.withUnsafeMutableBytes { k in
+            values.withUnsafeMutableBytes { v in
+                out.withUnsafeMutableBytes { o in
+                    if var t = token {
+                        return t.withUnsafeMutableBytes { i in
+                            bpf_map_lookup_batch(fd, i.baseAddress, o.baseAddress, k.baseAddress, v.baseAddress, &n, &opts)
+                        }
+                    }
+                    return bpf_map_lookup_batch(fd, nil, o.baseAddress, k.baseAddress, v.baseAddress, &n, &opts)
+                }
+            }
+        }
+        if rc != 0 {
+            let e = errnoOf(rc)
+            // ENOENT: no elements after this position (the count read is still valid).
+            guard e.rawValue == ENOENT else { return .failure(e) }
+            return .success((keys, values, Int(n), true))
+        }
+        token = out
+        return .success((keys, values, Int(n), false))
+    }
+
     /// Opens a pinned BPF object (map, program or link) by its bpffs path; the caller owns the fd.
     public static func objGet(_ path: String) -> Result<Int32, Errno> {
         let fd = bpf_obj_get(path)

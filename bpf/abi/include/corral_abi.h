@@ -18,13 +18,15 @@
 #include <linux/types.h>
 #endif
 
-#define CORRAL_ABI_VERSION 4 /* 2: corral_rule.audit_until_ns, corral_id_ranges, CORRAL_LIST_ID_MAP, hooks 6-7
+#define CORRAL_ABI_VERSION 5 /* 2: corral_rule.audit_until_ns, corral_id_ranges, CORRAL_LIST_ID_MAP, hooks 6-7
 				* 3: cgroup patterns: corral_cgroups (replaces corral_anchors and corral_subj_cg),
 				*    corral_pattern_{nodes,names,globs}, corral_rule.list_pos, generation epochs;
 				*    corral_subj_xattr
 				* 4: corral_task_state carries the executable identity across the exec of an
 				*    anonymous file; CORRAL_RULE_F_LOCK_TO_LABEL; CORRAL_EVENT_F_ALREADY_IN,
-				*    CORRAL_EVENT_F_EXE_CARRIED */
+				*    CORRAL_EVENT_F_EXE_CARRIED
+				* 5: corral_pattern_names and corral_rule_uids are per-slot maps (arrays of
+				*    2 inner hash maps, one per generation slot) */
 
 /* ---- capacities (the compiler refuses policies that exceed them) ---- */
 #define CORRAL_MAX_RULE_SLOTS     16384 /* rule slots per generation (a rule with N scopes uses N) */
@@ -258,7 +260,14 @@ struct corral_pattern_node {
 };
 
 /*
- * Map "corral_pattern_names": BPF_MAP_TYPE_HASH, 2 * CORRAL_MAX_PATTERN_NAMES entries.
+ * Per-slot maps: corral_pattern_names and corral_rule_uids, the two hash maps that grow with the
+ * policy, are BPF_MAP_TYPE_ARRAY_OF_MAPS with 2 entries, key = gen, each an inner
+ * BPF_MAP_TYPE_HASH (BPF_F_NO_PREALLOC) holding that slot's entries. The daemon fills a new inner
+ * map and stores it in the inactive slot; after the switch it deletes the old slot's entry, and
+ * the kernel frees that inner map. An empty slot (no inner map) has no entries. The keys still
+ * carry `gen`.
+ *
+ * Map "corral_pattern_names": per-slot, CORRAL_MAX_PATTERN_NAMES entries per slot.
  * Literal edges: key {hash = FNV-1a 64 of the name, node = parent node, gen}; the value holds
  * the whole name, which is compared, so a hash collision never matches.
  * Example: {hash = fnv1a64("system.slice"), node = 0, gen = 0} ->
@@ -366,7 +375,7 @@ struct corral_xattr_subject {
 };
 
 /*
- * Map "corral_rule_uids": BPF_MAP_TYPE_HASH, 2 * CORRAL_MAX_RULE_SLOTS entries,
+ * Map "corral_rule_uids": per-slot, CORRAL_MAX_RULE_SLOTS entries per slot,
  * key struct corral_uid_key, value __u32 slot (the rule's first slot in that generation).
  * Used to find a task lock's rule in the active generation.
  */

@@ -129,6 +129,13 @@ int corral_setxattr(const char *path, const char *name, const void *value, size_
 
 int corral_removexattr(const char *path, const char *name) { return removexattr(path, name); }
 
+int corral_setresids(uint32_t ruid, uint32_t euid, uint32_t suid, uint32_t rgid, uint32_t egid, uint32_t sgid)
+{
+	if (setresgid(rgid, egid, sgid))
+		return -1;
+	return setresuid(ruid, euid, suid);
+}
+
 long corral_gunzip(const void *in, size_t in_len, void **out, const char **message)
 {
 	z_stream zs;

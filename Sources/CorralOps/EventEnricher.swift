@@ -32,10 +32,6 @@ public struct EventEnricher: Sendable {
         let (exe, xattrs) = actorExecutable(tgid: event.tgid ?? 0)
         recorded.actorExe = exe
         recorded.actorExeXattrs = xattrs
-        if let ids = actorIDs(tgid: event.tgid ?? 0) {
-            recorded.actorUID = ids.uid
-            recorded.actorGID = ids.gid
-        }
         if let path = event.actorCgroupPath {
             let w = Workload.identify(cgroupPath: path)
             recorded.actorUnit = w.unit
@@ -47,19 +43,6 @@ public struct EventEnricher: Sendable {
                                               nowRealtime: Sys.realTimeNanos())
         }
         return recorded
-    }
-
-    /// The real uid and gid of `/proc/<tgid>/status` (its `Uid:` and `Gid:` lines); nil when the
-    /// task is gone.
-    public func actorIDs(tgid: UInt32) -> (uid: UInt32, gid: UInt32)? {
-        guard tgid != 0, let status = try? Sys.readFile("\(procRoot)/\(tgid)/status") else { return nil }
-        func first(_ key: String) -> UInt32? {
-            status.split(separator: "\n").first { $0.hasPrefix(key) }
-                .flatMap { $0.dropFirst(key.count).split(whereSeparator: { $0 == "\t" || $0 == " " }).first }
-                .flatMap { UInt32($0) }
-        }
-        guard let uid = first("Uid:"), let gid = first("Gid:") else { return nil }
-        return (uid, gid)
     }
 
     /// For an actor that kept its identity across an anonymous exec (`exe_carried`): names the

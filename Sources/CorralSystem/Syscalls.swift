@@ -1,6 +1,7 @@
 // Typed POSIX wrappers: files, fds, inotify, processes, signals, mounts. Linux-only calls that libc does
 // not export to Swift (setns, unshare, pidfd_open, clone3) live in CorralKernel/System/LinuxCalls.swift,
 // which reaches them through the CLibBPF shim.
+internal import CCorralSystem
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -298,6 +299,12 @@ public enum Sys {
     // MARK: processes
 
     public static var pid: Int32 { getpid() }
+
+    /// setresgid(2) then setresuid(2): real, effective and saved ids (gid first, while allowed).
+    public static func setIDs(uid: (real: uid_t, effective: uid_t, saved: uid_t),
+                              gid: (real: gid_t, effective: gid_t, saved: gid_t)) throws(Errno) {
+        _ = try retrying { corral_setresids(uid.real, uid.effective, uid.saved, gid.real, gid.effective, gid.saved) }
+    }
 
     /// fork(2). Only call from a process with no other threads, or follow with exec/_exit.
     public static func fork() throws(Errno) -> Int32 {

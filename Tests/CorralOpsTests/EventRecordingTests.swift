@@ -89,6 +89,8 @@ import Testing
         raw.actor_cgroup = 40
         raw.actor_lock_rule = StableID.of("lock-sandbox")
         raw.actor_lock_label = StableID.of("sandbox")
+        raw.actor_uid = 1000
+        raw.actor_gid = 100
         let decoder = EventDecoder(policy: try Fixtures.example("lock_in"), cgroupPaths: [40: CgroupPath("/user.slice")!])
         return decoder.decode(raw)
     }
@@ -102,6 +104,7 @@ import Testing
         #expect(e.actorCgroupPath == "/user.slice" && e.actorLockRule == "lock-sandbox" && e.actorLockLabel == "sandbox")
         #expect(e.compat == false && e.locked == false && e.tracked == false && e.unclassified == nil)
         #expect(e.bootID == nil && e.actorExe == nil)
+        #expect(e.actorUID == 1000 && e.actorGID == 100)
     }
 
     @Test func bootIDIsTheFirstEightHexDigits() throws {
@@ -137,8 +140,6 @@ import Testing
         expected.bootID = "0badc0de"
         expected.actorExe = recorded.actorExe
         expected.actorExeXattrs = recorded.actorExeXattrs
-        expected.actorUID = geteuid() == getuid() ? getuid() : recorded.actorUID
-        expected.actorGID = getgid()
         expected.actorUnit = "user.slice" // the decoded actor_cgroup_path
         expected.time = recorded.time
         #expect(recorded == expected && recorded.actorExe != nil, "\(recorded)")

@@ -2,7 +2,7 @@
 #include "corral_abi.h"
 
 _Static_assert(sizeof(struct corral_rule) == 88, "corral_rule layout");
-_Static_assert(sizeof(struct corral_event) == 120, "corral_event layout");
+_Static_assert(sizeof(struct corral_event) == 128, "corral_event layout");
 _Static_assert(sizeof(struct corral_id_ranges) == 104, "corral_id_ranges layout");
 _Static_assert(sizeof(struct corral_slot_list) == 136, "corral_slot_list layout");
 _Static_assert(sizeof(struct corral_cgroup_key) == 16, "corral_cgroup_key layout");

@@ -315,6 +315,15 @@ static __always_inline void corral_stat_inc(__u32 stat)
 		__sync_fetch_and_add(v, 1);
 }
 
+/* The actor's uid and gid, in the initial user namespace (corral_event.actor_uid/actor_gid). */
+static __always_inline void corral_event_set_ids(struct corral_event *e)
+{
+	__u64 ids = bpf_get_current_uid_gid();
+
+	e->actor_uid = (__u32)ids;
+	e->actor_gid = ids >> 32;
+}
+
 static __always_inline struct corral_task_ctx *corral_ctx(int create)
 {
 	return bpf_task_storage_get(&corral_task_ctx, bpf_get_current_task_btf(), 0,

@@ -555,6 +555,7 @@ static __noinline int corral_emit(struct corral_decision *d)
 	e->actor_cgroup = bpf_get_current_cgroup_id();
 	e->actor_lock_rule = d->actor_lock_rule;
 	e->actor_lock_label = d->actor_lock_label;
+	corral_event_set_ids(e);
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }

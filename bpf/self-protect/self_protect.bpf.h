@@ -115,6 +115,7 @@ static __always_inline int corral_sp_deny_err(__u32 op, __u32 object, __u32 targ
 		e->actor_lock_rule = st->lock_rule_uid;
 		e->actor_lock_label = st->lock_label;
 	}
+	corral_event_set_ids(e);
 	bpf_ringbuf_submit(e, 0);
 	return -err;
 }

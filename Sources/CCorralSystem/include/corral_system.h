@@ -55,6 +55,9 @@ long corral_listxattr(const char *path, char *list, size_t size);
 int corral_setxattr(const char *path, const char *name, const void *value, size_t size);
 int corral_removexattr(const char *path, const char *name);
 
+/* setresgid(2), then setresuid(2) (both need _GNU_SOURCE); -1 with errno at the first failure. */
+int corral_setresids(uint32_t ruid, uint32_t euid, uint32_t suid, uint32_t rgid, uint32_t egid, uint32_t sgid);
+
 /* gzip (RFC 1952, zlib's inflate; concatenated members too): the decompressed bytes in *out
  * (malloc'ed, the caller frees) and their count, or -1 for data that is not gzip or is corrupt
  * or truncated (the zlib message in *message, static). */

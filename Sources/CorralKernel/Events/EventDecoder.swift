@@ -70,7 +70,7 @@ public final class EventDecoder: @unchecked Sendable {
             Self.nsTypeName(e.ns_type)
         }
         func flag(_ f: some BinaryInteger) -> Bool { e.flags & UInt16(f) != 0 }
-        return Event(
+        var event = Event(
             id: String(e.seq), hook: Event.hookName(abi: e.hook), generation: e.generation,
             seq: e.seq, timestampNs: e.timestamp_ns, verdict: Event.verdictName(abi: e.verdict),
             mode: Event.modeName(abi: e.mode), rule: ruleName(e.rule_uid), ruleUID: e.rule_uid,
@@ -87,6 +87,9 @@ public final class EventDecoder: @unchecked Sendable {
             unclassified: flag(CORRAL_EVENT_F_UNCLASSIFIED) ? true : nil,
             alreadyIn: flag(CORRAL_EVENT_F_ALREADY_IN) ? true : nil,
             exeCarried: flag(CORRAL_EVENT_F_EXE_CARRIED) ? true : nil)
+        event.actorUID = e.actor_uid
+        event.actorGID = e.actor_gid
+        return event
     }
 
     private func ruleName(_ uid: UInt32) -> String? {

@@ -18,7 +18,7 @@
 #include <linux/types.h>
 #endif
 
-#define CORRAL_ABI_VERSION 5 /* 2: corral_rule.audit_until_ns, corral_id_ranges, CORRAL_LIST_ID_MAP, hooks 6-7
+#define CORRAL_ABI_VERSION 6 /* 2: corral_rule.audit_until_ns, corral_id_ranges, CORRAL_LIST_ID_MAP, hooks 6-7
 				* 3: cgroup patterns: corral_cgroups (replaces corral_anchors and corral_subj_cg),
 				*    corral_pattern_{nodes,names,globs}, corral_rule.list_pos, generation epochs;
 				*    corral_subj_xattr
@@ -26,7 +26,8 @@
 				*    anonymous file; CORRAL_RULE_F_LOCK_TO_LABEL; CORRAL_EVENT_F_ALREADY_IN,
 				*    CORRAL_EVENT_F_EXE_CARRIED
 				* 5: corral_pattern_names and corral_rule_uids are per-slot maps (arrays of
-				*    2 inner hash maps, one per generation slot) */
+				*    2 inner hash maps, one per generation slot)
+				* 6: corral_event.actor_uid, actor_gid (128 bytes) */
 
 /* ---- capacities (the compiler refuses policies that exceed them) ---- */
 #define CORRAL_MAX_RULE_SLOTS     16384 /* rule slots per generation (a rule with N scopes uses N) */
@@ -475,6 +476,8 @@ struct corral_event {
 	__u64 actor_cgroup;     /* actor's cgroup id at decision time */
 	__u32 actor_lock_rule;  /* actor's lock before this decision: rule uid (0: not locked) */
 	__u32 actor_lock_label; /* ... and the label of the namespace that locked it */
+	__u32 actor_uid;        /* bpf_get_current_uid_gid(): the actor's uid and gid (its current */
+	__u32 actor_gid;        /* credentials, in the initial user namespace) at decision time */
 };
 
 /*

@@ -528,6 +528,7 @@ private struct Compilation {
         header.pid1_mask = pid1Mask
         header.rule_slots = UInt32(slots.count)
         header.flags = options.auditAll ? UInt32(CORRAL_F_AUDIT_ALL) : 0
+        header.event_rate = policy.eventRateLimit
 
         let slotBase = gen * UInt32(CORRAL_MAX_RULE_SLOTS)
         let listBase = gen * CORRAL_LIST_COUNT.rawValue

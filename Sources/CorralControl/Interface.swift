@@ -93,6 +93,9 @@ public enum ControlInterface {
             public var pins: String
             public var adopted: Bool
             public var ringbufDrops: UInt64
+            /// Decision events the kernel did not send: their rule was over `events.rate-limit`
+            /// (nil: a daemon that predates the limit).
+            public var eventsSuppressed: UInt64?
             public var eventsSeen: UInt64
             public var lastApply: Double
             /// nil without --watch-policy.
@@ -104,6 +107,7 @@ public enum ControlInterface {
                 case generation, slot, source, fragments, rules, loosened, pins, adopted
                 case kernelMode = "kernel_mode", policyMode = "policy_mode", ruleModes = "rule_modes"
                 case ringbufDrops = "ringbuf_drops", eventsSeen = "events_seen", lastApply = "last_apply"
+                case eventsSuppressed = "events_suppressed"
                 case policyWatch = "policy_watch"
                 case registrations
             }
@@ -112,7 +116,7 @@ public enum ControlInterface {
                         rules: Int, policyMode: String,
                         ruleModes: [String: String], loosened: [String: Double], pins: String, adopted: Bool,
                         ringbufDrops: UInt64, eventsSeen: UInt64, lastApply: Double, policyWatch: PolicyWatchStatus?,
-                        registrations: [RegistrationStatus]? = nil) {
+                        registrations: [RegistrationStatus]? = nil, eventsSuppressed: UInt64? = nil) {
                 self.kernelMode = kernelMode
                 self.generation = generation
                 self.slot = slot
@@ -125,6 +129,7 @@ public enum ControlInterface {
                 self.pins = pins
                 self.adopted = adopted
                 self.ringbufDrops = ringbufDrops
+                self.eventsSuppressed = eventsSuppressed
                 self.eventsSeen = eventsSeen
                 self.lastApply = lastApply
                 self.policyWatch = policyWatch

@@ -301,6 +301,9 @@ public struct Policy: Hashable, Sendable {
     public var defaultMode: RuleMode
     /// Where cgroup2 is mounted; cgroup paths in the policy are relative to it.
     public var cgroupRoot: String
+    /// `events: {rate-limit: N}`: at most N decision events per rule per second reach the
+    /// daemon (the rest are counted as suppressed); 0: no limit. Verdicts do not depend on it.
+    public var eventRateLimit: UInt32 = 0
     /// Named subjects, in file order.
     public var subjects: [Subject]
     /// Rules, in file order (`rule.index` is the position).

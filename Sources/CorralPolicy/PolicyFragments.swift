@@ -215,6 +215,7 @@ extension PolicyLoader {
             if k == 0 {
                 policy.defaultMode = parsed.defaultMode
                 policy.cgroupRoot = parsed.cgroupRoot
+                policy.eventRateLimit = parsed.eventRateLimit
             }
             let offset = rules.count
             rules += parser.parsedRules.map { var r = $0; r.rule.index += offset; return r }

@@ -59,7 +59,10 @@ struct PolicyParser {
         }
     }
 
-    static let topLevelKeys = ["version", "mode", "cgroup-root", "subjects", "rules"]
+    static let topLevelKeys = ["version", "mode", "cgroup-root", "events", "subjects", "rules"]
+    static let eventsKeys = ["rate-limit"]
+    /// The largest `events.rate-limit` (events per rule per second).
+    public static let maxEventRateLimit = 1_000_000
     static let matcherKeys = ["pid1", "exe", "xattr", "cgroup", "any"]
     static let commonRuleKeys = ["id", "kind", "description", "mode", "overrides"]
 
@@ -124,6 +127,11 @@ struct PolicyParser {
             } else {
                 policy.cgroupRoot = root
             }
+        }
+        if isFragment, let entry = byKey["events"] {
+            reader.error("'events' may only be set in the main policy file, not in a fragment", at: entry.keyNode, "events")
+        } else if let entry = byKey["events"] {
+            policy.eventRateLimit = parseEvents(entry.value)
         }
         if let entry = byKey["subjects"] { parseSubjectDefinitions(entry.value) }
         policy.subjects = namedSubjects.map(\.value)
@@ -479,6 +487,27 @@ struct PolicyParser {
     }
 
     // MARK: - Fields
+
+    /// `events: {rate-limit: N}`: N from 0 (no limit) to `maxEventRateLimit`.
+    private mutating func parseEvents(_ node: Node) -> UInt32 {
+        guard let entries = reader.mapping(node, "events", expected: "a mapping such as {rate-limit: 1000}") else { return 0 }
+        var limit: UInt32 = 0
+        for entry in entries {
+            let path = "events.\(show(entry.key))"
+            guard Self.eventsKeys.contains(entry.key) else {
+                reader.error(unknownKey(entry.key, candidates: Self.eventsKeys), at: entry.keyNode, path)
+                continue
+            }
+            guard let text = reader.integerText(entry.value, path) else { continue }
+            if let n = Int(text), n >= 0, n <= Self.maxEventRateLimit {
+                limit = UInt32(n)
+            } else {
+                reader.error("rate-limit \(show(text)) is out of range (expected 0, no limit, to \(Self.maxEventRateLimit) "
+                    + "decision events per rule per second)", at: entry.value, path)
+            }
+        }
+        return limit
+    }
 
     private mutating func parseMode(_ node: Node, _ path: String) -> RuleMode? {
         guard let text = reader.string(node, path) else { return nil }

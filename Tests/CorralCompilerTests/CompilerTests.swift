@@ -213,6 +213,10 @@ struct Example {
         let header = image.generation.value
         #expect(image.generation.key == 1)
         #expect(header.generation == 7 && header.any_mask == 0x1 && header.pid1_mask == 0x4 && header.flags == 0)
+        #expect(header.event_rate == 0)
+        var limited = ex.policy
+        limited.eventRateLimit = 250
+        #expect(try PolicyCompiler.compile(limited, gen: 1, generation: 7, resolver: ex.resolver).generation.value.event_rate == 250)
         #expect(image.slot(0).subject_mask == 0x1 && image.slot(2).subject_mask == 0x2)
         #expect(image.slot(4).subject_mask == 0x4 && image.slot(5).subject_mask == 0x8)
         #expect(image.slot(8).subject_mask == 0x2)

@@ -18,6 +18,26 @@ import Testing
             .first == "p.yaml:3:16: error: unknown matcher 'colour' (expected one of: pid1, exe, xattr, cgroup, any) (subjects.x.colour)")
     }
 
+    /// `events: {rate-limit: N}`: 0 (no limit, also the default) to 1,000,000 per rule per second.
+    @Test func eventRateLimit() {
+        #expect(load("version: 1\nrules: []\n").policy?.eventRateLimit == 0)
+        #expect(load("version: 1\nevents: {rate-limit: 500}\nrules: []\n").policy?.eventRateLimit == 500)
+        #expect(load("version: 1\nevents:\n  rate-limit: 0\nrules: []\n").policy?.eventRateLimit == 0)
+        #expect(errors("version: 1\nevents: {rate-limit: 1000001}\n") == [
+            "p.yaml:2:22: error: rate-limit 1000001 is out of range (expected 0, no limit, to 1000000 decision events per rule per second) (events.rate-limit)",
+        ])
+        #expect(errors("version: 1\nevents: {rate-limit: -1}\n").first?.contains("is out of range") == true)
+        #expect(errors("version: 1\nevents: {rate-limit: lots}\n") == [
+            "p.yaml:2:22: error: expected an integer, found a string (events.rate-limit)",
+        ])
+        #expect(errors("version: 1\nevents: {rate: 5}\n") == [
+            "p.yaml:2:10: error: unknown key 'rate' (events.rate)",
+        ])
+        #expect(errors("version: 1\nevents: 5\n") == [
+            "p.yaml:2:9: error: expected a mapping such as {rate-limit: 1000}, found an integer (events)",
+        ])
+    }
+
     @Test func wrongTypes() {
         #expect(errors(policy("  - id: a\n    kind: stay\n    cgroups: /system.slice\n"))
             == ["p.yaml:5:14: error: expected a list, found a string (rules[0].cgroups)"])

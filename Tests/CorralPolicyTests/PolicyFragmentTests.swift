@@ -116,11 +116,12 @@ final class FragmentTree {
     @Test func duplicateSubjectAcrossFilesAndFragmentOnlyKeys() throws {
         let t = try FragmentTree()
         try t.write(t.main, Self.header + "subjects:\n  svc: {cgroup: /system.slice}\n")
-        let frag = try t.write(t.etc + "/10-a.yaml", "version: 1\ncgroup-root: /mnt\nsubjects:\n  svc: {exe: /bin/x}\n")
+        let frag = try t.write(t.etc + "/10-a.yaml", "version: 1\ncgroup-root: /mnt\nsubjects:\n  svc: {exe: /bin/x}\nevents: {rate-limit: 5}\n")
         let bad = try t.write(t.etc + "/20-b.yaml", "rules: []\n")
         #expect(t.load().errors == [
             "\(frag):2:1: error: 'cgroup-root' may only be set in the main policy file, not in a fragment (cgroup-root)",
             "\(frag):4:3: error: subject 'svc' is already defined at \(t.main):3:3 (subjects.svc)",
+            "\(frag):5:1: error: 'events' may only be set in the main policy file, not in a fragment (events)",
             "\(bad):1:1: error: missing required key 'version' (write 'version: 1') (version)",
         ])
     }

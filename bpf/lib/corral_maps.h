@@ -132,6 +132,13 @@ struct {
 } corral_events SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, CORRAL_MAX_RULE_SLOTS);
+	__type(key, __u32);
+	__type(value, struct corral_event_budget);
+} corral_event_budget SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, CORRAL_STAT_COUNT);
 	__type(key, __u32);
@@ -224,7 +231,7 @@ struct corral_decision {
 			     * common ancestor of src and dst (the move stays inside an instance) */
 	__u64 anchor_id;   /* hook CGROUP_ATTACH: the cgroup whose anchors are being scanned */
 	__u32 unclassified; /* hook CGROUP_ATTACH: dst or an ancestor has no classification */
-	__u32 _pad1;
+	__u32 event_rate;  /* corral_generation.event_rate */
 	/* hook ID_MAP: the written extents (inside, outside, count) x n_ext; id_bad when the write
 	 * could not be read or parsed, or holds more than CORRAL_MAX_ID_EXTENTS */
 	__u32 id_ext[3 * CORRAL_MAX_ID_EXTENTS];

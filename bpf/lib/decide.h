@@ -98,9 +98,11 @@ static __always_inline void corral_begin_actor(struct corral_decision *d, struct
 	d->gflags = cflags;
 	d->generation = 0;
 	d->rule_slots = 0;
+	d->event_rate = 0;
 	g = bpf_map_lookup_elem(&corral_generations, &gen);
 	if (g) {
 		d->gflags |= g->flags;
+		d->event_rate = g->event_rate;
 		d->generation = g->generation;
 		d->epoch = (__u32)g->generation;
 		d->rule_slots = g->rule_slots < CORRAL_MAX_RULE_SLOTS ? g->rule_slots
@@ -509,11 +511,40 @@ static __always_inline void corral_finish(struct corral_decision *d)
 	}
 }
 
+/* Whether rule `uid` may send one more event this second (corral_event_budget). */
+static __always_inline int corral_event_budget_take(__u32 uid, __u32 rate)
+{
+	struct corral_event_budget *b, fresh = {};
+	__u64 window = bpf_ktime_get_ns() / 1000000000ull;
+
+	b = bpf_map_lookup_elem(&corral_event_budget, &uid);
+	if (!b) {
+		fresh.window = window;
+		fresh.sent = 1;
+		bpf_map_update_elem(&corral_event_budget, &uid, &fresh, BPF_NOEXIST);
+		return 1;
+	}
+	if (b->window != window) {
+		b->window = window;
+		b->sent = 1;
+		return 1;
+	}
+	if (b->sent < rate) {
+		b->sent++;
+		return 1;
+	}
+	b->suppressed++;
+	corral_stat_inc(CORRAL_STAT_EVENTS_SUPPRESSED);
+	return 0;
+}
+
 static __noinline int corral_emit(struct corral_decision *d)
 {
 	struct corral_event *e;
 
 	if (!d->applied && !d->side_uid && !d->traced && !(d->gflags & CORRAL_F_TRACE_ALL))
+		return 0;
+	if (d->event_rate && !corral_event_budget_take(d->rule_uid, d->event_rate))
 		return 0;
 	e = bpf_ringbuf_reserve(&corral_events, sizeof(*e), 0);
 	if (!e) {

@@ -15,6 +15,7 @@ public struct DecisionKey: Hashable, Sendable, Comparable {
 public struct MetricsSnapshot: Sendable {
     public var decisions: [DecisionKey: UInt64] = [:]
     public var ringbufDrops: UInt64 = 0
+    public var eventsSuppressed: UInt64 = 0
     public var generation: UInt64 = 0
     public var lastApply: Double = 0
     public var programs: [(name: String, runCount: UInt64, runTimeNs: UInt64)] = []
@@ -43,6 +44,8 @@ public struct MetricsSnapshot: Sendable {
         }
         family("corral_ringbuf_drops_total", "counter", "Events lost because the ring buffer was full.")
         out += "corral_ringbuf_drops_total \(ringbufDrops)\n"
+        family("corral_events_suppressed_total", "counter", "Decision events not sent because their rule was over the policy's events rate-limit.")
+        out += "corral_events_suppressed_total \(eventsSuppressed)\n"
         family("corral_policy_generation", "gauge", "Active policy generation.")
         out += "corral_policy_generation \(generation)\n"
         family("corral_policy_last_apply_timestamp_seconds", "gauge", "Wall-clock time of the last generation switch.")

@@ -150,6 +150,7 @@ public final class MetricsService: DaemonService {
         var s = events.metrics
         let m = loader.manager!
         s.ringbufDrops = m.session.ringbufDrops
+        s.eventsSuppressed = m.session.eventsSuppressed
         s.generation = m.generation
         s.lastApply = m.lastApplyAt
         s.programs = m.session.object.programStats()

@@ -175,6 +175,9 @@ public final class CorralSession {
     /// Events the BPF side could not emit because the ring buffer was full.
     public var ringbufDrops: UInt64 { stat(UInt32(CORRAL_STAT_RINGBUF_DROPS.rawValue)) }
 
+    /// Decision events not sent because their rule was over the policy's `events.rate-limit`.
+    public var eventsSuppressed: UInt64 { stat(UInt32(CORRAL_STAT_EVENTS_SUPPRESSED.rawValue)) }
+
     /// Reads corral_stats summed over CPUs.
     public func stat(_ index: UInt32) -> UInt64 {
         guard let m = try? object.map("corral_stats") else { return 0 }

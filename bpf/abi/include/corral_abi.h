@@ -27,7 +27,8 @@
 				*    CORRAL_EVENT_F_EXE_CARRIED
 				* 5: corral_pattern_names and corral_rule_uids are per-slot maps (arrays of
 				*    2 inner hash maps, one per generation slot)
-				* 6: corral_event.actor_uid, actor_gid (128 bytes) */
+				* 6: corral_event.actor_uid, actor_gid (128 bytes); corral_generation.event_rate,
+				*    corral_event_budget, CORRAL_STAT_EVENTS_SUPPRESSED */
 
 /* ---- capacities (the compiler refuses policies that exceed them) ---- */
 #define CORRAL_MAX_RULE_SLOTS     16384 /* rule slots per generation (a rule with N scopes uses N) */
@@ -177,7 +178,8 @@ struct corral_generation {
 	__u32 rule_slots; /* slots used in corral_rules for this gen */
 	__u32 flags;      /* CORRAL_F_* */
 	__u32 pattern_nodes; /* nodes used in corral_pattern_nodes for this gen (at least 1: the root) */
-	__u32 _pad;
+	__u32 event_rate; /* decision events per rule per second (policy `events: {rate-limit: N}`);
+			   * 0: no limit. See corral_event_budget. */
 };
 
 /*
@@ -498,7 +500,26 @@ enum corral_stat {
 	CORRAL_STAT_EXE_MARKED = 11,         /* files that gained a subject xattr */
 	CORRAL_STAT_EXE_FORGOTTEN = 12,      /* entries of freed (unlinked) inodes deleted */
 	CORRAL_STAT_EXE_CARRIED = 13,        /* execs of an anonymous file that kept the identity */
-	CORRAL_STAT_COUNT = 14,
+	CORRAL_STAT_EVENTS_SUPPRESSED = 14,  /* decision events not sent: their rule was over its
+					      * event_rate this second (the decision still applied) */
+	CORRAL_STAT_COUNT = 15,
+};
+
+/*
+ * Map "corral_event_budget": BPF_MAP_TYPE_LRU_HASH, key = rule uid (0: decisions without a
+ * rule, e.g. traced default allows), value struct corral_event_budget. Used only while the
+ * active generation's event_rate is not 0: a decision event is sent when its rule has sent
+ * fewer than event_rate events in the current second (window = bpf_ktime_get_ns() / 1e9),
+ * else counted in `suppressed` and CORRAL_STAT_EVENTS_SUPPRESSED. Verdicts never depend on it.
+ * Updates are not atomic across CPUs: a rule may send a few more than event_rate in a second.
+ * Self-protection events are not limited.
+ * Example: event_rate 100, rule "stay-web" denies 250 moves within second 1712:
+ *   {window = 1712, sent = 100, suppressed = 150}; 100 events reach the daemon.
+ */
+struct corral_event_budget {
+	__u64 window;     /* the second (bpf_ktime_get_ns() / 1e9) that `sent` counts */
+	__u32 sent;       /* events sent in that second */
+	__u32 suppressed; /* events suppressed since the entry was created (all windows) */
 };
 
 /* ====================================================================================== */

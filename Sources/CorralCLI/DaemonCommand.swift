@@ -83,6 +83,8 @@ struct DaemonCommand: AsyncParsableCommand {
             stateDirectory: stateDirectory, logDirectory: logDirectory == "none" ? nil : logDirectory,
             controlSocket: controlSocket, authorization: auth, metricsAddress: metrics, printEvents: !quiet)
         config.watchPolicy = watchPolicy
+        config.buildVersion = corralVersion
+        config.buildRevision = BuildInfo.revision() ?? "unknown"
         config.policyFragments = selection?.fragments
         do {
             let daemon = try Daemon(configuration: config, logger: logger)

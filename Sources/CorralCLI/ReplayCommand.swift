@@ -19,16 +19,17 @@ struct ReplayCommand: AsyncParsableCommand {
             with its number and skipped (--strict stops there); an incomplete last line, a log still \
             being written, is skipped with a warning. With --generations, each event is first checked \
             against the policy of its own generation. Exits 0 when no verdict changes, 1 when some \
-            would change, 2 for bad input (a file that cannot be read, or malformed lines and no changes).
+            would change, 2 for invalid input (an invalid policy, malformed lines and no changes), 3 for a \
+            file that cannot be read (docs/cli.md).
             """
     )
 
-    @Option(name: .long, help: ArgumentHelp("The candidate policy (YAML).", valueName: "candidate.yaml"))
+    @Option(name: .long, help: ArgumentHelp("The candidate policy (YAML).", valueName: "candidate.yaml"), completion: .yaml)
     var policy: String
 
     @Option(name: .long, help: ArgumentHelp(
         "Directory of generation records (<N>.json, e.g. /run/corral/generations) to cross-check each event against its own generation's policy.",
-        valueName: "dir"))
+        valueName: "dir"), completion: .directory)
     var generations: String?
 
     @Flag(help: "Print one JSON document instead of text.")
@@ -39,7 +40,7 @@ struct ReplayCommand: AsyncParsableCommand {
 
     @Argument(help: ArgumentHelp(
         "Recorded events, one JSON object per line (the daemon's events.jsonl and its rotations), read in the order given; gzip-compressed files are read as such; - is standard input.",
-        valueName: "events.jsonl"))
+        valueName: "events.jsonl"), completion: .file())
     var events: [String]
 
     func validate() throws {
@@ -52,23 +53,30 @@ struct ReplayCommand: AsyncParsableCommand {
     }
 
     /// The bytes of one events file: `-` is standard input; gzip data is decompressed.
-    static func readEvents(_ path: String) -> (text: String?, problem: String?) {
+    /// A failure is unreadable (the file) or invalid input (gzip data that does not decompress).
+    static func readEvents(_ path: String) -> Result<String, EventsFileError> {
         let bytes: [UInt8]
         do throws(Errno) {
             bytes = path == "-" ? try Sys.readAll(0) : try Sys.readBytes(path)
         } catch {
-            return (nil, "cannot read events: \(error)")
+            return .failure(EventsFileError(status: .unreadable, message: "cannot read events: \(error)"))
         }
-        guard Gzip.isCompressed(bytes) else { return (String(decoding: bytes, as: UTF8.self), nil) }
+        guard Gzip.isCompressed(bytes) else { return .success(String(decoding: bytes, as: UTF8.self)) }
         do throws(Gzip.Failure) {
-            return (String(decoding: try Gzip.decompress(bytes), as: UTF8.self), nil)
+            return .success(String(decoding: try Gzip.decompress(bytes), as: UTF8.self))
         } catch {
-            return (nil, "cannot decompress (gzip): \(error)")
+            return .failure(EventsFileError(status: .invalidInput, message: "cannot decompress (gzip): \(error)"))
         }
     }
 
-    /// Exit 0: no verdict changes; 1: some would change; 2: bad input (a policy or file that cannot
-    /// be read; with --strict, a malformed line; without it, malformed lines and no changes).
+    struct EventsFileError: Error {
+        var status: CorralExit
+        var message: String
+    }
+
+    /// Exit 0: no verdict changes; 1: some would change; 2: invalid input (an invalid policy; with
+    /// --strict, a malformed line; without it, malformed lines and no changes); 3: a file that
+    /// cannot be read.
     static func execute(policy policyPath: String, events eventsPaths: [String], generations: String? = nil,
                         json: Bool = false, strict: Bool = false) -> CommandOutput {
         var output = CommandOutput()
@@ -77,17 +85,19 @@ struct ReplayCommand: AsyncParsableCommand {
             candidate = try PolicyLoader.load(fileOrDirectory: policyPath)
         } catch {
             output.stderr = error.diagnostics.map(\.description)
-            output.status = 2
+            output.status = CorralExit.of(error)
             return output
         }
         var events: [Event] = []
         var malformed = 0
         for path in eventsPaths {
             let name = path == "-" ? "<stdin>" : path
-            let read = readEvents(path)
-            guard let text = read.text else {
-                output.stderr.append("\(name): error: \(read.problem ?? "cannot read events")")
-                output.status = 2
+            let text: String
+            switch readEvents(path) {
+            case .success(let t): text = t
+            case .failure(let problem):
+                output.stderr.append("\(name): error: \(problem.message)")
+                output.status = problem.status
                 return output
             }
             let parsed = EventLog.parseDetailed(text: text, file: name)
@@ -97,7 +107,7 @@ struct ReplayCommand: AsyncParsableCommand {
             if strict, let first = parsed.errors.first {
                 output.stderr.append(first.description)
                 output.stderr.append("\(name): stopped at the first malformed line (--strict)")
-                output.status = 2
+                output.status = .invalidInput
                 return output
             }
             output.stderr += parsed.errors.map(\.description)
@@ -110,7 +120,7 @@ struct ReplayCommand: AsyncParsableCommand {
         let lookup: (UInt64) -> Policy? = generations.map { GenerationPolicies.lookup(directory: $0) } ?? { _ in nil }
         let report = Replay.run(events: events, candidate: candidate, recordedPolicies: lookup)
         output.stdout = json ? [report.json] : report.textLines
-        output.status = report.hasVerdictChanges ? 1 : (malformed > 0 ? 2 : 0)
+        output.status = report.hasVerdictChanges ? .failed : (malformed > 0 ? .invalidInput : .ok)
         return output
     }
 }

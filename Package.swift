@@ -45,7 +45,7 @@ let package = Package(
         ),
         .target(
             name: "CorralEvaluator",
-            dependencies: ["CorralEvents", "CorralPolicy", .product(name: "Yams", package: "Yams")]
+            dependencies: ["CorralEvents", "CorralJSON", "CorralPolicy", .product(name: "Yams", package: "Yams")]
         ),
         .target(name: "CorralABI", path: "bpf/abi"),
         .target(name: "CCorralSystem", linkerSettings: [.linkedLibrary("z")]),
@@ -73,7 +73,7 @@ let package = Package(
             name: "CorralCLI",
             dependencies: [
                 "CorralPolicy", "CorralEvaluator", "CorralCompiler", "CorralKernel", "CorralDaemon",
-                "CorralControl", "CorralOps",
+                "CorralControl", "CorralJSON", "CorralOps",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             plugins: ["VersionFile"]

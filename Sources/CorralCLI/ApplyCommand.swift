@@ -10,7 +10,8 @@ struct ApplyCommand: AsyncParsableCommand {
         commandName: "apply",
         abstract: "Validate a policy and make it the daemon's next generation (atomic switch).")
 
-    @Argument(help: "Policy file (YAML), or a directory with policy.yaml and policy.d/.") var policy: String
+    @Argument(help: "Policy file (YAML), or a directory with policy.yaml and policy.d/.", completion: .yaml)
+    var policy: String
     @OptionGroup var fragmentOptions: FragmentOptions
     @OptionGroup var control: ControlSocketOption
 
@@ -19,7 +20,7 @@ struct ApplyCommand: AsyncParsableCommand {
         let text: String
         do { text = try Sys.readFile(main) } catch {
             Sys.printError("\(main):1:1: error: cannot read policy: \(error)")
-            throw ExitCode(2)
+            throw CorralExit.unreadable.exit
         }
         var fragments: [ControlInterface.Apply.Fragment]?
         if let set {
@@ -30,7 +31,7 @@ struct ApplyCommand: AsyncParsableCommand {
                 }
             } catch {
                 Sys.printError(error.description)
-                throw ExitCode(2)
+                throw CorralExit.of(error).exit
             }
         }
         let r = try DaemonClient.call(control, ControlInterface.Apply.self,

@@ -1,5 +1,6 @@
 // `corral check POLICY`: parse and validate a policy file, report every problem.
 import ArgumentParser
+import CorralJSON
 import CorralPolicy
 import Foundation
 
@@ -9,14 +10,14 @@ struct CheckCommand: AsyncParsableCommand {
         abstract: "Validate a policy file.",
         discussion: """
             Reports every problem in the file, one per line, as FILE:LINE:COL: error: MESSAGE (FIELD), \
-            then a count. Exits 0 when the policy is valid, 1 otherwise. The policy syntax is in docs/policy.md. \
+            then a count. Exits 0 when the policy is valid, 1 when it is not, 3 when a file cannot be read (docs/cli.md). The policy syntax is in docs/policy.md. \
             With --fragments or --policy-dir (or a directory DIR: DIR/policy.yaml and DIR/policy.d), the main \
             file and its drop-in fragments are checked as one policy.
             """
     )
 
     @Argument(help: "The policy file (YAML), - for standard input, or a directory with policy.yaml and policy.d/.",
-              completion: .file(extensions: ["yaml", "yml"]))
+              completion: .yaml)
     var policy: String
 
     @OptionGroup var fragmentOptions: FragmentOptions
@@ -29,14 +30,14 @@ struct CheckCommand: AsyncParsableCommand {
         let result = Self.check(path: main, json: json, fragments: fragments, stdin: { FileHandle.standardInput.readDataToEndOfFile() })
         if !result.stdout.isEmpty { FileHandle.standardOutput.write(Data(result.stdout.utf8)) }
         if !result.stderr.isEmpty { FileHandle.standardError.write(Data(result.stderr.utf8)) }
-        if result.exitCode != 0 { throw ExitCode(result.exitCode) }
+        if result.exitCode != .ok { throw result.exitCode.exit }
     }
 
     /// What `corral check` prints and its exit status, without side effects.
     struct Outcome: Equatable {
         var stdout: String
         var stderr: String
-        var exitCode: Int32
+        var exitCode: CorralExit
     }
 
     /// `path` "-" reads `stdin()` and names the source `<stdin>`. With `fragments`, the active
@@ -70,12 +71,12 @@ struct CheckCommand: AsyncParsableCommand {
         case .success(let policy):
             var lines = [summary(policy, path: name)]
             if fragments != nil { lines += fileLines(policy, entries) }
-            return Outcome(stdout: lines.joined(separator: "\n") + "\n", stderr: "", exitCode: 0)
+            return Outcome(stdout: lines.joined(separator: "\n") + "\n", stderr: "", exitCode: .ok)
         case .failure(let error):
             let lines = error.diagnostics.map(\.description)
             let errors = error.diagnostics.filter { $0.severity == .error }.count
             return Outcome(stdout: "", stderr: (lines + ["\(name): \(plural(errors, "error"))"]).joined(separator: "\n") + "\n",
-                           exitCode: 1)
+                           exitCode: failure(error))
         }
     }
 
@@ -130,11 +131,16 @@ struct CheckCommand: AsyncParsableCommand {
                       severity: $0.severity.rawValue, message: $0.message, field: $0.fieldPath)
             }
         }
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.sortedKeys]
-        let text = (try? enc.encode(report)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-        return Outcome(stdout: text + "\n", stderr: "", exitCode: report.valid ? 0 : 1)
+        let text = (try? JSONOutput.text(report)) ?? "{}"
+        let status: CorralExit = switch result {
+        case .success: .ok
+        case .failure(let error): failure(error)
+        }
+        return Outcome(stdout: text + "\n", stderr: "", exitCode: status)
     }
+
+    /// `check`'s answer for a policy that did not load: no (1), or unreadable (3).
+    static func failure(_ error: PolicyErrors) -> CorralExit { error.isUnreadable ? .unreadable : .failed }
 
     /// `POLICY: ok: 5 rules (2 namespace, 3 cgroup), 3 subjects, default mode enforce`.
     static func summary(_ policy: Policy, path: String) -> String {

@@ -45,14 +45,35 @@ public struct CorralCommand: AsyncParsableCommand {
                 var command = try parseAsRoot(arguments)
                 if let daemon = command as? DaemonCommand { try daemon.runOnThisThread() } else { try command.run() }
             } catch {
-                exit(withError: error)
+                exit(for: error)
             }
             exit()
         }
         Task {
-            await main(arguments)
+            do {
+                var command = try parseAsRoot(arguments)
+                if var asyncCommand = command as? AsyncParsableCommand { try await asyncCommand.run() } else { try command.run() }
+            } catch {
+                exit(for: error)
+            }
             exit()
         }
         dispatchMain()
+    }
+
+    /// Exits as ArgumentParser does for `error` (help, --version, an ExitCode), except that a
+    /// usage error (a missing or invalid argument, a failed `validate()`: ArgumentParser's 64)
+    /// exits invalid-input, like any other invalid input (docs/cli.md).
+    static func exit(for error: Error) -> Never {
+        let status = status(for: error)
+        guard status != exitCode(for: error).rawValue else { exit(withError: error) }
+        Sys.printError(fullMessage(for: error))
+        exit(withError: ExitCode(status))
+    }
+
+    /// The status `corral` exits with for an error `parseAsRoot` or a verb throws.
+    static func status(for error: Error) -> Int32 {
+        let code = exitCode(for: error)
+        return code == .validationFailure ? CorralExit.invalidInput.rawValue : code.rawValue
     }
 }

@@ -1,12 +1,13 @@
 // The CLI side of the control socket: every verb that changes or inspects the running daemon
-// goes through here. Exit codes: 2 a named error from the daemon (or bad input), 3 unreachable.
+// goes through here. Exit codes (docs/cli.md): 2 a named error from the daemon about the request
+// (or bad input), 6 permission denied, 7 a kernel error in the daemon, 5 unreachable.
 import ArgumentParser
 import CorralControl
 import CorralSystem
 
 /// `--socket`, shared by every daemon client verb.
 struct ControlSocketOption: ParsableArguments {
-    @Option(name: .long, help: "The daemon's control socket (default: $CORRAL_SOCKET or /run/corral/control.sock).")
+    @Option(name: .long, help: "The daemon's control socket (default: $CORRAL_SOCKET or /run/corral/control.sock).", completion: .file())
     var socket: String?
 
     var path: String { socket ?? Sys.env("CORRAL_SOCKET") ?? ControlClient.defaultSocketPath }
@@ -18,19 +19,20 @@ enum DaemonClient {
             return try ControlClient(socketPath: option.path, options: .init(replyTimeoutMillis: replyTimeoutMillis))
         } catch {
             Sys.printError("corral: \(error)")
-            throw ExitCode(3)
+            throw CorralExit.daemonUnreachable.exit
         }
     }
 
     /// One call of a ControlInterface method; a named error is printed (with its parameters,
-    /// one per line) and exits 2; an unreachable daemon or an invalid reply exits 3.
+    /// one per line) and exits as `CorralExit.of` says; an unreachable daemon or an invalid reply
+    /// exits daemon-unreachable.
     static func call<M: ControlMethodSpec>(_ option: ControlSocketOption, _ method: M.Type, _ parameters: M.Parameters) throws -> M.Reply {
         let client = try connect(option)
         defer { client.close() }
         let result: Result<M.Reply, ControlError>
         do { result = try client.call(method, parameters) } catch {
             Sys.printError("corral: \(error)")
-            throw ExitCode(3)
+            throw CorralExit.daemonUnreachable.exit
         }
         switch result {
         case .success(let reply): return reply
@@ -47,7 +49,7 @@ enum DaemonClient {
                 Sys.printError("  \(k): \(v.stringValue ?? "\(v)")")
             }
         }
-        return ExitCode(2)
+        return CorralExit.of(e).exit
     }
 
     /// A reply as one line of JSON (keys sorted).

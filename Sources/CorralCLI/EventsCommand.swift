@@ -1,6 +1,7 @@
 // `corral events`: talks to the running daemon through its control socket (docs/operations.md §4).
 import ArgumentParser
 import CorralControl
+import CorralEvents
 import CorralSystem
 
 struct EventsCommand: AsyncParsableCommand {
@@ -10,8 +11,10 @@ struct EventsCommand: AsyncParsableCommand {
 
     @Flag(name: .long, help: "Keep printing new events.") var follow = false
     @Option(name: .long, help: "Only events reported for this rule id.") var rule: String?
-    @Option(name: .long, help: "Only this verdict: allow, deny or audit.") var verdict: String?
-    @Option(name: .long, help: "Only this hook (namespace_alloc, namespace_install, cgroup_attach, admin, …).") var hook: String?
+    @Option(name: .long, help: "Only this verdict: allow, deny or audit.",
+            completion: .list(ControlInterface.GetEvents.verdicts)) var verdict: String?
+    @Option(name: .long, help: "Only this hook (namespace_alloc, namespace_install, cgroup_attach, admin, …).",
+            completion: .list(Hook.allCases.map(\.rawValue) + [Event.adminHook])) var hook: String?
     @Option(name: .long, help: "How many recent events (default 100).") var limit: Int = 100
     @OptionGroup var control: ControlSocketOption
 
@@ -32,7 +35,7 @@ struct EventsCommand: AsyncParsableCommand {
             }
         } catch {
             Sys.printError("corral: \(error)")
-            throw ExitCode(3)
+            throw CorralExit.daemonUnreachable.exit
         }
         if case .failure(let e) = result { throw DaemonClient.fail(e) }
     }

@@ -13,7 +13,7 @@ struct ExplainCommand: AsyncParsableCommand {
         discussion: """
             corral explain EVENT-ID: the event's id as `corral events` shows it; the daemon re-decides it \
             under the policy of the event's generation. corral explain --scenario FILE --step N: the \
-            reference evaluator's decision at step N. Exit 0, 2 bad input or unknown event, 3 daemon unreachable.
+            reference evaluator's decision at step N. Exit 0, 2 invalid input or unknown event, 3 unreadable file, 5 daemon unreachable (docs/cli.md).
             """
     )
 
@@ -45,7 +45,7 @@ struct ExplainCommand: AsyncParsableCommand {
             if json { DaemonClient.printJSON(r) } else { print(r.text) }
             return
         }
-        guard let scenario = files.scenario, let step else { throw ExitCode(2) }
+        guard let scenario = files.scenario, let step else { throw CorralExit.invalidInput.exit }
         try Self.execute(policy: files.policy, scenario: scenario, step: step).emit()
     }
 
@@ -54,11 +54,11 @@ struct ExplainCommand: AsyncParsableCommand {
         switch ScenarioSession.run(policyPath: policy, scenarioPath: scenario, through: step) {
         case .failure(let errors):
             output.stderr = errors.diagnostics.map(\.description)
-            output.status = 1
+            output.status = CorralExit.of(errors)
         case .success(let run):
             guard step >= 1, let text = ScenarioReport.explain(run, step: step) else {
                 output.stderr = ["\(scenario): error: no step \(step) (the scenario has \(run.stepCount) steps, numbered from 1)"]
-                output.status = 1
+                output.status = .invalidInput
                 return output
             }
             output.stdout = [text]

@@ -14,14 +14,14 @@ struct HandoverCommand: AsyncParsableCommand {
             no enforcement. The new daemon then drops the old binary's identity.
             """)
 
-    @Option(name: .customLong("executable"), help: "The binary to trust (default: this one).")
+    @Option(name: .customLong("executable"), help: "The binary to trust (default: this one).", completion: .file())
     var executable: String?
     @OptionGroup var control: ControlSocketOption
 
     func run() async throws {
         guard let path = executable ?? Sys.executablePath() else {
             Sys.printError("corral: cannot tell which binary this is; pass --executable PATH")
-            throw ExitCode(2)
+            throw CorralExit.invalidInput.exit
         }
         let r = try DaemonClient.call(control, ControlInterface.TrustExecutable.self, .init(path: path))
         if r.selfProtection, let inode = r.inode {

@@ -11,7 +11,7 @@ struct FragmentOptions: ParsableArguments {
 
     @Option(name: .customLong("policy-dir"), help: ArgumentHelp(
         "A fragment directory, instead of the default ones (repeat it; the first one masks the later ones).",
-        valueName: "dir"))
+        valueName: "dir"), completion: .directory)
     var policyDirectories: [String] = []
 }
 

@@ -1,14 +1,14 @@
 import ArgumentParser
+import CorralJSON
 import CorralKernel
-import Foundation
 
 /// `corral probe`: which hook set this kernel supports, and what is missing.
-/// Exit codes: 0 native or compat (Corral can enforce), 2 unsupported.
+/// Exit codes: 0 native or compat (Corral can enforce), 4 unsupported (docs/cli.md).
 struct ProbeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "probe",
         abstract: "Report whether this kernel runs Corral natively, in compat mode, or not at all.",
-        discussion: "Exit status: 0 when the mode is native or compat, 2 when unsupported.")
+        discussion: "Exit status: 0 when the mode is native or compat, 4 when unsupported (docs/cli.md).")
 
     @Flag(name: .long, help: "Print the report as JSON.")
     var json = false
@@ -22,15 +22,12 @@ struct ProbeCommand: AsyncParsableCommand {
         } else {
             print(Self.render(report))
         }
-        if report.mode == .unsupported { throw ExitCode(2) }
+        if report.mode == .unsupported { throw CorralExit.unsupportedKernel.exit }
     }
 
     /// The report as JSON, snake_case keys like every other JSON Corral prints.
     static func json(_ r: ProbeReport) throws -> String {
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.sortedKeys, .prettyPrinted]
-        enc.keyEncodingStrategy = .convertToSnakeCase
-        return String(decoding: try enc.encode(r), as: UTF8.self)
+        try JSONOutput.text(r, pretty: true)
     }
 
     static func render(_ r: ProbeReport) -> String {

@@ -15,7 +15,7 @@ struct RegisterCommand: AsyncParsableCommand {
             Prints the registration id (for `corral unregister`) and the new generation.
             """)
 
-    @Argument(help: "The rules: a policy fragment (YAML); - reads standard input.") var file: String
+    @Argument(help: "The rules: a policy fragment (YAML); - reads standard input.", completion: .yaml) var file: String
     @Option(name: .long, help: "The cgroup the rules stay inside, a path under the cgroup root (e.g. /machine.slice/libpod-1.scope).")
     var subtree: String
 
@@ -25,7 +25,7 @@ struct RegisterCommand: AsyncParsableCommand {
         let text: String
         do { text = try Sys.readFile(file == "-" ? "/dev/stdin" : file) } catch {
             Sys.printError("corral: cannot read \(file): \(error)")
-            throw ExitCode(2)
+            throw CorralExit.unreadable.exit
         }
         let r = try DaemonClient.call(control, ControlInterface.Register.self, .init(subtree: subtree, rules: text))
         print("\(r.id): \(r.rules.joined(separator: ", ")) for \(subtree), generation \(r.generation)")

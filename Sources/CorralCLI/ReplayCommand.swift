@@ -19,16 +19,17 @@ struct ReplayCommand: AsyncParsableCommand {
             with its number and skipped (--strict stops there); an incomplete last line, a log still \
             being written, is skipped with a warning. With --generations, each event is first checked \
             against the policy of its own generation. Exits 0 when no verdict changes, 1 when some \
-            would change, 2 for bad input (a file that cannot be read, or malformed lines and no changes).
+            would change, 2 for invalid input (an invalid policy, malformed lines and no changes), 3 for a \
+            file that cannot be read (docs/cli.md).
             """
     )
 
-    @Option(name: .long, help: ArgumentHelp("The candidate policy (YAML).", valueName: "candidate.yaml"))
+    @Option(name: .long, help: ArgumentHelp("The candidate policy (YAML).", valueName: "candidate.yaml"), completion: .yaml)
     var policy: String
 
     @Option(name: .long, help: ArgumentHelp(
         "Directory of generation records (<N>.json, e.g. /run/corral/generations) to cross-check each event against its own generation's policy.",
-        valueName: "dir"))
+        valueName: "dir"), completion: .directory)
     var generations: String?
 
     @Flag(help: "Print one JSON document instead of text.")
@@ -39,7 +40,7 @@ struct ReplayCommand: AsyncParsableCommand {
 
     @Argument(help: ArgumentHelp(
         "Recorded events, one JSON object per line (the daemon's events.jsonl and its rotations), read in the order given; gzip-compressed files are read as such; - is standard input.",
-        valueName: "events.jsonl"))
+        valueName: "events.jsonl"), completion: .file())
     var events: [String]
 
     func validate() throws {
@@ -51,8 +52,9 @@ struct ReplayCommand: AsyncParsableCommand {
         try Self.execute(policy: policy, events: events, generations: generations, json: json, strict: strict).emit()
     }
 
-    /// Exit 0: no verdict changes; 1: some would change; 2: bad input (a policy or file that cannot
-    /// be read; with --strict, a malformed line; without it, malformed lines and no changes).
+    /// Exit 0: no verdict changes; 1: some would change; 2: invalid input (an invalid policy; with
+    /// --strict, a malformed line; without it, malformed lines and no changes); 3: a file that
+    /// cannot be read.
     static func execute(policy policyPath: String, events eventsPaths: [String], generations: String? = nil,
                         json: Bool = false, strict: Bool = false) -> CommandOutput {
         var output = CommandOutput()
@@ -61,7 +63,7 @@ struct ReplayCommand: AsyncParsableCommand {
             candidate = try PolicyLoader.load(fileOrDirectory: policyPath)
         } catch {
             output.stderr = error.diagnostics.map(\.description)
-            output.status = 2
+            output.status = CorralExit.of(error)
             return output
         }
         // Streamed: each file is read in blocks and only what the report lists is kept.
@@ -73,7 +75,12 @@ struct ReplayCommand: AsyncParsableCommand {
             let problems = runner.add(file: path, strict: strict)
             if let unreadable = problems.unreadable {
                 output.stderr.append("\(name): error: \(unreadable)")
-                output.status = 2
+                output.status = .unreadable
+                return output
+            }
+            if let corrupt = problems.corrupt {
+                output.stderr.append("\(name): error: \(corrupt)")
+                output.status = .invalidInput
                 return output
             }
             if let partial = problems.incompleteLastLine {
@@ -82,7 +89,7 @@ struct ReplayCommand: AsyncParsableCommand {
             if strict, let first = problems.errors.first {
                 output.stderr.append(first.description)
                 output.stderr.append("\(name): stopped at the first malformed line (--strict)")
-                output.status = 2
+                output.status = .invalidInput
                 return output
             }
             output.stderr += problems.errors.map(\.description)
@@ -93,7 +100,7 @@ struct ReplayCommand: AsyncParsableCommand {
         }
         let report = runner.report
         output.stdout = json ? [report.json] : report.textLines
-        output.status = report.hasVerdictChanges ? 1 : (malformed > 0 ? 2 : 0)
+        output.status = report.hasVerdictChanges ? .failed : (malformed > 0 ? .invalidInput : .ok)
         return output
     }
 }

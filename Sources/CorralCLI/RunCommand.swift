@@ -6,15 +6,16 @@ import CorralSystem
 import Glibc
 
 /// `corral run`: load a policy, run one command under it with its decisions traced, unload.
-/// Exit status: the command's (128+N when killed by signal N); 2 bad policy; 3 kernel unsupported
-/// or load failure; 127 command not found.
+/// Exit status: the command's (128+N when killed by signal N); before the command runs, as
+/// docs/cli.md's table says (2 invalid policy, 3 unreadable policy or --events file, 4 kernel
+/// unsupported, 7 load failure); 127 command not found.
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Run a command under a policy, printing decision events as JSON lines.")
 
     @OptionGroup var enforcement: EnforcementOptions
-    @Option(name: .long, help: "Write events to FILE instead of stderr.") var events: String?
+    @Option(name: .long, help: "Write events to FILE instead of stderr.", completion: .file()) var events: String?
     @Flag(name: .long, help: "Report every decision by any task, not only the command's.") var traceAll = false
     @Argument(parsing: .postTerminator, help: "The command and its arguments (after --).") var command: [String] = []
 
@@ -26,11 +27,7 @@ struct RunCommand: AsyncParsableCommand {
     func run() async throws {
         let loaded = try loadPolicyOrExit(enforcement.policy!)
         let options = enforcement.sessionOptions(traceAll: traceAll)
-        let session: CorralSession
-        do { session = try CorralSession(policy: loaded, options: options) } catch {
-            Sys.printError("corral: \(error)")
-            throw ExitCode(3)
-        }
+        let session = try kernelOrExit { () throws(KernelError) in try CorralSession(policy: loaded, options: options) }
         defer { session.stop() }
         for w in session.unresolvedWarnings { Sys.printError("corral: \(w)") }
         Sys.printError("corral: \(session.mode.rawValue) mode, policy \(loaded.source) (\(loaded.rules.count) rules)\(enforcement.audit ? ", audit" : "")")
@@ -42,14 +39,14 @@ struct RunCommand: AsyncParsableCommand {
         let child: Linux.GatedChild
         do { child = try Linux.GatedChild(argv: command) } catch {
             Sys.printError("corral: fork: \(error)")
-            throw ExitCode(3)
+            throw CorralExit.kernelError.exit
         }
         // Mark the child TRACED (inherited by its children and threads) before it execs.
         do { try session.markTask(pid: child.pid, flags: UInt32(CORRAL_TASK_TRACED)) } catch {
             child.abort()
             _ = try? Sys.waitpid(child.pid)
             Sys.printError("corral: \(error)")
-            throw ExitCode(3)
+            throw CorralExit.kernelError.exit
         }
         // The terminal's SIGINT reaches the child directly; forward SIGTERM/SIGHUP.
         Sys.ignore(SIGINT)
@@ -79,7 +76,7 @@ final class EventSink {
         if let path {
             do { fd = try Sys.open(path, O_WRONLY | O_CREAT | O_TRUNC) } catch {
                 Sys.printError("corral: --events \(path): \(error)")
-                throw ExitCode(2)
+                throw CorralExit.unreadable.exit
             }
             owned = true
         } else {
@@ -92,17 +89,18 @@ final class EventSink {
     func close() { if owned { Sys.close(fd) } }
 }
 
-/// Loads a policy file or prints every diagnostic and exits 2.
+/// Loads a policy file or prints every diagnostic and exits invalid-input (unreadable when a file
+/// cannot be read).
 func loadPolicyOrExit(_ path: String, fragments: FragmentSet? = nil) throws -> Policy {
     do { return try PolicyLoader.load(path: path, fragments: fragments) } catch {
         Sys.printError(error.description)
-        throw ExitCode(2)
+        throw CorralExit.of(error).exit
     }
 }
 
 func kernelOrExit<T>(_ body: () throws(KernelError) -> T) throws -> T {
     do { return try body() } catch {
         Sys.printError("corral: \(error)")
-        throw ExitCode(3)
+        throw CorralExit.of(error).exit
     }
 }

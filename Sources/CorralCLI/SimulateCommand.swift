@@ -8,12 +8,12 @@ import Foundation
 struct CommandOutput: Sendable {
     var stdout: [String] = []
     var stderr: [String] = []
-    var status: Int32 = 0
+    var status: CorralExit = .ok
 
     func emit() throws {
         for line in stdout { print(line) }
         for line in stderr { FileHandle.standardError.write(Data((line + "\n").utf8)) }
-        if status != 0 { throw ExitCode(status) }
+        if status != .ok { throw status.exit }
     }
 }
 
@@ -42,7 +42,7 @@ struct SimulateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "simulate",
         abstract: "Run a scenario through the reference evaluator and check its expectations.",
-        discussion: "Prints one line per step. Exits 0 when every expectation holds, 1 otherwise. See docs/scenarios.md."
+        discussion: "Prints one line per step. Exits 0 when every expectation holds, 1 when one fails, 2 for an invalid scenario or policy, 3 for a file that cannot be read (docs/cli.md). See docs/scenarios.md."
     )
 
     @OptionGroup var files: ScenarioFiles
@@ -59,10 +59,10 @@ struct SimulateCommand: AsyncParsableCommand {
         switch ScenarioSession.run(policyPath: policy, scenarioPath: scenario) {
         case .failure(let errors):
             output.stderr = errors.diagnostics.map(\.description)
-            output.status = 1
+            output.status = CorralExit.of(errors)
         case .success(let run):
             output.stdout = json ? ScenarioReport.jsonLines(run) : ScenarioReport.textLines(run)
-            output.status = run.passed ? 0 : 1
+            output.status = run.passed ? .ok : .failed
         }
         return output
     }

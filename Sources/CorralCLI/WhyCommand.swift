@@ -7,7 +7,7 @@ struct WhyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "why",
         abstract: "Would this be allowed now, and by which rule? Asks the running daemon (live maps and tasks).",
-        discussion: "Exit 0 allowed (or audit), 1 denied, 2 bad input, 3 daemon unreachable.")
+        discussion: "Exit 0 allowed (or audit), 1 denied, 2 invalid input, 5 daemon unreachable (docs/cli.md).")
 
     @Option(name: .long, help: "The task that would move, or would enter the namespace.") var pid: Int32
     @Option(name: .long, help: "The task doing it (default: --pid itself).") var actor: Int32?
@@ -24,6 +24,6 @@ struct WhyCommand: AsyncParsableCommand {
         let r = try DaemonClient.call(control, ControlInterface.Why.self,
                                       .init(pid: Int(pid), actor: actor.map { Int($0) }, toCgroup: toCgroup, enter: enter))
         if json { DaemonClient.printJSON(r) } else { print(r.text) }
-        if r.verdict == "deny" { throw ExitCode(1) }
+        if r.verdict == "deny" { throw CorralExit.failed.exit }
     }
 }

@@ -33,6 +33,9 @@ public struct DaemonConfiguration: Sendable {
     public var policyFragments: FragmentSet?
     /// Apply `policyPath` whenever its content changes (PolicyWatchService).
     public var watchPolicy = false
+    /// `corral_build_info`'s labels (the CLI passes its BuildInfo).
+    public var buildVersion = "unknown"
+    public var buildRevision = "unknown"
     public var policyWatchTiming = PolicyFileWatcher.Timing()
 
     public init(policyPath: String?, session: SessionOptions, stateDirectory: String = "/run/corral",
@@ -108,7 +111,7 @@ public final class Daemon {
         }
         services.append(control)
         if let addr = configuration.metricsAddress {
-            services.append(MetricsService(address: addr, loader: loader, events: events, logger: logger))
+            services.append(MetricsService(address: addr, configuration: configuration, loader: loader, events: events, logger: logger))
         }
         for s in services {
             do { try s.start(reactor) } catch {

@@ -10,7 +10,7 @@ public enum ScenarioLoader {
     public static func load(path: String) throws(PolicyErrors) -> Scenario {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw PolicyErrors([PolicyDiagnostic(location: SourceLocation(file: path, line: 1, column: 1),
-                                                 message: "cannot read scenario file", fieldPath: "")])
+                                                 message: "cannot read scenario file", fieldPath: "", unreadable: true)])
         }
         guard let text = String(data: data, encoding: .utf8) else {
             throw PolicyErrors([PolicyDiagnostic(location: SourceLocation(file: path, line: 1, column: 1),

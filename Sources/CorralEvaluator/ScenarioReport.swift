@@ -1,4 +1,5 @@
 // Text and JSON renderings of a scenario run (`corral simulate`, `corral explain`).
+import CorralJSON
 import Foundation
 
 public enum ScenarioReport {
@@ -43,17 +44,15 @@ public enum ScenarioReport {
 
     /// JSON lines: one object per step (with its decisions), then a summary object.
     public static func jsonLines(_ run: ScenarioRun) -> [String] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         var lines: [String] = []
         for o in run.outcomes {
             let line = StepLine(step: o.step, action: o.action, description: o.description, verdict: o.primary?.verdict,
                                 rule: o.primary?.rule, err: o.primary?.err, decisions: o.decisions,
                                 expected: o.expected, passed: o.passed, failures: o.failures)
-            lines.append(encode(encoder, line))
+            lines.append(encode(line))
         }
         let failed = run.failedSteps
-        lines.append(encode(encoder, SummaryLine(summary: run.summary, expectations: run.expectationCount,
+        lines.append(encode(SummaryLine(summary: run.summary, expectations: run.expectationCount,
                                                  failed: failed.count, failedSteps: failed)))
         return lines
     }
@@ -76,8 +75,5 @@ public enum ScenarioReport {
         return parts.joined(separator: "\n")
     }
 
-    private static func encode(_ encoder: JSONEncoder, _ value: some Encodable) -> String {
-        guard let data = try? encoder.encode(value) else { return "{}" }
-        return String(decoding: data, as: UTF8.self)
-    }
+    private static func encode(_ value: some Encodable) -> String { (try? JSONOutput.text(value)) ?? "{}" }
 }

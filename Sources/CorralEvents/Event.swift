@@ -85,7 +85,9 @@ public struct Event: Codable, Sendable, Hashable {
     /// Admin request fields, and any key this version does not know.
     public var fields: [String: JSONValue]
 
-    public var isAdmin: Bool { hook == "admin" }
+    /// The `hook` of admin events.
+    public static let adminHook = "admin"
+    public var isAdmin: Bool { hook == Self.adminHook }
 
     public init(id: String, bootID: String? = nil, hook: String, generation: UInt64? = nil,
                 seq: UInt64? = nil, timestampNs: UInt64? = nil, verdict: String? = nil, mode: String? = nil,
@@ -145,7 +147,7 @@ public struct Event: Codable, Sendable, Hashable {
     /// CLOCK_MONOTONIC like the kernel's `bpf_ktime_get_ns`, so admin and kernel events order together.
     public static func admin(id: String, bootID: String?, action: String, generation: UInt64,
                              timestampNs: UInt64, fields: [String: JSONValue] = [:]) -> Event {
-        var event = Event(id: id, bootID: bootID, hook: "admin", generation: generation,
+        var event = Event(id: id, bootID: bootID, hook: adminHook, generation: generation,
                                   timestampNs: timestampNs, action: action)
         for (key, value) in fields {
             switch (key, value) {

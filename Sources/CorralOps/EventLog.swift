@@ -168,8 +168,10 @@ public final class EventLog: @unchecked Sendable {
         public var errors: [EventLogLineError] = []
         /// The last line, without its newline, that did not parse (a log still being written).
         public var incompleteLastLine: EventLogLineError?
-        /// Why the file could not be read (or decompressed); nothing was read then.
+        /// Why the file could not be read; nothing was read then.
         public var unreadable: String?
+        /// Why gzip data did not decompress; nothing was read then.
+        public var corrupt: String?
     }
 
     /// Calls `body` with each event of an events file, in order, without holding the file in
@@ -201,7 +203,7 @@ public final class EventLog: @unchecked Sendable {
         do throws(Errno) { bytes = try Sys.readAll(fd) } catch { return FileProblems(unreadable: "cannot read events: \(error)") }
         if Gzip.isCompressed(bytes) {
             do throws(Gzip.Failure) { bytes = try Gzip.decompress(bytes) } catch {
-                return FileProblems(unreadable: "cannot decompress (gzip): \(error)")
+                return FileProblems(corrupt: "cannot decompress (gzip): \(error)")
             }
         }
         return forEachEvent(bytes: bytes, file: name, strict: strict, body)
@@ -237,7 +239,9 @@ public final class EventLog: @unchecked Sendable {
     public static func read(path: String) -> (events: [Event], errors: [EventLogLineError]) {
         var events: [Event] = []
         let problems = forEachEvent(file: path, strict: false) { events.append($0) }
-        if let unreadable = problems.unreadable { return ([], [EventLogLineError(file: path, line: 0, message: unreadable)]) }
+        if let failure = problems.unreadable ?? problems.corrupt {
+            return ([], [EventLogLineError(file: path, line: 0, message: failure)])
+        }
         return (events, problems.errors)
     }
 

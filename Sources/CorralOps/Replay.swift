@@ -5,6 +5,7 @@
 // first re-decided under it: if that does not reproduce the kernel's verdict and rule, the
 // recorded inputs are not trustworthy and the event is not replayable either.
 import CorralEvaluator
+import CorralJSON
 import CorralPolicy
 import Foundation
 
@@ -130,9 +131,7 @@ public struct ReplayReport: Codable, Sendable {
 
     /// One JSON document: {candidate, summary, outcomes}.
     public var json: String {
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return (try? enc.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        (try? JSONOutput.text(self)) ?? "{}"
     }
 
     static func verdictText(_ verdict: String?, _ rule: String?) -> String {

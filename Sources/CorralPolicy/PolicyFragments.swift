@@ -55,7 +55,7 @@ public struct FragmentSet: Hashable, Sendable {
             guard isDirectory.boolValue else { throw Self.fail(directory, "fragment directory is not a directory") }
             let names: [String]
             do { names = try fm.contentsOfDirectory(atPath: directory) } catch {
-                throw Self.fail(directory, "cannot list fragment directory: permission denied or unreadable")
+                throw Self.fail(directory, "cannot list fragment directory: permission denied or unreadable", unreadable: true)
             }
             for name in names.sorted() where name.hasSuffix(".yaml") && !name.hasPrefix(".") {
                 let path = directory.hasSuffix("/") ? directory + name : directory + "/" + name
@@ -104,8 +104,9 @@ public struct FragmentSet: Hashable, Sendable {
         return target == "/dev/null" || (path as NSString).resolvingSymlinksInPath == "/dev/null"
     }
 
-    static func fail(_ path: String, _ message: String) -> PolicyErrors {
-        PolicyErrors([PolicyDiagnostic(location: SourceLocation(file: path, line: 1, column: 1), message: message, fieldPath: "")])
+    static func fail(_ path: String, _ message: String, unreadable: Bool = false) -> PolicyErrors {
+        PolicyErrors([PolicyDiagnostic(location: SourceLocation(file: path, line: 1, column: 1), message: message, fieldPath: "",
+                                       unreadable: unreadable)])
     }
 }
 
@@ -135,7 +136,7 @@ extension PolicyLoader {
 
     /// The text of the policy file at `path` (at most `maxFileSize` bytes of UTF-8).
     public static func read(path: String) throws(PolicyErrors) -> String {
-        func fail(_ message: String) -> PolicyErrors { FragmentSet.fail(path, message) }
+        func fail(_ message: String, unreadable: Bool = true) -> PolicyErrors { FragmentSet.fail(path, message, unreadable: unreadable) }
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw fail("cannot read policy: no such file")
@@ -151,8 +152,8 @@ extension PolicyLoader {
         } catch {
             throw fail("cannot read policy: \(error.localizedDescription)")
         }
-        if data.count > maxFileSize { throw fail("policy file is larger than \(maxFileSize >> 20) MiB") }
-        guard let text = String(data: data, encoding: .utf8) else { throw fail("policy file is not valid UTF-8") }
+        if data.count > maxFileSize { throw fail("policy file is larger than \(maxFileSize >> 20) MiB", unreadable: false) }
+        guard let text = String(data: data, encoding: .utf8) else { throw fail("policy file is not valid UTF-8", unreadable: false) }
         return text
     }
 

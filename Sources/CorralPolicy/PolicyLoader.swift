@@ -10,8 +10,13 @@ public struct PolicyDiagnostic: Error, Hashable, Sendable, CustomStringConvertib
     public var message: String
     /// Dotted path of the offending field, e.g. `rules[2].cgroups[0]`.
     public var fieldPath: String
+    /// The file could not be read (missing, a directory, no permission), as opposed to read and
+    /// found invalid: the CLI exits `unreadable` rather than `invalid-input` (docs/cli.md).
+    public var unreadable: Bool
 
-    public init(location: SourceLocation, severity: Severity = .error, message: String, fieldPath: String) {
+    public init(location: SourceLocation, severity: Severity = .error, message: String, fieldPath: String,
+                unreadable: Bool = false) {
+        self.unreadable = unreadable
         self.location = location
         self.severity = severity
         self.message = message
@@ -28,6 +33,8 @@ public struct PolicyErrors: Error, Sendable, CustomStringConvertible {
     public var diagnostics: [PolicyDiagnostic]
     public init(_ diagnostics: [PolicyDiagnostic]) { self.diagnostics = diagnostics }
     public var description: String { diagnostics.map(\.description).joined(separator: "\n") }
+    /// Some file could not be read at all.
+    public var isUnreadable: Bool { diagnostics.contains(where: \.unreadable) }
 }
 
 public enum PolicyLoader {

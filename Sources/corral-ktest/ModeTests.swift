@@ -67,7 +67,7 @@ enum ModeTests {
         let marker = "/tmp/ktest-force-native.ran"
         _ = try? Sys.unlink(marker)
         let r = try runCorral(["run", "--mode", "native", "--policy", policy, "--", "/bin/touch", marker])
-        try check(r.status == .exited(3), "corral run --mode native: \(r.status), want exit 3: \(r.output)")
+        try check(r.status == .exited(4), "corral run --mode native: \(r.status), want exit 4 (unsupported-kernel, docs/cli.md): \(r.output)")
         try check(!Sys.exists(marker), "the command ran although the mode was refused")
         try check(r.output.contains("mode native is not available"), "no 'mode native is not available' in: \(r.output)")
         var absent: [String] = []
@@ -128,14 +128,14 @@ enum ModeTests {
             throw TestSkip(reason: "bpf is active (/sys/kernel/security/lsm: \(report.activeLSMs?.joined(separator: ",") ?? "unreadable"))")
         }
         let p = try runCorral(["probe"])
-        try check(p.status == .exited(2), "corral probe: \(p.status), want exit 2: \(p.output)")
+        try check(p.status == .exited(4), "corral probe: \(p.status), want exit 4 (unsupported-kernel, docs/cli.md): \(p.output)")
         try check(p.output.contains("mode: unsupported"), "corral probe did not say unsupported: \(p.output)")
         try check(p.output.contains("bpf is not in /sys/kernel/security/lsm"), "corral probe does not name the reason: \(p.output)")
         let policy = try writePolicy("no-bpf-lsm", trivialPolicy)
         let marker = "/tmp/ktest-no-bpf-lsm.ran"
         _ = try? Sys.unlink(marker)
         let r = try runCorral(["run", "--policy", policy, "--", "/bin/touch", marker])
-        try check(r.status == .exited(3), "corral run: \(r.status), want exit 3: \(r.output)")
+        try check(r.status == .exited(4), "corral run: \(r.status), want exit 4 (unsupported-kernel, docs/cli.md): \(r.output)")
         try check(r.output.contains("bpf is not in /sys/kernel/security/lsm"), "corral run refusal does not name the reason: \(r.output)")
         try check(!Sys.exists(marker), "corral run started the command on an unsupported kernel")
     }

@@ -17,9 +17,10 @@ import Testing
             OVERVIEW: Validate a policy file.
 
             Reports every problem in the file, one per line, as FILE:LINE:COL: error: MESSAGE (FIELD), then a
-            count. Exits 0 when the policy is valid, 1 otherwise. The policy syntax is in docs/policy.md. With
-            --fragments or --policy-dir (or a directory DIR: DIR/policy.yaml and DIR/policy.d), the main file
-            and its drop-in fragments are checked as one policy.
+            count. Exits 0 when the policy is valid, 1 when it is not, 3 when a file cannot be read
+            (docs/cli.md). The policy syntax is in docs/policy.md. With --fragments or --policy-dir (or a
+            directory DIR: DIR/policy.yaml and DIR/policy.d), the main file and its drop-in fragments are
+            checked as one policy.
 
             USAGE: corral check <policy> [--fragments] [--policy-dir <dir> ...] [--json]
 
@@ -43,22 +44,22 @@ import Testing
     @Test func standardInputIsNamedStdin() {
         let good = CheckCommand.check(path: "-", stdin: { Data("version: 1\nrules: []\n".utf8) })
         #expect(good == .init(stdout: "<stdin>: ok: 0 rules (0 namespace, 0 cgroup), 0 subjects, default mode enforce\n",
-                              stderr: "", exitCode: 0))
+                              stderr: "", exitCode: .ok))
         let bad = CheckCommand.check(path: "-", stdin: { Data("version: 1\nrules:\n  - {id: a, kind: stay}\n".utf8) })
         #expect(bad == .init(stdout: "", stderr: """
             <stdin>:3:5: error: missing required key 'cgroups' for a 'stay' rule (rules[0].cgroups)
             <stdin>: 1 error
 
-            """, exitCode: 1))
+            """, exitCode: .failed))
     }
 
     @Test func jsonDiagnosticsForEditors() throws {
         let bad = CheckCommand.check(path: "-", json: true, stdin: { Data("version: 1\nrules:\n  - {id: a, kind: stay}\n".utf8) })
-        #expect(bad.exitCode == 1 && bad.stderr.isEmpty)
+        #expect(bad.exitCode == .failed && bad.stderr.isEmpty)
         #expect(bad.stdout == #"{"diagnostics":[{"column":5,"field":"rules[0].cgroups","file":"<stdin>","line":3,"message":"missing required key 'cgroups' for a 'stay' rule","severity":"error"}],"file":"<stdin>","valid":false}"# + "\n")
         let good = CheckCommand.check(path: Self.root.appendingPathComponent("examples/lock_in/policy.yaml").path, json: true)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(good.stdout.utf8)) as? [String: Any])
-        #expect(good.exitCode == 0 && object["valid"] as? Bool == true && (object["rules"] as? Int ?? 0) > 0)
+        #expect(good.exitCode == .ok && object["valid"] as? Bool == true && (object["rules"] as? Int ?? 0) > 0)
         #expect((object["diagnostics"] as? [Any])?.isEmpty == true)
     }
 
@@ -84,7 +85,7 @@ import Testing
               - {id: n, kind: deny-into, subject: {cgroup: /user.slice}, cgroups: [/system.slice]}
             """.write(toFile: path, atomically: true, encoding: .utf8)
         #expect(CheckCommand.check(path: path) == .init(
-            stdout: "\(path): ok: 5 rules (2 namespace, 3 cgroup), 4 subjects, default mode enforce\n", stderr: "", exitCode: 0))
+            stdout: "\(path): ok: 5 rules (2 namespace, 3 cgroup), 4 subjects, default mode enforce\n", stderr: "", exitCode: .ok))
     }
 
     @Test(arguments: [
@@ -102,7 +103,7 @@ import Testing
     func invalidExamples(file: String, diagnostic: String) {
         let path = Self.example(file)
         #expect(CheckCommand.check(path: path) == .init(
-            stdout: "", stderr: "\(path):\(diagnostic)\n\(path): 1 error\n", exitCode: 1))
+            stdout: "", stderr: "\(path):\(diagnostic)\n\(path): 1 error\n", exitCode: .failed))
     }
 
     @Test func conflictFixtureBecomesValidWithOverrides() throws {
@@ -123,17 +124,17 @@ import Testing
             \(path):2:7: error: invalid mode 'strict' (expected enforce or audit) (mode)
             \(path): 2 errors
 
-            """, exitCode: 1))
+            """, exitCode: .failed))
         #expect(CheckCommand.check(path: "/nonexistent/p.yaml") == .init(stdout: "", stderr: """
             /nonexistent/p.yaml:1:1: error: cannot read policy: no such file
             /nonexistent/p.yaml: 1 error
 
-            """, exitCode: 1))
+            """, exitCode: .unreadable))
     }
 
-    @Test func runThrowsExitCodeOne() async throws {
+    @Test func runThrowsTheExitCode() async throws {
         var command = try #require(try CorralCommand.parseAsRoot(["check", "/nonexistent/p.yaml"]) as? CheckCommand)
-        await #expect(throws: ExitCode(1)) { try await command.run() }
+        await #expect(throws: ExitCode(3)) { try await command.run() }
         command.policy = Self.example("wrong-type.yaml")
         await #expect(throws: ExitCode(1)) { try await command.run() }
     }
@@ -177,17 +178,17 @@ import Testing
               \(dir)/vendor/30-old.yaml: masked by \(dir)/policy.d/30-old.yaml
               \(dir)/vendor/50-pkg.yaml: 1 rule
 
-            """, stderr: "", exitCode: 0))
+            """, stderr: "", exitCode: .ok))
         // A directory argument alone: DIR/policy.yaml with DIR/policy.d.
         command = try #require(try CorralCommand.parseAsRoot(["check", dir]) as? CheckCommand)
         #expect(PolicySelection.resolve(command.policy, command.fragmentOptions).fragments?.directories == [dir + "/policy.d"])
         command = try #require(try CorralCommand.parseAsRoot(["check", "--fragments", "p.yaml"]) as? CheckCommand)
         #expect(PolicySelection.resolve(command.policy, command.fragmentOptions).fragments == FragmentSet())
         let json = CheckCommand.check(path: main, json: true, fragments: FragmentSet(directories: [dir + "/policy.d"]))
-        let d = dir.replacingOccurrences(of: "/", with: #"\/"#)  // JSONEncoder escapes '/'
-        let expected: String = #"{"diagnostics":[],"file":""# + d + #"\/policy.yaml","fragments":[{"path":""#
-            + d + #"\/policy.d\/10-admin.yaml","state":"active"},{"path":""# + d
-            + #"\/policy.d\/30-old.yaml","state":"disabled"}],"rules":2,"valid":true}"# + "\n"
+        let d = dir // slashes as they are (JSONOutput: .withoutEscapingSlashes)
+        let expected: String = #"{"diagnostics":[],"file":""# + d + #"/policy.yaml","fragments":[{"path":""#
+            + d + #"/policy.d/10-admin.yaml","state":"active"},{"path":""# + d
+            + #"/policy.d/30-old.yaml","state":"disabled"}],"rules":2,"valid":true}"# + "\n"
         #expect(json.stdout == expected)
     }
 
@@ -203,6 +204,6 @@ import Testing
             \(frag):4:10: error: duplicate rule id 'svc-stay' (first defined at \(dir)/policy.yaml:5:10) (rules[1].id)
             \(dir)/policy.yaml: 2 errors
 
-            """, exitCode: 1))
+            """, exitCode: .failed))
     }
 }

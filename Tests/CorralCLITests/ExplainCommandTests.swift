@@ -8,7 +8,7 @@ import Testing
 
     @Test func explainsAManagersOverStayDecision() {
         let out = ExplainCommand.execute(policy: nil, scenario: RepoPaths.examples + "/lock_in/scenario.yaml", step: 9)
-        #expect(out.status == 0)
+        #expect(out.status == .ok)
         let text = out.stdout.joined(separator: "\n")
         #expect(text.hasPrefix("step 9: migrate init moves web"))
         #expect(text.contains("  - services-stay (stay, enforce) subject any: deny, rank 0x000000000ffffffd"))
@@ -29,11 +29,11 @@ import Testing
     @Test func stepsWithoutDecisionsAndBadStepNumbers() throws {
         let path = RepoPaths.examples + "/ns_sandbox/scenario.yaml"
         let fork = ExplainCommand.execute(policy: nil, scenario: path, step: 3)
-        #expect(fork.status == 0 && fork.stdout.joined().contains("makes no decision"))
+        #expect(fork.status == .ok && fork.stdout.joined().contains("makes no decision"))
         #expect(try ScenarioLoader.load(path: path).steps.count == Self.nsSandboxSteps)
         for step in [99, 0, -1] {
             let bad = ExplainCommand.execute(policy: nil, scenario: path, step: step)
-            #expect(bad.status == 1)
+            #expect(bad.status == .invalidInput)
             #expect(bad.stderr == ["\(path): error: no step \(step) (the scenario has \(Self.nsSandboxSteps) steps, numbered from 1)"],
                     "step \(step) names the scenario's real step count")
         }

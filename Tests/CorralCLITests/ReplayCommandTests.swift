@@ -16,8 +16,8 @@ import Testing
             are listed as not replayable. A malformed line is reported with its number and skipped (--strict
             stops there); an incomplete last line, a log still being written, is skipped with a warning. With
             --generations, each event is first checked against the policy of its own generation. Exits 0 when
-            no verdict changes, 1 when some would change, 2 for bad input (a file that cannot be read, or
-            malformed lines and no changes).
+            no verdict changes, 1 when some would change, 2 for invalid input (an invalid policy, malformed
+            lines and no changes), 3 for a file that cannot be read (docs/cli.md).
 
             USAGE: corral replay --policy <candidate.yaml> [--generations <dir>] [--json] [--strict] <events.jsonl> ...
 
@@ -67,7 +67,7 @@ import Testing
         let same = RepoPaths.examples + "/lock_in/policy.yaml"
 
         let unchanged = ReplayCommand.execute(policy: same, events: [events])
-        #expect(unchanged.status == 0 && unchanged.stderr.isEmpty)
+        #expect(unchanged.status == .ok && unchanged.stderr.isEmpty)
         #expect(unchanged.stdout == ["replay against \(same)",
                                      "summary: 3 events: 2 replayed, 0 would change, 0 rule-only changes, 0 not replayable, 1 skipped (not decisions); 2 replayed without their generation's policy (not cross-checked)"])
 
@@ -77,10 +77,10 @@ import Testing
               - {id: services-stay, kind: stay, cgroups: [/system.slice]}
             """, "tight.yaml", in: dir)
         let changed = ReplayCommand.execute(policy: tight, events: [events])
-        #expect(changed.status == 1)
+        #expect(changed.status == .failed)
         #expect(changed.stdout.contains("  event 2 cgroup_attach pid 1 (systemd) moves 500 /system.slice/web.service -> /user.slice: allow by init-manages -> deny by services-stay"))
         let json = ReplayCommand.execute(policy: tight, events: [events], json: true)
-        #expect(json.status == 1 && json.stdout.count == 1)
+        #expect(json.status == .failed && json.stdout.count == 1)
         let report = try JSONDecoder().decode(ReplayReport.self, from: Data(json.stdout[0].utf8))
         #expect(report.summary.transitions == ["allow->deny": 1])
 
@@ -92,7 +92,7 @@ import Testing
                                      "rule_modes": [String: String](), "loosened": [String: Double](), "applied_at": 1.0]
         try JSONSerialization.data(withJSONObject: record).write(to: URL(fileURLWithPath: gens + "/1.json"))
         let checked = ReplayCommand.execute(policy: same, events: [events], generations: gens)
-        #expect(checked.status == 0)
+        #expect(checked.status == .ok)
         #expect(checked.stdout.last == "summary: 3 events: 2 replayed, 0 would change, 0 rule-only changes, 0 not replayable, 1 skipped (not decisions)")
     }
 
@@ -103,19 +103,19 @@ import Testing
         let events = try Self.write(Self.events[0] + "\n{\"id\": \"2\"\n\n" + #"{"hook":"admin"}"# + "\n", "bad.jsonl", in: dir)
         let out = ReplayCommand.execute(policy: policy, events: [events])
         // Malformed lines are reported with their numbers and skipped; the others are replayed.
-        #expect(out.status == 2 && out.stdout.last?.hasPrefix("summary: 1 event") == true, "\(out.stdout)")
+        #expect(out.status == .invalidInput && out.stdout.last?.hasPrefix("summary: 1 event") == true, "\(out.stdout)")
         #expect(out.stderr == ["\(events):2: error: invalid JSON",
                                "\(events):4: error: not a recorded event: missing key 'id'",
                                "2 malformed lines skipped; the report covers the other 1 events"])
         let strict = ReplayCommand.execute(policy: policy, events: [events], strict: true)
-        #expect(strict.status == 2 && strict.stdout.isEmpty)
+        #expect(strict.status == .invalidInput && strict.stdout.isEmpty)
         #expect(strict.stderr == ["\(events):2: error: invalid JSON", "\(events): stopped at the first malformed line (--strict)"])
         let missing = ReplayCommand.execute(policy: policy, events: [dir + "/none.jsonl"])
-        #expect(missing.status == 2 && missing.stderr.count == 1
+        #expect(missing.status == .unreadable && missing.stderr.count == 1
                 && missing.stderr[0].hasPrefix("\(dir)/none.jsonl: error: cannot read events: "), "\(missing.stderr)")
         let badPolicy = try Self.write("version: 2\n", "bad.yaml", in: dir)
         let invalid = ReplayCommand.execute(policy: badPolicy, events: [events])
-        #expect(invalid.status == 2 && invalid.stderr.first?.hasPrefix("\(badPolicy):1:10: error: unsupported version 2") == true)
+        #expect(invalid.status == .invalidInput && invalid.stderr.first?.hasPrefix("\(badPolicy):1:10: error: unsupported version 2") == true)
     }
 
     /// Several files in order, a gzip-compressed rotation among them, and a last line still
@@ -133,14 +133,14 @@ import Testing
         #expect(gzip.terminationStatus == 0)
         let current = try Self.write(Self.events[1] + "\n" + #"{"id":"3","hook":"cgroup_at"#, "events.jsonl", in: dir)
         let out = ReplayCommand.execute(policy: policy, events: [old + ".gz", current])
-        #expect(out.status == 0, "\(out.stdout) \(out.stderr)")
+        #expect(out.status == .ok, "\(out.stdout) \(out.stderr)")
         #expect(out.stdout.last?.hasPrefix("summary: 2 events: 2 replayed") == true, "\(out.stdout)")
         #expect(out.stderr == ["\(current):2: warning: incomplete last line (still being written?), skipped: invalid JSON"])
         // Corrupt gzip data is an error naming the file.
         let broken = try Self.write("", "broken.gz", in: dir)
         try Data([0x1f, 0x8b, 0x08, 0x00, 0x01]).write(to: URL(fileURLWithPath: broken))
         let bad = ReplayCommand.execute(policy: policy, events: [broken])
-        #expect(bad.status == 2 && bad.stderr.first?.hasPrefix("\(broken): error: cannot decompress (gzip): ") == true, "\(bad.stderr)")
+        #expect(bad.status == .invalidInput && bad.stderr.first?.hasPrefix("\(broken): error: cannot decompress (gzip): ") == true, "\(bad.stderr)")
     }
 
     @Test func unknownVerdictsAreRejected() throws {
@@ -149,7 +149,7 @@ import Testing
         let line = Self.events[0].replacingOccurrences(of: #""verdict":"deny""#, with: #""verdict":"maybe""#)
         let events = try Self.write(line + "\n", "e.jsonl", in: dir)
         let out = ReplayCommand.execute(policy: RepoPaths.examples + "/lock_in/policy.yaml", events: [events])
-        #expect(out.status == 2 && out.stderr.first == "\(events):1: error: unknown verdict 'maybe' (expected allow, deny or audit)",
+        #expect(out.status == .invalidInput && out.stderr.first == "\(events):1: error: unknown verdict 'maybe' (expected allow, deny or audit)",
                 "\(out.stderr)")
     }
 

@@ -10,7 +10,7 @@ import Testing
         #expect(scenarios.count >= 6)
         for path in scenarios {
             let out = SimulateCommand.execute(policy: nil, scenario: path, json: false)
-            #expect(out.status == 0, "\(path):\n\((out.stdout + out.stderr).joined(separator: "\n"))")
+            #expect(out.status == .ok, "\(path):\n\((out.stdout + out.stderr).joined(separator: "\n"))")
             #expect(out.stdout.last?.hasSuffix("held") == true)
         }
     }
@@ -26,7 +26,7 @@ import Testing
         try ("version: 1\nrules:\n" + text[cut.lowerBound...]).write(toFile: dir + "/policy.d/10-cgroups.yaml", atomically: true, encoding: .utf8)
         let scenario = RepoPaths.examples + "/lock_in/scenario.yaml"
         let out = SimulateCommand.execute(policy: dir, scenario: scenario, json: false)
-        #expect(out.status == 0, "\((out.stdout + out.stderr).joined(separator: "\n"))")
+        #expect(out.status == .ok, "\((out.stdout + out.stderr).joined(separator: "\n"))")
         #expect(out.stdout == SimulateCommand.execute(policy: nil, scenario: scenario, json: false).stdout)
         let policy = try PolicyLoader.load(fileOrDirectory: dir)
         #expect(policy.rule(id: "services-stay")?.location?.file == dir + "/policy.d/10-cgroups.yaml")
@@ -43,11 +43,11 @@ import Testing
         #expect(flipped != text)
         try flipped.write(toFile: dir + "/scenario.yaml", atomically: true, encoding: .utf8)
         let out = SimulateCommand.execute(policy: nil, scenario: dir + "/scenario.yaml", json: false)
-        #expect(out.status == 1)
+        #expect(out.status == .failed)
         #expect(out.stdout.last == "1 of 5 expectations failed (step 5)")
         #expect(out.stdout.contains { $0.hasPrefix("  expected allow by lock-sandbox EPERM: FAILED") })
         let json = SimulateCommand.execute(policy: nil, scenario: dir + "/scenario.yaml", json: true)
-        #expect(json.status == 1)
+        #expect(json.status == .failed)
         let summary = try JSONSerialization.jsonObject(with: Data(json.stdout.last!.utf8)) as? [String: Any]
         #expect(summary?["failed_steps"] as? [Int] == [5])
     }
@@ -64,28 +64,28 @@ import Testing
 
     @Test func jsonLinesAreObjects() throws {
         let out = SimulateCommand.execute(policy: nil, scenario: RepoPaths.examples + "/cgroup_verify_hook_args/scenario.yaml", json: true)
-        #expect(out.status == 0 && out.stdout.count == 3)
+        #expect(out.status == .ok && out.stdout.count == 3)
         let first = try #require(try JSONSerialization.jsonObject(with: Data(out.stdout[0].utf8)) as? [String: Any])
         let decision = try #require((first["decisions"] as? [[String: Any]])?.first)
         let record = try #require(decision["record"] as? [String: Any])
         #expect(record["target_pid"] as? Int == 300 && record["src_cgroup"] as? Int == 1000 && record["threadgroup"] as? Int == 1)
     }
 
-    @Test func loadErrorsExitOne() throws {
+    @Test func loadErrorsExitInvalidInputOrUnreadable() throws {
         let dir = RepoPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try "steps:\n  - fork: {parent: nobody, child: c, pid: 2}\n".write(toFile: dir + "/s.yaml", atomically: true, encoding: .utf8)
         let out = SimulateCommand.execute(policy: RepoPaths.examples + "/ns_sandbox/policy.yaml", scenario: dir + "/s.yaml", json: false)
-        #expect(out.status == 1 && out.stdout.isEmpty)
+        #expect(out.status == .invalidInput && out.stdout.isEmpty)
         #expect(out.stderr.first?.hasPrefix(dir + "/s.yaml:2:20: error: unknown task 'nobody'") == true)
         let noPolicy = SimulateCommand.execute(policy: nil, scenario: RepoPaths.examples + "/../docs/none.yaml", json: false)
-        #expect(noPolicy.status == 1 && !noPolicy.stderr.isEmpty)
+        #expect(noPolicy.status == .unreadable && !noPolicy.stderr.isEmpty)
     }
 
     @Test func policyOptionOverridesTheScenario() {
         // The deny-migration scenario run under the ns_sandbox policy: /denied is no longer denied.
         let out = SimulateCommand.execute(policy: RepoPaths.examples + "/ns_sandbox/policy.yaml",
                                           scenario: RepoPaths.examples + "/cgroup_deny_migration/scenario.yaml", json: false)
-        #expect(out.status == 1 && out.stdout.last == "1 of 3 expectations failed (step 4)")
+        #expect(out.status == .failed && out.stdout.last == "1 of 3 expectations failed (step 4)")
     }
 }

@@ -179,7 +179,7 @@ public final class ControlService: DaemonService {
             case .noSuchEvent(let id): throw .noSuchEvent(id: id)
             case .noSuchProcess(let p): throw .noSuchProcess(pid: Int(p))
             case .invalidParameter(let p, let r): throw .invalidParameter(p, reason: r)
-            case .kernel(let r): throw .kernelError(reason: r)
+            case .kernel(let r), .unsupportedKernel(let r): throw .kernelError(reason: r)
             case .permissionDenied(let m): throw .permissionDenied(method: m)
             case .registrationOutsideSubtree(let s, let p): throw .registrationOutsideSubtree(subtree: s, problems: p)
             case .noSuchRegistration(let id): throw .noSuchRegistration(id: id)

@@ -18,6 +18,8 @@ public final class EventService: DaemonService {
     var reader: EventReader?
     weak var reactor: Reactor?
     public private(set) var metrics = MetricsSnapshot()
+    /// The generation whose rules `metrics` labels (MetricsSnapshot.setActiveRules).
+    private var metricsGeneration: UInt64?
     public private(set) var eventsSeen: UInt64 = 0
     private var subscribers: [(filter: EventFilter, stream: ControlStream)] = []
     private var logFailed = false
@@ -79,6 +81,10 @@ public final class EventService: DaemonService {
 
     func deliver(_ ev: Event) {
         eventsSeen += 1
+        if metricsGeneration != loader.manager.generation {
+            metricsGeneration = loader.manager.generation
+            metrics.setActiveRules(Set(loader.manager.policy.rules.map(\.id)))
+        }
         metrics.count(hook: ev.hook, verdict: ev.verdict ?? "", mode: ev.mode ?? "", rule: ev.rule)
         var recorded = enricher.enrich(ev)
         if ev.exeCarried == true, let tgid = ev.tgid,

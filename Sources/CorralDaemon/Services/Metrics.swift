@@ -13,7 +13,16 @@ public struct DecisionKey: Hashable, Sendable, Comparable {
 }
 
 public struct MetricsSnapshot: Sendable {
+    /// The `rule` label of decisions by a rule that is not in the active policy (rule ids start
+    /// with a letter or digit, so no rule has this id).
+    public static let otherRule = "_other"
+    /// `corral_build_info`'s labels: the version and git revision of the daemon's binary.
+    public var version = "unknown"
+    public var revision = "unknown"
     public var decisions: [DecisionKey: UInt64] = [:]
+    /// The rule ids of the active policy: the only values of the `rule` label besides "" (no
+    /// rule) and `otherRule`, so the number of series stays bounded by the policy's size.
+    public private(set) var activeRules: Set<String> = []
     public var ringbufDrops: UInt64 = 0
     public var eventsSuppressed: UInt64 = 0
     public var generation: UInt64 = 0
@@ -30,7 +39,24 @@ public struct MetricsSnapshot: Sendable {
     public init() {}
 
     public mutating func count(hook: String, verdict: String, mode: String, rule: String?) {
-        decisions[DecisionKey(hook: hook, verdict: verdict, mode: mode, rule: rule ?? ""), default: 0] += 1
+        decisions[DecisionKey(hook: hook, verdict: verdict, mode: mode, rule: ruleLabel(rule)), default: 0] += 1
+    }
+
+    /// A new active policy: counts of rules it no longer has join `otherRule`'s.
+    public mutating func setActiveRules(_ rules: Set<String>) {
+        activeRules = rules
+        var folded: [DecisionKey: UInt64] = [:]
+        for (key, value) in decisions {
+            var k = key
+            k.rule = ruleLabel(key.rule)
+            folded[k, default: 0] += value
+        }
+        decisions = folded
+    }
+
+    private func ruleLabel(_ rule: String?) -> String {
+        guard let rule, !rule.isEmpty else { return "" }
+        return rule == Self.otherRule || activeRules.contains(rule) ? rule : Self.otherRule
     }
 
     public func render() -> String {
@@ -38,7 +64,9 @@ public struct MetricsSnapshot: Sendable {
         func family(_ name: String, _ type: String, _ help: String) {
             out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
         }
-        family("corral_decisions_total", "counter", "Decisions the daemon received as events, by hook, verdict, mode and rule.")
+        family("corral_build_info", "gauge", "Version and git revision of the running daemon (always 1).")
+        out += "corral_build_info{version=\"\(esc(version))\",revision=\"\(esc(revision))\"} 1\n"
+        family("corral_decisions_total", "counter", "Decisions the daemon received as events, by hook, verdict, mode and rule (a rule of the active policy, _other for other rules).")
         for (k, v) in decisions.sorted(by: { $0.key < $1.key }) {
             out += "corral_decisions_total{hook=\"\(esc(k.hook))\",verdict=\"\(esc(k.verdict))\",mode=\"\(esc(k.mode))\",rule=\"\(esc(k.rule))\"} \(v)\n"
         }
@@ -50,9 +78,9 @@ public struct MetricsSnapshot: Sendable {
         out += "corral_policy_generation \(generation)\n"
         family("corral_policy_last_apply_timestamp_seconds", "gauge", "Wall-clock time of the last generation switch.")
         out += "corral_policy_last_apply_timestamp_seconds \(String(format: "%.3f", lastApply))\n"
-        family("corral_program_run_count_total", "counter", "Runs of each attached BPF program (kernel BPF stats).")
+        family("corral_program_runs_total", "counter", "Runs of each attached BPF program (kernel BPF stats).")
         for p in programs.sorted(by: { $0.name < $1.name }) {
-            out += "corral_program_run_count_total{program=\"\(esc(p.name))\"} \(p.runCount)\n"
+            out += "corral_program_runs_total{program=\"\(esc(p.name))\"} \(p.runCount)\n"
         }
         family("corral_program_run_time_seconds_total", "counter", "Run time of each attached BPF program (kernel BPF stats).")
         for p in programs.sorted(by: { $0.name < $1.name }) {

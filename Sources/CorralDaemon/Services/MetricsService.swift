@@ -41,12 +41,17 @@ public final class MetricsService: DaemonService {
     public private(set) var refused = 0
     public private(set) var timedOut = 0
 
-    init(address: String, loader: LoaderService, events: EventService, logger: Logger) {
+    init(address: String, configuration: DaemonConfiguration, loader: LoaderService, events: EventService, logger: Logger) {
         self.address = address
         self.logger = logger
         limits = Limits()
         kernelStats = true
-        body = { Self.snapshot(loader: loader, events: events).render() }
+        let build = (version: configuration.buildVersion, revision: configuration.buildRevision)
+        body = {
+            var s = Self.snapshot(loader: loader, events: events)
+            (s.version, s.revision) = build
+            return s.render()
+        }
     }
 
     /// An endpoint serving `body()` (tests; no kernel statistics are enabled).
@@ -153,6 +158,7 @@ public final class MetricsService: DaemonService {
         s.eventsSuppressed = m.session.eventsSuppressed
         s.generation = m.generation
         s.lastApply = m.lastApplyAt
+        s.setActiveRules(Set(m.policy.rules.map(\.id))) // also right before the new generation's first event
         s.programs = m.session.object.programStats()
         s.cgroupsClassified = m.session.stat(UInt32(CORRAL_STAT_CLASSIFIED.rawValue))
         s.cgroupsClassifyFailed = m.session.stat(UInt32(CORRAL_STAT_CLASSIFY_FAILED.rawValue))

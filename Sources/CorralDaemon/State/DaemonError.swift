@@ -10,6 +10,8 @@ public enum DaemonError: Error, Sendable, Equatable, CustomStringConvertible {
     case noSuchProcess(Int32)
     case invalidParameter(String, String)
     case kernel(String)
+    /// The kernel lacks what Corral needs (KernelError.unsupported, .modeUnavailable).
+    case unsupportedKernel(String)
     /// The method, refused to this caller.
     case permissionDenied(String)
     /// The subtree, and one line per problem.
@@ -17,7 +19,11 @@ public enum DaemonError: Error, Sendable, Equatable, CustomStringConvertible {
     case noSuchRegistration(String)
 
     public init(_ e: KernelError) {
-        if case .compile(let message) = e { self = .capacityExceeded(message) } else { self = .kernel(e.description) }
+        switch e {
+        case .compile(let message): self = .capacityExceeded(message)
+        case .unsupported, .modeUnavailable: self = .unsupportedKernel(e.description)
+        default: self = .kernel(e.description)
+        }
     }
 
     /// The varlink-style error name.
@@ -29,7 +35,7 @@ public enum DaemonError: Error, Sendable, Equatable, CustomStringConvertible {
         case .noSuchEvent: ControlError.Name.noSuchEvent
         case .noSuchProcess: ControlError.Name.noSuchProcess
         case .invalidParameter: ControlError.Name.invalidParameter
-        case .kernel: ControlError.Name.kernelError
+        case .kernel, .unsupportedKernel: ControlError.Name.kernelError
         case .permissionDenied: ControlError.Name.permissionDenied
         case .registrationOutsideSubtree: ControlError.Name.registrationOutsideSubtree
         case .noSuchRegistration: ControlError.Name.noSuchRegistration
@@ -44,7 +50,7 @@ public enum DaemonError: Error, Sendable, Equatable, CustomStringConvertible {
         case .noSuchEvent(let id): "no event with id \(id) (the daemon keeps the last events of this boot)"
         case .noSuchProcess(let pid): "no process \(pid)"
         case .invalidParameter(let p, let why): "invalid parameter '\(p)': \(why)"
-        case .kernel(let r): r
+        case .kernel(let r), .unsupportedKernel(let r): r
         case .permissionDenied(let m): "permission denied: \(m)"
         case .registrationOutsideSubtree(let s, let p): "registration outside \(s):\n" + p.joined(separator: "\n")
         case .noSuchRegistration(let id): "no registration '\(id)'"

@@ -20,6 +20,14 @@ public struct ProbeReport: Sendable, Codable {
     /// What compat mode lacks (empty when compat works).
     public var compatMissing: [UnsupportedFeature]
 
+    /// snake_case keys (`probe --json`), spelled out: Foundation's convertToSnakeCase makes
+    /// `activeLSMs` "active_ls_ms".
+    enum CodingKeys: String, CodingKey {
+        case mode, btf
+        case kernelRelease = "kernel_release", activeLSMs = "active_lsms", nativeHooksFound = "native_hooks_found"
+        case nativeMissing = "native_missing", compatMissing = "compat_missing"
+    }
+
     /// Missing pieces for a mode (unsupported: the union, compat first).
     public func missing(for mode: KernelMode) -> [UnsupportedFeature] {
         switch mode {

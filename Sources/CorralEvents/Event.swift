@@ -60,6 +60,10 @@ public struct Event: Codable, Sendable, Hashable {
     public var hookCount: UInt64?
 
     // Added by the daemon.
+    /// Where `rule` comes from (`Policy.origin(of:)`: `FILE:LINE`, or a registration), looked up
+    /// in the daemon's active generation; nil for a default allow or a rule that generation lacks.
+    /// The evaluator's events carry it too.
+    public var ruleOrigin: String?
     /// `/proc/<tgid>/exe` when the daemon read the event; nil when it could not (task gone).
     public var actorExe: String?
     /// Extended attribute names on that executable (for `xattr:` subjects); nil when not read.
@@ -167,6 +171,7 @@ public struct Event: Codable, Sendable, Hashable {
         case bootID = "boot_id"
         case timestampNs = "timestamp_ns"
         case ruleUID = "rule_uid"
+        case ruleOrigin = "rule_origin"
         case targetPID = "target_pid"
         case srcCgroup = "src_cgroup"
         case dstCgroup = "dst_cgroup"
@@ -212,6 +217,7 @@ public struct Event: Codable, Sendable, Hashable {
         mode = try c.decodeIfPresent(String.self, forKey: .mode)
         rule = try c.decodeIfPresent(String.self, forKey: .rule)
         ruleUID = try c.decodeIfPresent(UInt32.self, forKey: .ruleUID)
+        ruleOrigin = try c.decodeIfPresent(String.self, forKey: .ruleOrigin)
         pid = try c.decodeIfPresent(UInt32.self, forKey: .pid)
         tgid = try c.decodeIfPresent(UInt32.self, forKey: .tgid)
         comm = try c.decodeIfPresent(String.self, forKey: .comm)
@@ -271,6 +277,7 @@ public struct Event: Codable, Sendable, Hashable {
         try c.encodeIfPresent(mode, forKey: .mode)
         try c.encodeIfPresent(rule, forKey: .rule)
         try c.encodeIfPresent(ruleUID, forKey: .ruleUID)
+        try c.encodeIfPresent(ruleOrigin, forKey: .ruleOrigin)
         try c.encodeIfPresent(pid, forKey: .pid)
         try c.encodeIfPresent(tgid, forKey: .tgid)
         try c.encodeIfPresent(comm, forKey: .comm)

@@ -31,7 +31,7 @@ struct DaemonCommand: AsyncParsableCommand {
     var logLevel: String?
     @Flag(name: .long, help: "Do not print events on stdout (they still go to the log file and subscribers).") var quiet = false
     @Flag(name: .long, help: ArgumentHelp(
-        "Apply the --policy file again whenever its content changes (a Kubernetes ConfigMap update, an editor's save).",
+        "Apply the --policy file again whenever its content changes (a Kubernetes ConfigMap update, an editor's save), or with fragments whenever a fragment directory changes.",
         discussion: "Off by default: on a host, `systemctl reload corral` (corral apply) is the deliberate step. A file with errors is refused and logged; the running generation stays."))
     var watchPolicy = false
     @Flag(name: .long, help: "Remove the pins of a previous daemon (enforcement stops) and exit.") var unload = false

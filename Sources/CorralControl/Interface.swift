@@ -86,6 +86,9 @@ public enum ControlInterface {
             /// predates fragments).
             public var fragments: [String]?
             public var rules: Int
+            /// Rule id → where it comes from: `FILE:LINE` (the main file or a fragment) or
+            /// `registration reg-1 (manager pid …)` (nil: a daemon that predates origins).
+            public var ruleOrigins: [String: String]?
             public var policyMode: String
             public var ruleModes: [String: String]
             /// Rule id → unix time its loosening ends.
@@ -110,13 +113,16 @@ public enum ControlInterface {
                 case eventsSuppressed = "events_suppressed"
                 case policyWatch = "policy_watch"
                 case registrations
+                case ruleOrigins = "rule_origins"
             }
 
             public init(kernelMode: String, generation: UInt64, slot: Int, source: String, fragments: [String]? = nil,
                         rules: Int, policyMode: String,
                         ruleModes: [String: String], loosened: [String: Double], pins: String, adopted: Bool,
                         ringbufDrops: UInt64, eventsSeen: UInt64, lastApply: Double, policyWatch: PolicyWatchStatus?,
-                        registrations: [RegistrationStatus]? = nil, eventsSuppressed: UInt64? = nil) {
+                        registrations: [RegistrationStatus]? = nil, eventsSuppressed: UInt64? = nil,
+                        ruleOrigins: [String: String]? = nil) {
+                self.ruleOrigins = ruleOrigins
                 self.kernelMode = kernelMode
                 self.generation = generation
                 self.slot = slot

@@ -7,10 +7,15 @@ public enum DecisionExplainer {
     public static func summary(_ decision: Decision) -> String {
         if decision.hook == .namespaceFree { return "notified: " + decision.reason }
         var text = decision.verdict.rawValue
-        if let rule = decision.rule { text += " by \(rule)" }
+        if let rule = decision.rule { text += " by " + named(rule, origin: decision.ruleOrigin) }
         if let mode = decision.mode { text += " [\(mode.rawValue)]" }
         if decision.err != 0 { text += " \(ErrnoNames.symbol(of: decision.err))" }
         return text + ": " + why(decision)
+    }
+
+    /// A rule with its origin when known: `stay-web (/etc/corral/policy.d/web.yaml:3)`.
+    public static func named(_ rule: String, origin: String?) -> String {
+        origin.map { "\(rule) (\($0))" } ?? rule
     }
 
     /// `decision.reason` without its opening verdict phrase (the prefixes `Evaluator.finish` writes).
@@ -42,7 +47,7 @@ public enum DecisionExplainer {
         lines.append("would-be winner: " + winnerText(decision.wouldBe))
         lines.append("effective winner: " + winnerText(decision.effective))
         var verdict = "verdict: \(decision.verdict.rawValue)"
-        if let rule = decision.rule { verdict += " by \(rule)" }
+        if let rule = decision.rule { verdict += " by " + named(rule, origin: decision.ruleOrigin) }
         if let mode = decision.mode { verdict += " [\(mode.rawValue)]" }
         if decision.err != 0 { verdict += " \(ErrnoNames.symbol(of: decision.err)) (\(decision.err))" }
         lines.append(verdict)

@@ -652,7 +652,8 @@ public struct Evaluator: Sendable {
         return Decision(hook: hook, verdict: verdict, rule: reported?.rule.id, mode: reported?.mode,
                         err: verdict == .deny ? (reported?.rule.errno ?? 1) : 0, reason: reason,
                         effects: SideEffects(), record: record, wouldBe: winner(wouldBe),
-                        effective: winner(effective), considered: trace.entries)
+                        effective: winner(effective), considered: trace.entries,
+                        ruleOrigin: reported.flatMap { policy?.origin(of: $0.rule) })
     }
 
     private func noPolicy(_ hook: Hook, _ record: Event) -> Decision {

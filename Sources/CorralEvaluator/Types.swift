@@ -282,6 +282,8 @@ public struct Decision: Codable, Sendable, Hashable {
     public var verdict: Verdict
     /// The reported rule (nil: default allow).
     public var rule: String?
+    /// Where the reported rule comes from (`Policy.origin(of:)`): `FILE:LINE` or a registration.
+    public var ruleOrigin: String?
     /// Mode of the reported rule at decision time; nil when no rule is reported.
     public var mode: RuleMode?
     /// errno returned to the caller: the rule's errno when denied, else 0.
@@ -296,10 +298,11 @@ public struct Decision: Codable, Sendable, Hashable {
 
     public init(hook: Hook, verdict: Verdict, rule: String?, mode: RuleMode?, err: Int32, reason: String,
                 effects: SideEffects, record: Event, wouldBe: Winner?, effective: Winner?,
-                considered: [Consideration]) {
+                considered: [Consideration], ruleOrigin: String? = nil) {
         self.hook = hook
         self.verdict = verdict
         self.rule = rule
+        self.ruleOrigin = ruleOrigin
         self.mode = mode
         self.err = err
         self.reason = reason
@@ -310,6 +313,7 @@ public struct Decision: Codable, Sendable, Hashable {
         event.verdict = verdict.rawValue
         event.mode = (mode ?? .enforce).rawValue
         event.rule = rule
+        event.ruleOrigin = ruleOrigin
         event.ruleUID = rule.map(StableID.of) ?? 0
         event.err = err
         event.errno = err == 0 ? nil : ErrnoNames.symbol(of: err)
@@ -327,6 +331,7 @@ public struct Decision: Codable, Sendable, Hashable {
 
     enum CodingKeys: String, CodingKey {
         case hook, verdict, rule, mode, err, reason, effects, record
+        case ruleOrigin = "rule_origin"
         case wouldBe = "would_be"
         case effective, considered
     }

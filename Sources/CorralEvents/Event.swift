@@ -60,6 +60,10 @@ public struct Event: Codable, Sendable, Hashable {
     public var hookCount: UInt64?
 
     // Added by the daemon.
+    /// Where `rule` comes from (`Policy.origin(of:)`: `FILE:LINE`, or a registration), looked up
+    /// in the daemon's active generation; nil for a default allow or a rule that generation lacks.
+    /// The evaluator's events carry it too.
+    public var ruleOrigin: String?
     /// `/proc/<tgid>/exe` when the daemon read the event; nil when it could not (task gone).
     public var actorExe: String?
     /// Extended attribute names on that executable (for `xattr:` subjects); nil when not read.
@@ -167,7 +171,8 @@ public struct Event: Codable, Sendable, Hashable {
     static let schema: [EventField] = [
         .init("boot_id", \.bootID), .init("generation", \.generation), .init("seq", \.seq),
         .init("timestamp_ns", \.timestampNs), .init("verdict", \.verdict), .init("mode", \.mode),
-        .init("rule", \.rule), .init("rule_uid", \.ruleUID), .init("pid", \.pid), .init("tgid", \.tgid),
+        .init("rule", \.rule), .init("rule_uid", \.ruleUID), .init("rule_origin", \.ruleOrigin),
+        .init("pid", \.pid), .init("tgid", \.tgid),
         .init("comm", \.comm), .init("target_pid", \.targetPID), .init("src_cgroup", \.srcCgroup),
         .init("dst_cgroup", \.dstCgroup), .init("src_cgroup_path", \.srcCgroupPath),
         .init("dst_cgroup_path", \.dstCgroupPath), .init("threadgroup", \.threadgroup),

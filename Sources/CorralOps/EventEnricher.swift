@@ -10,6 +10,8 @@ public struct EventEnricher: Sendable {
     public let procRoot: String
     /// Read the executable's xattr names too (`actor_exe_xattrs`, for `xattr:` subjects).
     public var readXattrs: Bool
+    /// Rule id → origin in the active generation (`Policy.ruleOrigins`): fills `rule_origin`.
+    public var ruleOrigins: [String: String] = [:]
 
     public init(procRoot: String = "/proc", bootID: String? = nil, readXattrs: Bool = true) {
         self.procRoot = procRoot
@@ -24,11 +26,12 @@ public struct EventEnricher: Sendable {
         return hex.count >= 8 ? String(hex.prefix(8)) : nil
     }
 
-    /// The recorded form of a kernel `event`: the boot id and the actor's executable as /proc
-    /// shows it now.
+    /// The recorded form of a kernel `event`: the boot id, the origin of its rule and the actor's
+    /// executable as /proc shows it now.
     public func enrich(_ event: Event) -> Event {
         var recorded = event
         recorded.bootID = bootID
+        recorded.ruleOrigin = event.rule.flatMap { ruleOrigins[$0] }
         let (exe, xattrs) = actorExecutable(tgid: event.tgid ?? 0)
         recorded.actorExe = exe
         recorded.actorExeXattrs = xattrs

@@ -93,7 +93,7 @@ public struct EventExplanation: Sendable {
     static func kernelText(_ e: Event) -> String? {
         guard let verdict = e.verdict else { return nil }
         var text = verdict
-        if let rule = e.rule { text += " by \(rule)" }
+        if let rule = e.rule { text += " by " + DecisionExplainer.named(rule, origin: e.ruleOrigin) }
         if let mode = e.mode, e.rule != nil { text += " [\(mode)]" }
         if let errno = e.errno, verdict == "deny" { text += " \(errno)" }
         return text
@@ -101,7 +101,7 @@ public struct EventExplanation: Sendable {
 
     static func evaluatorText(_ d: Decision) -> String {
         var text = d.verdict.rawValue
-        if let rule = d.rule { text += " by \(rule)" } else { text += " (no rule)" }
+        if let rule = d.rule { text += " by " + DecisionExplainer.named(rule, origin: d.ruleOrigin) } else { text += " (no rule)" }
         if let mode = d.mode { text += " [\(mode.rawValue)]" }
         if d.err != 0 { text += " \(ErrnoNames.symbol(of: d.err))" }
         return text

@@ -39,8 +39,13 @@ public struct GenerationRecord: Codable, Sendable, Equatable {
         public var uid: UInt32
         public var policy: String
         public var registeredAt: Double
+        /// The manager's systemd unit when it registered (`Workload.identify` of its cgroup);
+        /// nil when it runs in none or the record predates it.
+        public var unit: String?
 
-        public init(id: String, subtree: String, managerRule: String, pid: Int32, uid: UInt32, policy: String, registeredAt: Double) {
+        public init(id: String, subtree: String, managerRule: String, pid: Int32, uid: UInt32, policy: String,
+                    registeredAt: Double, unit: String? = nil) {
+            self.unit = unit
             self.id = id
             self.subtree = subtree
             self.managerRule = managerRule
@@ -53,8 +58,13 @@ public struct GenerationRecord: Codable, Sendable, Equatable {
         /// The name its rules' locations carry.
         public var source: String { "registration:" + id }
 
+        /// Its rules' origin (`Policy.origin(of:)`): `registration reg-1 (manager pid 1234, unit x.service)`.
+        public var origin: String {
+            "registration \(id) (manager pid \(pid)" + (unit.map { ", unit \($0)" } ?? "") + ")"
+        }
+
         enum CodingKeys: String, CodingKey {
-            case id, subtree, pid, uid, policy
+            case id, subtree, pid, uid, policy, unit
             case managerRule = "manager_rule"
             case registeredAt = "registered_at"
         }
@@ -128,9 +138,13 @@ public struct GenerationRecord: Codable, Sendable, Equatable {
     /// The recorded policy: the main text, its fragments and the registrations, validated as one
     /// policy. `registrations: false`: without the registrations (what the admin applied).
     public func parsePolicy(registrations withRegistrations: Bool = true) throws(PolicyErrors) -> Policy {
-        try PolicyLoader.parse(main: PolicyText(source: source, text: policy),
+        var policy = try PolicyLoader.parse(main: PolicyText(source: source, text: policy),
                                fragments: fragments.map { PolicyText(source: $0.source, text: $0.policy) }
                                    + (withRegistrations ? registrations.map { PolicyText(source: $0.source, text: $0.policy) } : []))
+        if withRegistrations {
+            for registration in registrations { policy.sourceNames[registration.source] = registration.origin }
+        }
+        return policy
     }
 
     /// `base` with this record's overrides: the per-rule modes, and for a loosened rule its

@@ -159,6 +159,8 @@ public struct WhyAnswer: Sendable {
 
     public var verdict: Verdict { decision.verdict }
     public var rule: String? { decision.rule }
+    /// Where that rule comes from (`Policy.origin(of:)`).
+    public var ruleOrigin: String? { decision.ruleOrigin }
     public var mode: RuleMode? { decision.mode }
     /// The errno a denial returns (0 unless denied).
     public var errno: Int32 { decision.err }

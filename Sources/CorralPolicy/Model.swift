@@ -313,6 +313,9 @@ public struct Policy: Hashable, Sendable {
     /// The drop-in fragment files merged after the main file, in merge order (PolicyFragments.swift);
     /// each rule's `location.file` names the file it came from.
     public var fragments: [String] = []
+    /// How `origin(of:)` names a source that is no file: a registration's rules carry the
+    /// location file `registration:reg-1`, named `registration reg-1 (manager pid 1234, unit …)`.
+    public var sourceNames: [String: String] = [:]
 
     public init(
         version: Int = 1, defaultMode: RuleMode = .enforce, cgroupRoot: String = "/sys/fs/cgroup",
@@ -327,4 +330,20 @@ public struct Policy: Hashable, Sendable {
     }
 
     public func rule(id: String) -> Rule? { rules.first { $0.id == id } }
+
+    /// Where `rule` comes from (docs/policy.md, "Where a rule comes from"): `FILE:LINE` for a rule
+    /// of the main file or a fragment, the registration's description for a registered rule; nil
+    /// for a rule built in code (no location).
+    public func origin(of rule: Rule) -> String? {
+        guard let location = rule.location else { return nil }
+        return sourceNames[location.file] ?? "\(location.file):\(location.line)"
+    }
+
+    /// The origin of the rule with id `id`; nil when there is no such rule or it has no location.
+    public func origin(ofRule id: String) -> String? { rule(id: id).flatMap(origin(of:)) }
+
+    /// Rule id → origin, for every rule with a location.
+    public var ruleOrigins: [String: String] {
+        Dictionary(rules.compactMap { rule in origin(of: rule).map { (rule.id, $0) } }, uniquingKeysWith: { a, _ in a })
+    }
 }

@@ -178,6 +178,14 @@ enum RegistrationTests {
                   "status registrations: \(regs)")
         let (st, out) = try d.cli(["status"])
         try check(st == .exited(0) && out.contains("\"registrations\"") && out.contains("c1-lock"), "corral status: \(st) \(out)")
+        // Each rule's origin: the policy file's line, or the registration and its manager.
+        let origins = try d.status()["rule_origins"]?.objectValue ?? [:]
+        func fromReg1(_ origin: String?) -> Bool { origin?.hasPrefix("registration reg-1 (manager pid ") == true && origin!.hasSuffix(")") }
+        try check(fromReg1(origins["c1-lock"]?.stringValue) && fromReg1(origins["c1-inner"]?.stringValue)
+                  && origins["dlg"]?.stringValue?.hasPrefix(d.policyFile + ":") == true, "status rule_origins: \(origins)")
+        try d.waitFor("the denied join's event naming the registration", seconds: 30) {
+            ((try? d.events(rule: "c1-lock", verdict: "deny")) ?? []).contains { fromReg1($0["rule_origin"]?.stringValue) }
+        }
 
         // kill -9, restart: the new daemon adopts from the record, the registration with it.
         try d.kill9()

@@ -15,7 +15,7 @@ import Testing
         #expect(text.contains("  - init-manages (managers, enforce) subject init: allow, rank 0x0000004007fffffc"))
         #expect(text.contains("would-be winner: init-manages (allow"))
         #expect(text.contains("effective winner: init-manages (allow"))
-        #expect(text.contains("verdict: allow by init-manages [enforce]"))
+        #expect(text.contains("verdict: allow by init-manages (\(RepoPaths.examples)/lock_in/policy.yaml:21) [enforce]"))
     }
 
     @Test func explainsLockingAndNotApplicableRules() {

@@ -27,7 +27,15 @@ import Testing
         let scenario = RepoPaths.examples + "/lock_in/scenario.yaml"
         let out = SimulateCommand.execute(policy: dir, scenario: scenario, json: false)
         #expect(out.status == .ok, "\((out.stdout + out.stderr).joined(separator: "\n"))")
-        #expect(out.stdout == SimulateCommand.execute(policy: nil, scenario: scenario, json: false).stdout)
+        // The same decisions; each deciding rule named with the file (and line) it now comes from.
+        let single = RepoPaths.examples + "/lock_in/policy.yaml"
+        let expected = SimulateCommand.execute(policy: nil, scenario: scenario, json: false).stdout.map {
+            $0.replacingOccurrences(of: "(\(single):13)", with: "(\(dir)/policy.yaml:13)")
+                .replacingOccurrences(of: "(\(single):17)", with: "(\(dir)/policy.d/10-cgroups.yaml:3)")
+                .replacingOccurrences(of: "(\(single):21)", with: "(\(dir)/policy.d/10-cgroups.yaml:7)")
+        }
+        #expect(out.stdout == expected)
+        #expect(out.stdout[6].hasPrefix("step 7 migrate web moves web (pid 600) /system.slice/web.service -> /user.slice via cgroup.procs: deny by services-stay (\(dir)/policy.d/10-cgroups.yaml:3) [enforce] EPERM: "))
         let policy = try PolicyLoader.load(fileOrDirectory: dir)
         #expect(policy.rule(id: "services-stay")?.location?.file == dir + "/policy.d/10-cgroups.yaml")
     }
@@ -55,7 +63,7 @@ import Testing
     @Test func textLinesFollowTheFormat() {
         let out = SimulateCommand.execute(policy: nil, scenario: RepoPaths.examples + "/ns_sandbox/scenario.yaml", json: false)
         #expect(out.stdout.contains {
-            $0.hasPrefix("step 5 setns child -> host-uts (uts 4026531838): deny by lock-sandbox [enforce] EPERM: task 101")
+            $0.hasPrefix("step 5 setns child -> host-uts (uts 4026531838): deny by lock-sandbox (\(RepoPaths.examples)/ns_sandbox/policy.yaml:13) [enforce] EPERM: task 101")
         })
         // The verdict, rule and mode are stated once: the head says them, the text explains.
         #expect(!out.stdout.contains { $0.contains("denied by rule") || $0.contains(": allowed: ") })

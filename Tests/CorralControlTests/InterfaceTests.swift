@@ -30,6 +30,10 @@ private typealias I = ControlInterface
         text = JSONValue.object(try I.GetStatus.encode(reply: status)).description
         #expect(text.contains(#""policy_watch":{"last_change":"none","path":"/p"}"#))
         #expect(try I.GetStatus.decode(reply: I.GetStatus.encode(reply: status)) == status)
+        status.ruleOrigins = ["a": "/etc/corral/policy.yaml:3", "b": "registration reg-1 (manager pid 7)"]
+        text = JSONValue.object(try I.GetStatus.encode(reply: status)).description
+        #expect(text.contains(#""rule_origins":{"a":"/etc/corral/policy.yaml:3","b":"registration reg-1 (manager pid 7)"}"#))
+        #expect(try I.GetStatus.decode(reply: I.GetStatus.encode(reply: status)) == status)
         // Requests leave nil parameters out.
         #expect(JSONValue.object(I.SetMode.encode(parameters: .init(mode: "audit", rule: nil))).description == #"{"mode":"audit"}"#)
         #expect(JSONValue.object(I.Why.encode(parameters: .init(pid: 7, toCgroup: "/a"))).description == #"{"pid":7,"to_cgroup":"/a"}"#)

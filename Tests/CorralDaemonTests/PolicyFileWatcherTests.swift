@@ -66,10 +66,15 @@ private final class Harness {
     let reactor: Reactor
     let watcher: PolicyFileWatcher
 
-    init(path: String, baseline: String, timing: PolicyFileWatcher.Timing = .init(quietMillis: 100, maxDelayMillis: 1000, rewatchMillis: 100)) throws {
+    init(path: String, baseline: String, fragmentDirectories: [String] = [],
+         timing: PolicyFileWatcher.Timing = .init(quietMillis: 100, maxDelayMillis: 1000, rewatchMillis: 100)) throws {
         reactor = try Reactor()
         let box = Box()
-        watcher = PolicyFileWatcher(path: path, baseline: baseline, timing: timing, logger: Logger(label: "test")) { box.changes.append($0) }
+        watcher = PolicyFileWatcher(path: path, baseline: baseline, fragmentDirectories: fragmentDirectories,
+                                    timing: timing, logger: Logger(label: "test")) { text, fileChanged in
+            box.changes.append(text)
+            box.fileChanged.append(fileChanged)
+        }
         self.box = box
         try watcher.start(reactor)
         // Past the start-up read, so that what a test changes next is seen through the watch.
@@ -77,8 +82,13 @@ private final class Harness {
     }
 
     private let box: Box
-    private final class Box { var changes: [String] = [] }
+    private final class Box {
+        var changes: [String] = []
+        var fileChanged: [Bool] = []
+    }
     var seen: [String] { box.changes }
+    /// Per change: whether the main file's bytes changed (false: only a fragment directory).
+    var fileChanged: [Bool] { box.fileChanged }
 
     /// Turns the reactor for `millis`.
     func run(millis: UInt64) throws {
@@ -253,6 +263,49 @@ private final class Harness {
         try h.waitFor(changes: 1)
         #expect(h.seen.count == 1)
         #expect(h.seen.first?.utf8.count == (4 << 20) + 1, "read up to one byte over the limit")
+    }
+
+    /// Fragment directories: a fragment added, masked by a /dev/null symlink in a directory that
+    /// did not exist at start, unmasked, and the directory removed are each a look with
+    /// `fileChanged: false`; other files next to the main file are none.
+    @Test func fragmentDirectoriesAreWatchedEvenBeforeTheyExist() throws {
+        let s = try Scratch("fragments")
+        try s.write("policy.yaml", "A\n")
+        try Sys.mkdirs(s.path("usr/policy.d"))
+        let h = try Harness(path: s.path("policy.yaml"), baseline: "A\n",
+                            fragmentDirectories: [s.path("etc/policy.d"), s.path("usr/policy.d")])
+        #expect(h.seen == ["A\n"] && h.fileChanged == [false], "the start-up look reads the fragments again")
+
+        try s.write("usr/policy.d/10-a.yaml", "version: 1\n")
+        try h.waitFor(changes: 2)
+        #expect(h.fileChanged == [false, false])
+
+        // etc/ and etc/policy.d/ appear (watched through the scratch directory until then).
+        try Sys.mkdirs(s.path("etc/policy.d"))
+        try Sys.symlink("/dev/null", at: s.path("etc/policy.d/10-a.yaml"))
+        try h.waitFor(changes: 3)
+        #expect(h.fileChanged == [false, false, false])
+
+        // Now etc/policy.d itself is watched.
+        try Sys.unlink(s.path("etc/policy.d/10-a.yaml"))
+        try h.waitFor(changes: 4)
+        #expect(h.fileChanged.count == 4)
+
+        // A file next to the main file is no change (not a fragment directory's event).
+        try s.write("notes.txt", "x\n")
+        try h.run(millis: 500)
+        #expect(h.seen.count == 4)
+
+        _ = try Sys.runCapturing(["/bin/rm", "-rf", s.path("etc")])
+        try h.waitFor(changes: 5)
+        #expect(h.seen.count == 5)
+        try Sys.mkdirs(s.path("etc/policy.d"))
+        try h.waitFor(changes: 6)
+        #expect(h.seen.count == 6, "watched through the ancestor again after the removal")
+
+        try s.replace("policy.yaml", "B\n")
+        try h.waitFor(changes: 7)
+        #expect(h.seen.last == "B\n" && h.fileChanged.last == true)
     }
 
     @Test func directoryOfPath() {

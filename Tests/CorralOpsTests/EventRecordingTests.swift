@@ -146,6 +146,21 @@ import Testing
         #expect(recorded.time?.hasSuffix("Z") == true && recorded.time?.count == 27)
     }
 
+    /// The daemon names where the event's rule comes from (the active generation's rule table).
+    @Test func enrichAddsTheRuleOrigin() throws {
+        var enricher = EventEnricher(procRoot: "/nonexistent", bootID: "0badc0de", readXattrs: false)
+        enricher.ruleOrigins = ["lock-sandbox": "/etc/corral/policy.d/20-sandbox.yaml:7"]
+        var event = try Self.decisionEvent(tgid: 500)
+        event.actorCgroupPath = nil
+        event.timestampNs = nil
+        let recorded = enricher.enrich(event)
+        #expect(recorded.ruleOrigin == "/etc/corral/policy.d/20-sandbox.yaml:7")
+        #expect(recorded.jsonLine.contains(#""rule":"lock-sandbox","rule_origin":"/etc/corral/policy.d/20-sandbox.yaml:7","rule_uid":"#))
+        #expect(try Event.parse(line: recorded.jsonLine) == recorded)
+        event.rule = "not-in-this-generation"
+        #expect(enricher.enrich(event).ruleOrigin == nil && !enricher.enrich(event).jsonLine.contains("rule_origin"))
+    }
+
     @Test func enrichWithAGoneTaskRecordsNull() throws {
         let dir = RepoPaths.temporaryDirectory("corral-ops-proc")
         defer { try? FileManager.default.removeItem(atPath: dir) }

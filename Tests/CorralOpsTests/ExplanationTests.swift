@@ -1,5 +1,6 @@
 import CorralEvaluator
 import CorralPolicy
+import CorralTestSupport
 import Testing
 @testable import CorralOps
 
@@ -12,12 +13,19 @@ import Testing
         #expect(x.decision?.verdict == .deny && x.decision?.rule == "deny-denied" && x.decision?.err == 1)
         let lines = x.text.split(separator: "\n").map(String.init)
         #expect(lines[0] == "event 12 (boot 3f1b5a0e), generation 7, cgroup_attach: actor pid 311 (sh)")
-        #expect(lines[1] == "kernel:    deny by deny-denied [enforce] EPERM")
-        #expect(lines[2].hasPrefix("evaluator: deny by deny-denied [enforce] EPERM (policy "))
+        let origin = RepoPaths.examples + "/cgroup_deny_migration/policy.yaml:4"
+        #expect(lines[1] == "kernel:    deny by deny-denied [enforce] EPERM", "a recorded event without rule_origin")
+        #expect(lines[2] == "evaluator: deny by deny-denied (\(origin)) [enforce] EPERM (policy \(policy.source), generation 7)")
         #expect(lines[3] == "agreement: the evaluator reproduces the kernel's decision")
         #expect(lines.contains("hook: cgroup_attach"))
         #expect(lines.contains("event: actor pid 311 tgid 311 (sh), target 312, src /src (id 40), dst /denied (id 42), threadgroup 1"))
-        #expect(lines.contains("verdict: deny by deny-denied [enforce] EPERM (1)"))
+        #expect(lines.contains("verdict: deny by deny-denied (\(origin)) [enforce] EPERM (1)"))
+
+        // The daemon's recorded event names the origin too (EventEnricher.ruleOrigins).
+        var recorded = event
+        recorded.ruleOrigin = "/etc/corral/policy.d/50-deny.yaml:3"
+        let y = EventExplanation.explain(recorded, policy: policy, resolveExe: Fixtures.noResolve)
+        #expect(y.text.split(separator: "\n")[1] == "kernel:    deny by deny-denied (/etc/corral/policy.d/50-deny.yaml:3) [enforce] EPERM")
     }
 
     @Test func unclassifiedDenialIsExplainedNotReplayed() throws {
@@ -38,7 +46,7 @@ import Testing
         let event = Fixtures.attach(id: "13", src: "/system.slice/a.service", dst: "/user.slice", verdict: "allow")
         let x = EventExplanation.explain(event, policy: policy, resolveExe: Fixtures.noResolve)
         #expect(x.agrees == false)
-        #expect(x.text.contains("DISAGREEMENT: the kernel decided allow, the evaluator decides deny by services-stay [enforce] EPERM"))
+        #expect(x.text.contains("DISAGREEMENT: the kernel decided allow, the evaluator decides deny by services-stay (\(RepoPaths.examples)/lock_in/policy.yaml:17) [enforce] EPERM"))
         #expect(x.text.contains("the recorded inputs are complete for this policy"))
     }
 

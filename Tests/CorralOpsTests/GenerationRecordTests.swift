@@ -68,4 +68,38 @@ import Testing
         #expect(p.rules[2].location?.file == "registration:reg-3")
         #expect(try again.parsePolicy(registrations: false).rules.map(\.id) == ["dlg", "frag"])
     }
+
+    /// Each rule's origin: its file and line, or the registration and its manager (with the
+    /// manager's unit when known); the evaluator's decision and its event carry it.
+    @Test func ruleOriginsNameTheFileOrTheRegistration() throws {
+        var r = record(loosened: [:], boottime: [:])
+        r.source = "/etc/corral/policy.yaml"
+        r.policy = "version: 1\nrules:\n  - {id: dlg, kind: delegated, manager: {cgroup: /mgr}, cgroup: /d}\n"
+        r.fragments = [.init(source: "/etc/corral/policy.d/10-x.yaml",
+                             policy: "version: 1\nrules:\n\n  - {id: frag, kind: deny-into, cgroups: [/b]}\n")]
+        r.registrations = [.init(id: "reg-3", subtree: "/d/c1", managerRule: "dlg", pid: 42, uid: 0,
+                                 policy: "version: 1\nrules:\n  - {id: lock-c1, kind: locked, cgroups: [/d/c1/x], overrides: [dlg]}\n",
+                                 registeredAt: 1_795_430_000, unit: "mgr.service"),
+                           .init(id: "reg-4", subtree: "/d/c2", managerRule: "dlg", pid: 43, uid: 0,
+                                 policy: "version: 1\nrules:\n  - {id: lock-c2, kind: locked, cgroups: [/d/c2/x], overrides: [dlg]}\n",
+                                 registeredAt: 1_795_430_001)]
+        let again = try JSONDecoder().decode(GenerationRecord.self, from: JSONEncoder().encode(r))
+        #expect(again == r, "the unit survives the record (and a record without it decodes)")
+        let p = try again.parsePolicy()
+        #expect(p.ruleOrigins == [
+            "dlg": "/etc/corral/policy.yaml:3",
+            "frag": "/etc/corral/policy.d/10-x.yaml:4",
+            "lock-c1": "registration reg-3 (manager pid 42, unit mgr.service)",
+            "lock-c2": "registration reg-4 (manager pid 43)",
+        ])
+        let d = Evaluator.decide(.cgroupAttach(actor: 7, target: 7, src: CgroupPath("/a"), dst: CgroupPath("/d/c1/x")!,
+                                               threadgroup: true, via: .procs), in: .init(policy: p))
+        #expect(DecisionExplainer.summary(d).hasPrefix(
+            "deny by lock-c1 (registration reg-3 (manager pid 42, unit mgr.service)) [enforce] EPERM: "))
+        #expect(d.record.ruleOrigin == "registration reg-3 (manager pid 42, unit mgr.service)")
+        #expect(d.record.jsonLine.contains(#""rule_origin":"registration reg-3 (manager pid 42, unit mgr.service)""#))
+        let b = Evaluator.decide(.cgroupAttach(actor: 7, target: 7, src: CgroupPath("/a"), dst: CgroupPath("/b")!,
+                                               threadgroup: true, via: .procs), in: .init(policy: p))
+        #expect(DecisionExplainer.render(b).split(separator: "\n").contains("verdict: deny by frag (/etc/corral/policy.d/10-x.yaml:4) [enforce] EPERM (1)"))
+    }
 }

@@ -52,7 +52,8 @@ struct FakeLiveState: LiveState {
         #expect(own.generation == 4 && own.exitStatus == 1)
         let lines = own.text.split(separator: "\n").map(String.init)
         #expect(lines[0] == "why: may task 500 (nginx) move itself from /system.slice/web.service to /user.slice (cgroup.procs)?")
-        #expect(lines[1] == "answer: deny by services-stay [enforce] EPERM: task 500 (nginx) matches subject 'any' and moves itself out of /system.slice, where it must stay (/system.slice/web.service -> /user.slice)")
+        #expect(own.ruleOrigin == RepoPaths.examples + "/lock_in/policy.yaml:17")
+        #expect(lines[1] == "answer: deny by services-stay (\(RepoPaths.examples)/lock_in/policy.yaml:17) [enforce] EPERM: task 500 (nginx) matches subject 'any' and moves itself out of /system.slice, where it must stay (/system.slice/web.service -> /user.slice)")
         #expect(lines.contains("event: actor pid 500 tgid 500 (nginx), target 500, src /system.slice/web.service (id 20), dst /user.slice (id 30), threadgroup 1"))
 
         let byInit = try WhyQuery.parse(pid: 500, actor: 1, toCgroup: "/user.slice", enter: nil)

@@ -157,7 +157,7 @@ public final class ControlService: DaemonService {
                 .init(id: $0.id, subtree: $0.subtree, managerRule: $0.managerRule, pid: Int($0.pid), uid: Int($0.uid),
                       rules: m.rules(of: $0).map(\.id), registeredAt: $0.registeredAt)
             },
-            eventsSuppressed: m.session.eventsSuppressed)
+            eventsSuppressed: m.session.eventsSuppressed, ruleOrigins: m.policy.ruleOrigins)
     }
 
     /// The effective policy (overrides applied) of `generation` and whether it audited every rule.

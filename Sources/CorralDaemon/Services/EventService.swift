@@ -23,6 +23,8 @@ public final class EventService: DaemonService {
     public private(set) var eventsSeen: UInt64 = 0
     private var subscribers: [(filter: EventFilter, stream: ControlStream)] = []
     private var logFailed = false
+    /// The generation `enricher.ruleOrigins` was taken from.
+    private var originsGeneration: UInt64?
 
     init(configuration: DaemonConfiguration, loader: LoaderService, logger: Logger) {
         self.configuration = configuration
@@ -86,6 +88,11 @@ public final class EventService: DaemonService {
             metrics.setActiveRules(Set(loader.manager.policy.rules.map(\.id)))
         }
         metrics.count(hook: ev.hook, verdict: ev.verdict ?? "", mode: ev.mode ?? "", rule: ev.rule)
+        let m = loader.manager!
+        if originsGeneration != m.generation {
+            enricher.ruleOrigins = m.policy.ruleOrigins
+            originsGeneration = m.generation
+        }
         var recorded = enricher.enrich(ev)
         if ev.exeCarried == true, let tgid = ev.tgid,
            let state = try? loader.manager.session.taskState(pid: Int32(bitPattern: tgid)),

@@ -13,6 +13,13 @@
 // `Timing.maxDelayMillis` after its first event) it re-reads the file through its symlinks and
 // calls `onChange` when the bytes differ from the last ones it saw. Reading only after a quiet
 // period keeps it from seeing an in-place write half done.
+//
+// With fragment directories (docs/policy.md, "Fragments") it watches each of them too: any event
+// in one (a fragment added, edited, renamed over, masked by a /dev/null symlink, removed) makes
+// the look after the burst call `onChange` with `fileChanged: false` even when the main file is
+// unchanged; the caller reads the fragments again and compares. A fragment directory that does
+// not exist is watched through its nearest existing ancestor, for the next component's name
+// only (so /usr/lib's other traffic is ignored); once the directory appears it is watched itself.
 import CorralPolicy
 import CorralSystem
 import Glibc
@@ -40,6 +47,8 @@ public final class PolicyFileWatcher {
         | Sys.inotifyOnlyDirectory
 
     public let path: String
+    /// Fragment directories watched along with `path`.
+    public let fragmentDirectories: [String]
     public let timing: Timing
     /// The file's content the last time it was read (or the baseline given at start).
     public private(set) var lastSeen: [UInt8]
@@ -48,7 +57,7 @@ public final class PolicyFileWatcher {
     /// Reads done (a read whose bytes equal `lastSeen` counts too).
     public private(set) var reads = 0
 
-    private let onChange: (String) -> Void
+    private let onChange: (_ text: String, _ fileChanged: Bool) -> Void
     private let logger: Logger
     private weak var reactor: Reactor?
     private var inotifyFD: Int32 = -1
@@ -59,12 +68,18 @@ public final class PolicyFileWatcher {
     private var pendingRead: Reactor.TimerID?
     private var burstStart: UInt64?
     private var rewatchTimer: Reactor.TimerID?
+    /// Watch descriptor → the name of the entry in that directory that matters (the missing
+    /// fragment directory's next component), or nil when every event there matters.
+    private var fragmentWatches: [Int32: String?] = [:]
+    /// An event in a fragment directory since the last look.
+    private var fragmentsTouched = false
 
     /// `baseline`: the content already applied (the daemon read the file at start); a different
     /// content found by the first read counts as a change.
-    public init(path: String, baseline: String, timing: Timing = Timing(), logger: Logger,
-                onChange: @escaping (String) -> Void) {
+    public init(path: String, baseline: String, fragmentDirectories: [String] = [], timing: Timing = Timing(),
+                logger: Logger, onChange: @escaping (_ text: String, _ fileChanged: Bool) -> Void) {
         self.path = path
+        self.fragmentDirectories = fragmentDirectories
         self.timing = timing
         self.lastSeen = Array(baseline.utf8)
         self.logger = logger
@@ -88,7 +103,9 @@ public final class PolicyFileWatcher {
             throw error
         }
         watchTarget()
-        // The file may have changed between the daemon's first read and this watch.
+        watchFragmentDirectories()
+        // The file (or a fragment) may have changed between the daemon's first read and this watch.
+        fragmentsTouched = !fragmentDirectories.isEmpty
         scheduleRead()
     }
 
@@ -104,6 +121,7 @@ public final class PolicyFileWatcher {
         }
         directoryWatch = nil
         target = nil
+        fragmentWatches = [:]
     }
 
     private func readEvents() {
@@ -113,14 +131,25 @@ public final class PolicyFileWatcher {
             return
         }
         guard !events.isEmpty else { return }
+        var relevant = false
+        var rewatchFragments = false
         for e in events {
+            if let name = fragmentWatches[e.wd], name == nil || name == e.name {
+                fragmentsTouched = true
+                relevant = true
+                // The directory appeared, or went away: watch it (or its ancestor) afresh.
+                rewatchFragments = rewatchFragments || name != nil
+                    || e.mask & (Sys.inotifyIgnored | Sys.inotifyDeleteSelf | Sys.inotifyMoveSelf) != 0
+            }
+            if e.wd == directoryWatch || e.wd == target?.watch { relevant = true }
             if e.wd == directoryWatch, e.mask & (Sys.inotifyIgnored | Sys.inotifyDeleteSelf | Sys.inotifyMoveSelf) != 0 {
                 lostDirectory()
             } else if e.wd == target?.watch, e.mask & Sys.inotifyIgnored != 0 {
                 target = nil // the old timestamped directory of a ConfigMap, removed after the swap
             }
         }
-        scheduleRead()
+        if rewatchFragments { watchFragmentDirectories() }
+        if relevant { scheduleRead() }
     }
 
     /// Debounce: one read per burst, `quietMillis` after its last event, at most
@@ -143,6 +172,7 @@ public final class PolicyFileWatcher {
 
     private func readFile() {
         watchTarget()
+        watchFragmentDirectories()
         reads += 1
         let bytes: [UInt8]
         // One byte over the loader's limit is enough for it to refuse the file by its size.
@@ -158,9 +188,37 @@ public final class PolicyFileWatcher {
             logger.info("policy file \(path) can be read again")
             unreadable = nil
         }
-        guard bytes != lastSeen else { return }
+        let fileChanged = bytes != lastSeen
+        guard fileChanged || fragmentsTouched else { return }
         lastSeen = bytes
-        onChange(String(decoding: bytes, as: UTF8.self))
+        fragmentsTouched = false
+        onChange(String(decoding: bytes, as: UTF8.self), fileChanged)
+    }
+
+    /// Watches each fragment directory, or while it does not exist its nearest existing ancestor
+    /// for the name of the next component. Watches no longer needed are removed, except one that
+    /// is also the main file's.
+    private func watchFragmentDirectories() {
+        guard !fragmentDirectories.isEmpty, inotifyFD >= 0 else { return }
+        var next: [Int32: String?] = [:]
+        for directory in fragmentDirectories {
+            var watched = directory
+            var name: String? = nil
+            while true {
+                if let wd = try? Sys.inotifyAddWatch(inotifyFD, watched, mask: Self.directoryMask) {
+                    // Two entries on one directory with different names: every event there matters.
+                    if let existing = next[wd] { next[wd] = .some(existing == name ? name : nil) } else { next[wd] = .some(name) }
+                    break
+                }
+                guard watched != "/", watched != "." else { break }
+                name = watched.split(separator: "/").last.map(String.init)
+                watched = Self.directory(of: watched)
+            }
+        }
+        for wd in fragmentWatches.keys where next[wd] == nil && wd != directoryWatch && wd != target?.watch {
+            Sys.inotifyRemoveWatch(inotifyFD, wd)
+        }
+        fragmentWatches = next
     }
 
     /// The directory holding `path` was removed, renamed or unmounted: watch it again by name

@@ -223,11 +223,16 @@ public final class PolicyManager {
     /// the policy would match it (its executable, the executable's xattrs, its cgroup, tgid 1).
     /// Empty when the process is gone or unreadable.
     public func delegations(managedBy pid: Int32) -> [Rule] {
-        let live = ProcLiveState(policy: Self.effective(policy, record), kernel: SessionStateReader(session: session))
-        guard pid > 0, let task = try? live.task(pid: pid) else { return [] }
+        guard let task = liveTask(pid) else { return [] }
         return appliedRules.filter { rule in
             rule.kind == .delegated && rule.subjects.contains { Evaluator.match($0, task).matches }
         }
+    }
+
+    /// The process `pid` as the policy would match it; nil when it is gone or unreadable.
+    private func liveTask(_ pid: Int32) -> TaskState? {
+        let live = ProcLiveState(policy: Self.effective(policy, record), kernel: SessionStateReader(session: session))
+        return pid > 0 ? try? live.task(pid: pid) : nil
     }
 
     /// Registers `rules` (a fragment's YAML text) for `subtree` on behalf of process `pid`, as one
@@ -260,7 +265,8 @@ public final class PolicyManager {
         next.registrationSerial += 1
         let registration = GenerationRecord.Registration(
             id: "reg-\(next.registrationSerial)", subtree: subtree.description, managerRule: delegation.id,
-            pid: pid, uid: uid, policy: text2, registeredAt: clock())
+            pid: pid, uid: uid, policy: text2, registeredAt: clock(),
+            unit: liveTask(pid).flatMap { Workload.identify(cgroupPath: $0.cgroup.description).unit })
         next.registrations.append(registration)
         let base = try Self.parse(next)
         let mine = base.rules.filter { $0.location?.file == registration.source }

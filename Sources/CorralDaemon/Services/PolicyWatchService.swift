@@ -1,5 +1,6 @@
 // PolicyWatchService (`corral daemon --policy FILE --watch-policy`): applies FILE whenever its
-// content changes, the way io.corral.Apply does (PolicyManager.apply: validated, compiled, one
+// content changes, or with fragments (--fragments, --policy-dir) whenever a fragment is added,
+// edited, masked or removed in one of their directories, the way io.corral.Apply does (PolicyManager.apply: validated, compiled, one
 // atomic generation switch, a generation record). A file with errors changes nothing: the
 // running generation stays, the diagnostics (FILE:LINE:COL) go to the log and to the event
 // trail (admin action `apply-refused`), and the next change is tried again. Applies are admin
@@ -37,14 +38,17 @@ public final class PolicyWatchService: DaemonService {
 
     public func start(_ reactor: Reactor) throws {
         // The loader read the file at start: that content is the baseline.
-        let w = PolicyFileWatcher(path: path, baseline: loader.manager.record.policy, timing: timing, logger: logger) { [weak self] text in
-            self?.apply(text)
+        let w = PolicyFileWatcher(path: path, baseline: loader.manager.record.policy,
+                                  fragmentDirectories: loader.configuration.policyFragments?.directories ?? [],
+                                  timing: timing, logger: logger) { [weak self] text, fileChanged in
+            self?.apply(text, fileChanged: fileChanged)
         }
         do { try w.start(reactor) } catch {
             throw DaemonError.kernel("--watch-policy: cannot watch \(PolicyFileWatcher.directory(of: path)): \(error)")
         }
         watcher = w
-        logger.info("watching \(path): a changed file is applied as the next generation")
+        let directories = w.fragmentDirectories.isEmpty ? "" : " and the fragments of \(w.fragmentDirectories.joined(separator: ", "))"
+        logger.info("watching \(path)\(directories): a change is applied as the next generation")
     }
 
     public func stop() {
@@ -52,27 +56,30 @@ public final class PolicyWatchService: DaemonService {
         watcher = nil
     }
 
-    func apply(_ text: String) {
+    /// `text`: the main file now; `fileChanged`: false when only a fragment directory saw events.
+    func apply(_ text: String, fileChanged: Bool = true) {
         let m = loader.manager!
-        // Bytes, not String ==, which equates canonically equivalent Unicode (two spellings of
-        // a cgroup name are two cgroups).
-        guard !text.utf8.elementsEqual(m.record.policy.utf8) else {
-            lastOutcome = .unchanged
-            logger.info("policy file \(path) changed back to the running policy (generation \(m.generation)): nothing to apply")
-            return
-        }
         do throws(DaemonError) {
-            // With fragments (--fragments, --policy-dir), they are read again with the changed file;
-            // only the main file is watched (docs/policy.md, "Fragments").
+            // With fragments (--fragments, --policy-dir), every active fragment is read again,
+            // whichever file changed (docs/policy.md, "Fragments").
             var fragments = m.record.fragments
             if let set = loader.configuration.policyFragments {
                 do { fragments = try LoaderService.readFragments(set) } catch {
                     throw DaemonError.policyInvalid(error.diagnostics.map(\.description))
                 }
             }
+            // Bytes, not String ==, which equates canonically equivalent Unicode (two spellings
+            // of a cgroup name are two cgroups).
+            guard !text.utf8.elementsEqual(m.record.policy.utf8) || fragments != m.record.fragments else {
+                // Events in a fragment directory that changed nothing (an editor's swap file) are no change.
+                guard fileChanged else { return }
+                lastOutcome = .unchanged
+                logger.info("policy file \(path) changed back to the running policy (generation \(m.generation)): nothing to apply")
+                return
+            }
             try m.apply(text: text, source: path, fragments: fragments, origin: "watch")
             lastOutcome = .applied(generation: m.generation)
-            logger.notice("policy file \(path) changed: applied as generation \(m.generation) (\(m.policy.rules.count) rules)")
+            logger.notice("policy \(path)\(fragments.isEmpty ? "" : " with \(fragments.count) fragment(s)") changed: applied as generation \(m.generation) (\(m.policy.rules.count) rules)")
         } catch {
             let reasons: [String]
             switch error {

@@ -14,6 +14,8 @@
  *         c  CORRAL_OBJ's compat set, NDENY  z  CORRAL_OBJ's compat set, 3 rules (NDENY 0)
  *         e  EMPTY_NATIVE_OBJ (native floor) n  CORRAL_OBJ's native set, NDENY
  *         m  CORRAL_OBJ's native set, 3 rules
+ *         s  $BLOAD_STEPS_OBJ (bench/steps.bpf.o), policy as n: native decisions in steps, for
+ *            the profile only (its timings mean nothing)
  *       (e, n and m need a kernel with the seed hooks); then ROUNDS times, for each state of
  *       STATES (rotated by one each round): attaches that state's programs, runs
  *       `WORKLOAD run STATE ROUND N...` (N: per-op iterations, see workload.c), detaches. Loaded
@@ -353,6 +355,15 @@ static int cycle(int argc, char **argv)
 		case 'a': continue;
 		case 'b': objs[s - 'a'] = load(argv[2], ALL, &n); what = "empty, compat attach points"; break;
 		case 'e': objs[s - 'a'] = load(argv[3], ALL, &n); what = "empty, native attach points"; break;
+		case 's':
+			if (!getenv("BLOAD_STEPS_OBJ")) {
+				fprintf(stderr, "bload: cycle: state s needs BLOAD_STEPS_OBJ\n");
+				return 2;
+			}
+			obj = objs[s - 'a'] = load(getenv("BLOAD_STEPS_OBJ"), ALL, &n);
+			install_policy(ndeny);
+			what = "native decisions in steps, 3 + NDENY rules";
+			break;
 		case 'c': case 'z': case 'n': case 'm':
 			obj = objs[s - 'a'] = load(argv[4], s == 'c' || s == 'z' ? COMPAT : NATIVE, &n);
 			install_policy(s == 'c' || s == 'n' ? ndeny : 0);

@@ -1,7 +1,9 @@
 // `corral bench`: host benchmarks of the userspace paths (BENCHMARKS.md). Not a test: it prints
 // timings and exits 0. Build with `swift build -c release` before measuring.
 import ArgumentParser
+import CorralABI
 import CorralCompiler
+import CorralKernel
 import CorralEvaluator
 import CorralOps
 import CorralPolicy
@@ -13,7 +15,7 @@ struct BenchCommand: AsyncParsableCommand {
         commandName: "bench",
         abstract: "Time validation, compilation, replay and the evaluator on this host.",
         shouldDisplay: false,
-        subcommands: [Compile.self, Replay.self, Evaluate.self]
+        subcommands: [Compile.self, Replay.self, Evaluate.self, Record.self]
     )
 
     static func ms(_ nanos: UInt64) -> String { String(format: "%.1f", Double(nanos) / 1e6) }
@@ -116,6 +118,57 @@ struct BenchCommand: AsyncParsableCommand {
             let secs = Double(now - t0) / 1e9
             print("bench evaluate \(events): \(worlds.count) distinct decisions, \(done) decided (\(denied) denials) "
                   + "in \(String(format: "%.2f", secs)) s: \(Int(Double(done) / secs)) decisions/s (one thread)")
+        }
+    }
+
+    struct Record: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "The daemon's path for one kernel event, --count times: decode (EventDecoder), enrich (EventEnricher, this process as the actor), encode (jsonLine), append (EventLog in a temporary directory); prints the time of each.")
+        @Option(help: "The policy (YAML) the decoder names rules from.") var policy: String
+        @Option(help: "Events.") var count: Int = 100_000
+
+        func run() async throws {
+            let p = try PolicyLoader.load(fileOrDirectory: policy)
+            guard let rule = p.rules.first else { print("bench record: \(policy) has no rules"); throw ExitCode(2) }
+            let decoder = EventDecoder(policy: p)
+            var enricher = EventEnricher(bootID: EventEnricher.readBootID())
+            enricher.ruleOrigins = p.ruleOrigins
+            let dir = FileManager.default.temporaryDirectory.path + "/corral-bench-record-\(Sys.pid)"
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let log = try EventLog(directory: dir)
+            var raw = corral_event()
+            raw.hook = CORRAL_HOOK_CGROUP_ATTACH.rawValue
+            raw.verdict = CORRAL_VERDICT_DENY.rawValue
+            raw.mode = CORRAL_MODE_ENFORCE.rawValue
+            raw.rule_uid = StableID.of(rule.id)
+            raw.tgid = UInt32(Sys.pid)
+            raw.pid = UInt32(Sys.pid)
+            raw.err = 1
+            raw.generation = 1
+            raw.actor_cgroup = (try? Sys.inode(p.cgroupRoot)) ?? 1
+            raw.src_cgroup = raw.actor_cgroup
+            raw.dst_cgroup = raw.actor_cgroup
+            var t = (decode: UInt64(0), enrich: UInt64(0), encode: UInt64(0), append: UInt64(0))
+            for i in 0..<max(1, count) {
+                raw.seq = UInt64(i)
+                raw.timestamp_ns = Sys.monotonicNanos()
+                let t0 = Sys.monotonicNanos()
+                let e = decoder.decode(raw)
+                let t1 = Sys.monotonicNanos()
+                let recorded = enricher.enrich(e)
+                let t2 = Sys.monotonicNanos()
+                let line = recorded.jsonLine
+                let t3 = Sys.monotonicNanos()
+                try log.append(line: line)
+                let t4 = Sys.monotonicNanos()
+                t = (t.decode + t1 - t0, t.enrich + t2 - t1, t.encode + t3 - t2, t.append + t4 - t3)
+            }
+            let n = Double(max(1, count))
+            func us(_ x: UInt64) -> String { String(format: "%.1f", Double(x) / n / 1e3) }
+            let total = t.decode + t.enrich + t.encode + t.append
+            print("bench record: \(count) events, per event: decode \(us(t.decode)) µs, enrich \(us(t.enrich)) µs, "
+                  + "encode \(us(t.encode)) µs, append \(us(t.append)) µs; total \(us(total)) µs "
+                  + "(\(Int(n / (Double(total) / 1e9))) events/s)")
         }
     }
 }

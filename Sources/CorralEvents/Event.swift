@@ -232,10 +232,66 @@ public struct Event: Codable, Sendable, Hashable {
         }
     }
 
-    /// One JSON object on one line (keys sorted), as written to events.jsonl.
+    /// The event as a JSON object, from `schema` directly (what the Codable encoder gives, without
+    /// its cost: the daemon encodes every event it records).
+    public var jsonObject: JSONValue {
+        var object = fields.filter { !Self.knownKeys.contains($0.key) }
+        object["id"] = .string(id)
+        object["hook"] = .string(hook)
+        for field in Self.schema { if let value = field.json(self) { object[field.key] = value } }
+        return .object(object)
+    }
+
+    /// Every key with its `"key":` bytes and its value, in output (key) order: `jsonLine` walks it.
+    struct LineField: @unchecked Sendable {
+        let key: String
+        let prefix: [UInt8]
+        let write: (Event, inout [UInt8]) -> Bool
+    }
+    static let lineOrder: [LineField] = {
+        let all: [(String, (Event, inout [UInt8]) -> Bool)] = [
+            ("id", { e, out in JSONValue.write(string: e.id, into: &out); return true }),
+            ("hook", { e, out in JSONValue.write(string: e.hook, into: &out); return true }),
+        ] + schema.map { ($0.key, $0.write) }
+        return all.sorted { JSONValue.keyPrecedes($0.0, $1.0) }.map { key, write in
+            var prefix: [UInt8] = []
+            JSONValue.write(string: key, into: &prefix)
+            prefix.append(UInt8(ascii: ":"))
+            return LineField(key: key, prefix: prefix, write: write)
+        }
+    }()
+
+    /// One JSON object on one line (keys sorted), as written to events.jsonl: `jsonObject`
+    /// serialized, written without building it (the daemon writes every event it records).
     public var jsonLine: String {
-        guard let value = try? JSONValueEncoder().encode(self) else { return "{}" }
-        return String(decoding: value.serialized(), as: UTF8.self)
+        var out: [UInt8] = [UInt8(ascii: "{")]
+        out.reserveCapacity(1024)
+        let extras = fields.isEmpty ? []
+            : fields.filter { !Self.knownKeys.contains($0.key) }.sorted { JSONValue.keyPrecedes($0.key, $1.key) }
+        var next = 0
+        func separate() { if out.count > 1 { out.append(UInt8(ascii: ",")) } }
+        func writeExtra(_ entry: (key: String, value: JSONValue)) {
+            separate()
+            JSONValue.string(entry.key).write(into: &out)
+            out.append(UInt8(ascii: ":"))
+            entry.value.write(into: &out)
+        }
+        for field in Self.lineOrder {
+            while next < extras.count && JSONValue.keyPrecedes(extras[next].key, field.key) {
+                writeExtra(extras[next])
+                next += 1
+            }
+            let mark = out.count
+            separate()
+            out.append(contentsOf: field.prefix)
+            if !field.write(self, &out) { out.removeSubrange(mark...) }
+        }
+        while next < extras.count {
+            writeExtra(extras[next])
+            next += 1
+        }
+        out.append(UInt8(ascii: "}"))
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// Parses one line of events.jsonl (the strict JSON reader: duplicate keys and nesting past
@@ -261,6 +317,10 @@ struct EventField: @unchecked Sendable {
     let read: (inout Event, JSONValue) -> Bool
     let decode: (inout Event, KeyedDecodingContainer<Event.AnyKey>) throws -> Void
     let encode: (Event, inout KeyedEncodingContainer<Event.AnyKey>) throws -> Void
+    /// The field's JSON value; nil when it is absent (and not written as null).
+    let json: (Event) -> JSONValue?
+    /// Appends the field's JSON value (what `json` gives, serialized); false when absent.
+    let write: (Event, inout [UInt8]) -> Bool
 
     init<T: Codable & EventFieldValue>(_ key: String, _ path: WritableKeyPath<Event, T?>,
                                        nullWhenAbsent: @escaping @Sendable (Event) -> Bool = { _ in false }) {
@@ -277,17 +337,53 @@ struct EventField: @unchecked Sendable {
             if let v = event[keyPath: path] { try c.encode(v, forKey: codingKey) }
             else if nullWhenAbsent(event) { try c.encodeNil(forKey: codingKey) }
         }
+        json = { event in
+            if let v = event[keyPath: path] { return v.jsonValue }
+            return nullWhenAbsent(event) ? .null : nil
+        }
+        write = { event, out in
+            if let v = event[keyPath: path] { v.writeJSON(into: &out); return true }
+            guard nullWhenAbsent(event) else { return false }
+            JSONValue.null.write(into: &out)
+            return true
+        }
     }
 }
 
-/// A field type the direct reader takes from a JSON value as the Codable decoder would.
-protocol EventFieldValue { init?(json: JSONValue) }
-extension String: EventFieldValue { init?(json: JSONValue) { guard case .string(let s) = json else { return nil }; self = s } }
-extension Bool: EventFieldValue { init?(json: JSONValue) { guard case .bool(let b) = json else { return nil }; self = b } }
-extension UInt64: EventFieldValue { init?(json: JSONValue) { guard case .integer(let i) = json else { return nil }; self.init(exactly: i) } }
-extension UInt32: EventFieldValue { init?(json: JSONValue) { guard case .integer(let i) = json else { return nil }; self.init(exactly: i) } }
-extension UInt8: EventFieldValue { init?(json: JSONValue) { guard case .integer(let i) = json else { return nil }; self.init(exactly: i) } }
-extension Int32: EventFieldValue { init?(json: JSONValue) { guard case .integer(let i) = json else { return nil }; self.init(exactly: i) } }
+/// A field type the direct reader takes from a JSON value, and the direct writer gives as one,
+/// as the Codable decoder and encoder would.
+protocol EventFieldValue {
+    init?(json: JSONValue)
+    var jsonValue: JSONValue { get }
+    /// `jsonValue` serialized.
+    func writeJSON(into out: inout [UInt8])
+}
+extension EventFieldValue {
+    func writeJSON(into out: inout [UInt8]) { jsonValue.write(into: &out) }
+}
+extension String: EventFieldValue {
+    init?(json: JSONValue) { guard case .string(let s) = json else { return nil }; self = s }
+    var jsonValue: JSONValue { .string(self) }
+    func writeJSON(into out: inout [UInt8]) { JSONValue.write(string: self, into: &out) }
+}
+extension Bool: EventFieldValue {
+    init?(json: JSONValue) { guard case .bool(let b) = json else { return nil }; self = b }
+    var jsonValue: JSONValue { .bool(self) }
+}
+/// Fixed-width integers: JSONValue.integer (Int64) when exact, else a number, as
+/// `JSONValue(UInt64)` and the Codable encoder do.
+protocol EventFieldInteger: EventFieldValue, FixedWidthInteger {}
+extension EventFieldInteger {
+    init?(json: JSONValue) { guard case .integer(let i) = json else { return nil }; self.init(exactly: i) }
+    var jsonValue: JSONValue { Int64(exactly: self).map(JSONValue.integer) ?? .number(Double(self)) }
+    func writeJSON(into out: inout [UInt8]) {
+        if let i = Int64(exactly: self) { JSONValue.write(integer: i, into: &out) } else { jsonValue.write(into: &out) }
+    }
+}
+extension UInt64: EventFieldInteger {}
+extension UInt32: EventFieldInteger {}
+extension UInt8: EventFieldInteger {}
+extension Int32: EventFieldInteger {}
 extension Array: EventFieldValue where Element == String {
     init?(json: JSONValue) {
         guard case .array(let a) = json else { return nil }
@@ -295,6 +391,7 @@ extension Array: EventFieldValue where Element == String {
         for x in a { guard case .string(let s) = x else { return nil }; strings.append(s) }
         self = strings
     }
+    var jsonValue: JSONValue { .array(map(JSONValue.string)) }
 }
 
 /// Selects events: every set field must match; `limit` keeps the last N matches.

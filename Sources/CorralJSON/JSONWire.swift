@@ -54,7 +54,7 @@ extension JSONValue {
         switch self {
         case .null: out += Self.nullBytes
         case .bool(let b): out += b ? Self.trueBytes : Self.falseBytes
-        case .integer(let i): out += Array(String(i).utf8)
+        case .integer(let i): Self.write(integer: i, into: &out)
         case .number(let d): Self.writeNumber(d, into: &out)
         case .string(let s): Self.writeString(s, into: &out)
         case .array(let a):
@@ -71,14 +71,41 @@ extension JSONValue {
 
     static func writeObject(_ o: [String: JSONValue], into out: inout [UInt8]) {
         out.append(UInt8(ascii: "{"))
-        for (i, key) in o.keys.sorted().enumerated() {
+        for (i, entry) in o.sorted(by: { keyPrecedes($0.key, $1.key) }).enumerated() {
             if i > 0 { out.append(UInt8(ascii: ",")) }
-            writeString(key, into: &out)
+            writeString(entry.key, into: &out)
             out.append(UInt8(ascii: ":"))
-            o[key]!.write(into: &out)
+            entry.value.write(into: &out)
         }
         out.append(UInt8(ascii: "}"))
     }
+
+    /// The order of object keys: their UTF-8 bytes (for ASCII keys, and NFC keys, the order of
+    /// `String.<`, without its Unicode comparison cost).
+    public static func keyPrecedes(_ a: String, _ b: String) -> Bool {
+        a.utf8.lexicographicallyPrecedes(b.utf8)
+    }
+
+    /// Appends the decimal digits of `i` (no String in between: the daemon writes many).
+    public static func write(integer i: Int64, into out: inout [UInt8]) {
+        if i < 0 { out.append(UInt8(ascii: "-")) }
+        var magnitude = i.magnitude
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var n = 0
+        withUnsafeMutableBytes(of: &digits) { d in
+            repeat {
+                d[n] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+                n += 1
+            } while magnitude > 0
+            for k in stride(from: n - 1, through: 0, by: -1) { out.append(d[k]) }
+        }
+    }
+
+    /// Appends `s` as a JSON string.
+    public static func write(string s: String, into out: inout [UInt8]) { writeString(s, into: &out) }
 
     private static let nullBytes = Array("null".utf8)
     private static let trueBytes = Array("true".utf8)
@@ -89,9 +116,9 @@ extension JSONValue {
     static func writeNumber(_ d: Double, into out: inout [UInt8]) {
         guard d.isFinite else { out += nullBytes; return }
         if d.rounded(.towardZero) == d && abs(d) <= maxExactInteger {
-            out += Array(String(Int64(d)).utf8)
+            out.append(contentsOf: String(Int64(d)).utf8)
         } else {
-            out += Array(d.description.utf8)
+            out.append(contentsOf: d.description.utf8)
         }
     }
 
@@ -101,14 +128,15 @@ extension JSONValue {
         out.append(UInt8(ascii: "\""))
         for byte in s.utf8 {
             switch byte {
-            case UInt8(ascii: "\""): out += [UInt8(ascii: "\\"), UInt8(ascii: "\"")]
-            case UInt8(ascii: "\\"): out += [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
-            case 0x0A: out += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
-            case 0x0D: out += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
-            case 0x09: out += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
+            case UInt8(ascii: "\""): out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "\""))
+            case UInt8(ascii: "\\"): out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "\\"))
+            case 0x0A: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "n"))
+            case 0x0D: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "r"))
+            case 0x09: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "t"))
             case 0x00..<0x20:
-                out += [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
-                        hex[Int(byte >> 4)], hex[Int(byte & 0xF)]]
+                out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "u"))
+                out.append(UInt8(ascii: "0")); out.append(UInt8(ascii: "0"))
+                out.append(hex[Int(byte >> 4)]); out.append(hex[Int(byte & 0xF)])
             default: out.append(byte)
             }
         }

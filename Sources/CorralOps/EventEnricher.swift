@@ -68,7 +68,7 @@ public struct EventEnricher: Sendable {
     public func actorExecutable(tgid: UInt32) -> (exe: String?, xattrs: [String]?) {
         guard tgid != 0 else { return (nil, nil) }
         let link = "\(procRoot)/\(tgid)/exe"
-        guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: link), !target.isEmpty else {
+        guard let target = try? Sys.readlink(link), !target.isEmpty else {
             return (nil, nil)
         }
         guard readXattrs else { return (target, nil) }

@@ -92,6 +92,13 @@ public enum Sys {
         try write(fd, Array(text.utf8))
     }
 
+    /// readlink(2): the target of a symbolic link (or of a /proc magic link such as `exe`).
+    public static func readlink(_ path: String) throws(Errno) -> String {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let n = try retrying { buffer.withUnsafeMutableBytes { Glibc.readlink(path, $0.baseAddress!.assumingMemoryBound(to: CChar.self), $0.count) } }
+        return String(decoding: buffer[..<n], as: UTF8.self)
+    }
+
     public static func readFile(_ path: String) throws(Errno) -> String {
         String(decoding: try readBytes(path), as: UTF8.self)
     }
@@ -450,10 +457,8 @@ public enum Sys {
 
     /// The running executable's path (/proc/self/exe).
     public static func executablePath() -> String? {
-        var buf = [CChar](repeating: 0, count: 4096)
-        let n = readlink("/proc/self/exe", &buf, buf.count - 1)
-        guard n > 0 else { return nil }
-        return String(decoding: buf.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        guard let path = try? readlink("/proc/self/exe"), !path.isEmpty else { return nil }
+        return path
     }
 
     /// Writes to stderr, unbuffered.

@@ -1,4 +1,5 @@
 import CorralABI
+import CorralJSON
 import CorralKernel
 import CorralPolicy
 import CorralTestSupport
@@ -39,6 +40,28 @@ import Testing
         #expect(again.timestampNs == 9_007_199_254_740_993 && again.seq == 9_223_372_036_854_775_807)
         #expect(again.dstCgroup == 123_456_789_012_345_678)
         #expect(throws: (any Error).self) { try Event.parse(line: #"{"id":"1","hook":"admin","id":"2"}"#) }
+    }
+
+    /// `jsonObject` (the schema written directly, what the daemon records) is what the Codable
+    /// encoder gives, for decisions, a gone actor, a UInt64 past Int64.max, admin and evaluator events.
+    @Test func directWriterMatchesTheCodableEncoder() throws {
+        var decision = try Event.parse(line: Self.line)
+        decision.actorExeXattrs = ["trusted.corral", "user.x"]
+        decision.actorUID = 4242
+        decision.ruleOrigin = "/etc/corral/policy.yaml:3"
+        var gone = decision
+        gone.actorExe = nil
+        var huge = decision
+        huge.dstCgroup = UInt64.max
+        let admin = Event.admin(id: "admin-5", bootID: "3f1b5a0e", action: "apply", generation: 8, timestampNs: 99,
+                                fields: ["source": .string("/etc/corral/policy.yaml"), "rule": .string("x")])
+        let evaluator = Event(id: "", hook: "namespace_install", verdict: "deny", rule: "lock", hookCount: 3)
+        var extras = decision
+        extras.fields = ["a_first": .integer(1), "zz_last": .array([.null]), "hook_z": .string("é\""), "id0": .bool(true)]
+        for event in [decision, gone, huge, admin, evaluator, extras] {
+            #expect(event.jsonObject == (try JSONValue(encoding: event)), "\(event)")
+            #expect(event.jsonLine == String(decoding: (try JSONValue(encoding: event)).serialized(), as: UTF8.self))
+        }
     }
 
     @Test func goneActorIsWrittenAsNull() throws {

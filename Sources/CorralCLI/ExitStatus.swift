@@ -74,7 +74,7 @@ enum CorralExit: Int32, CaseIterable, Sendable {
         case .policyInvalid, .invalidParameter, .capacityExceeded, .noSuchRule, .noSuchEvent, .noSuchProcess,
              .registrationOutsideSubtree, .noSuchRegistration: .invalidInput
         case .unsupportedKernel: .unsupportedKernel
-        case .kernel(let r) where r.hasPrefix("adopting"): .pinnedState
+        case .pinnedState: .pinnedState
         case .kernel: .kernelError
         case .permissionDenied: .permissionDenied
         }

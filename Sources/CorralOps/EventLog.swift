@@ -179,16 +179,17 @@ public final class EventLog: @unchecked Sendable {
     /// first. A decision's `verdict` must be one this version knows (allow, deny, audit).
     /// `strict`: stop at the first malformed line.
     public static func forEachEvent(file path: String, strict: Bool, _ body: (Event) -> Void) -> FileProblems {
+        let isStdin = path == "-"
         let fd: Int32
-        do throws(Errno) { fd = path == "-" ? 0 : try Sys.open(path, O_RDONLY) } catch {
+        do throws(Errno) { fd = isStdin ? STDIN_FILENO : try Sys.open(path, O_RDONLY) } catch {
             return FileProblems(unreadable: "cannot read events: \(error)")
         }
-        defer { if fd != 0 { Sys.close(fd) } }
-        let name = path == "-" ? "<stdin>" : path
+        defer { if !isStdin { Sys.close(fd) } }
+        let name = isStdin ? "<stdin>" : path
         let compressed: Bool
         do throws(Errno) {
             // Standard input cannot be peeked at: it is read whole.
-            compressed = fd == 0 ? true : Gzip.isCompressed(try Sys.read(fd, offset: 0, count: 2))
+            compressed = isStdin ? true : Gzip.isCompressed(try Sys.read(fd, offset: 0, count: 2))
             if !compressed {
                 var problems = FileProblems()
                 try LineStream.forEachLine(fd: fd) { line, number, terminated in

@@ -103,7 +103,8 @@ import Testing
         #expect(CorralExit.of(KernelError.modeUnavailable(requested: "native", probed: "compat", missing: [])) == .unsupportedKernel)
         #expect(CorralExit.of(KernelError.attach(program: "p", errno: Errno(rawValue: 1))) == .kernelError)
         #expect(CorralExit.of(DaemonError(KernelError.unsupported([]))) == .unsupportedKernel)
-        #expect(CorralExit.of(DaemonError.kernel("adopting /sys/fs/bpf/corral: no record")) == .pinnedState)
+        #expect(CorralExit.of(DaemonError.pinnedState("adopting /sys/fs/bpf/corral: no record")) == .pinnedState)
+        #expect(CorralExit.of(DaemonError.kernel("adopting /sys/fs/bpf/corral: no record")) == .kernelError)
         #expect(CorralExit.of(DaemonError.policyInvalid(["x"])) == .invalidInput)
     }
 }

@@ -169,7 +169,7 @@ public final class ControlService: DaemonService {
         return (PolicyManager.effective(base, rec), rec.policyMode == "audit")
     }
 
-    /// io.corral.Apply's optional `fragments`: `[{"source": PATH, "policy": TEXT}]`, in merge order.
+    /// Runs `body`; a DaemonError becomes the method's io.corral error (docs/operations.md, control socket).
     private func mapped<T>(_ body: () throws(DaemonError) -> T) throws(ControlError) -> T {
         do { return try body() } catch {
             switch error {
@@ -179,7 +179,7 @@ public final class ControlService: DaemonService {
             case .noSuchEvent(let id): throw .noSuchEvent(id: id)
             case .noSuchProcess(let p): throw .noSuchProcess(pid: Int(p))
             case .invalidParameter(let p, let r): throw .invalidParameter(p, reason: r)
-            case .kernel(let r), .unsupportedKernel(let r): throw .kernelError(reason: r)
+            case .kernel(let r), .unsupportedKernel(let r), .pinnedState(let r): throw .kernelError(reason: r)
             case .permissionDenied(let m): throw .permissionDenied(method: m)
             case .registrationOutsideSubtree(let s, let p): throw .registrationOutsideSubtree(subtree: s, problems: p)
             case .noSuchRegistration(let id): throw .noSuchRegistration(id: id)

@@ -49,7 +49,7 @@ public final class PolicyManager {
             do {
                 object = try CorralObject(adopting: dir)
                 active = try PolicyInstaller(object: object).activeGenerationNumber()
-            } catch { throw DaemonError(error) }
+            } catch { throw .pinnedState("adopting \(dir): \(error)") }
             var rec: GenerationRecord
             if let initial {
                 rec = GenerationRecord(generation: 0, slot: 0, source: initial.source, policy: initial.text,
@@ -65,7 +65,7 @@ public final class PolicyManager {
             } else if let stored = store.read(active) {
                 rec = stored
             } else {
-                throw .kernel("adopting \(dir): no record of the active generation \(active) in \(store.directory); "
+                throw .pinnedState("adopting \(dir): no record of the active generation \(active) in \(store.directory); "
                               + "start with --policy FILE to install a fresh generation over the pinned programs, "
                               + "or --unload to remove the pins")
             }

@@ -10,6 +10,8 @@ public enum DaemonError: Error, Sendable, Equatable, CustomStringConvertible {
     case noSuchProcess(Int32)
     case invalidParameter(String, String)
     case kernel(String)
+    /// Pinned state the daemon cannot adopt (exit status `pinned-state`, docs/cli.md).
+    case pinnedState(String)
     /// The kernel lacks what Corral needs (KernelError.unsupported, .modeUnavailable).
     case unsupportedKernel(String)
     /// The method, refused to this caller.
@@ -35,7 +37,7 @@ public enum DaemonError: Error, Sendable, Equatable, CustomStringConvertible {
         case .noSuchEvent: ControlError.Name.noSuchEvent
         case .noSuchProcess: ControlError.Name.noSuchProcess
         case .invalidParameter: ControlError.Name.invalidParameter
-        case .kernel, .unsupportedKernel: ControlError.Name.kernelError
+        case .kernel, .unsupportedKernel, .pinnedState: ControlError.Name.kernelError
         case .permissionDenied: ControlError.Name.permissionDenied
         case .registrationOutsideSubtree: ControlError.Name.registrationOutsideSubtree
         case .noSuchRegistration: ControlError.Name.noSuchRegistration
@@ -50,7 +52,7 @@ public enum DaemonError: Error, Sendable, Equatable, CustomStringConvertible {
         case .noSuchEvent(let id): "no event with id \(id) (the daemon keeps the last events of this boot)"
         case .noSuchProcess(let pid): "no process \(pid)"
         case .invalidParameter(let p, let why): "invalid parameter '\(p)': \(why)"
-        case .kernel(let r), .unsupportedKernel(let r): r
+        case .kernel(let r), .unsupportedKernel(let r), .pinnedState(let r): r
         case .permissionDenied(let m): "permission denied: \(m)"
         case .registrationOutsideSubtree(let s, let p): "registration outside \(s):\n" + p.joined(separator: "\n")
         case .noSuchRegistration(let id): "no registration '\(id)'"

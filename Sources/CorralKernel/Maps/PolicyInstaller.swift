@@ -60,9 +60,7 @@ public struct PolicyInstaller {
     private static func checkValueSize(_ map: BPFMap, expected: Int, object: CorralObject) throws(KernelError) {
         switch LibBPF.mapValueSize(fd: map.fd) {
         case .success(let size) where size != expected:
-            throw .object(path: object.path, reason: "map \(map.name) holds \(size)-byte values, this build writes \(expected) "
-                          + "(CORRAL_ABI_VERSION \(CORRAL_ABI_VERSION)): the BPF object or the pinned maps come from another "
-                          + "Corral version; rebuild the object, or stop the old daemon and run `corral daemon --unload`")
+            throw abiMismatch(map, "holds \(size)-byte values, this build writes \(expected)", object: object)
         case .success: break
         case .failure(let e): throw .map(name: map.name, operation: "read info", errno: e)
         }
@@ -71,12 +69,17 @@ public struct PolicyInstaller {
     private static func checkType(_ map: BPFMap, expected: UInt32, object: CorralObject) throws(KernelError) {
         switch LibBPF.mapType(fd: map.fd) {
         case .success(let type) where type != expected:
-            throw .object(path: object.path, reason: "map \(map.name) has type \(type), this build expects \(expected) "
-                          + "(CORRAL_ABI_VERSION \(CORRAL_ABI_VERSION)): the BPF object or the pinned maps come from another "
-                          + "Corral version; rebuild the object, or stop the old daemon and run `corral daemon --unload`")
+            throw abiMismatch(map, "has type \(type), this build expects \(expected)", object: object)
         case .success: break
         case .failure(let e): throw .map(name: map.name, operation: "read info", errno: e)
         }
+    }
+
+    /// A map that does not match this build's ABI: what differs, and what to do.
+    private static func abiMismatch(_ map: BPFMap, _ difference: String, object: CorralObject) -> KernelError {
+        .object(path: object.path, reason: "map \(map.name) \(difference) "
+                + "(CORRAL_ABI_VERSION \(CORRAL_ABI_VERSION)): the BPF object or the pinned maps come from another "
+                + "Corral version; rebuild the object, or stop the old daemon and run `corral daemon --unload`")
     }
 
     /// Fills a fresh inner map with `entries` and stores it in slot `gen` of per-slot map `p`;

@@ -2,6 +2,7 @@
 // Corral: namespace and cgroup-migration supervision through BPF LSM.
 //
 // Targets by concept (see docs/architecture.md):
+//   CorralYAML       YAML node tree, composed with libyaml (CYAML: Debian libyaml-dev)
 //   CorralPolicy     policy model, YAML parser, validation          (no kernel)
 //   CorralEvaluator  reference evaluator: the kernel's semantics   (no kernel)
 //   CorralCompiler   policy -> BPF map images                       (no kernel)
@@ -39,14 +40,10 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
-        .target(
-            name: "CorralPolicy",
-            dependencies: ["CorralSystem", .product(name: "Yams", package: "Yams")]
-        ),
-        .target(
-            name: "CorralEvaluator",
-            dependencies: ["CorralEvents", "CorralJSON", "CorralPolicy", .product(name: "Yams", package: "Yams")]
-        ),
+        .systemLibrary(name: "CYAML", path: "Sources/CYAML"),
+        .target(name: "CorralYAML", dependencies: ["CYAML"]),
+        .target(name: "CorralPolicy", dependencies: ["CorralSystem", "CorralYAML"]),
+        .target(name: "CorralEvaluator", dependencies: ["CorralEvents", "CorralJSON", "CorralPolicy", "CorralYAML"]),
         .target(name: "CorralABI", path: "bpf/abi"),
         .target(name: "CCorralSystem", linkerSettings: [.linkedLibrary("z")]),
         .target(name: "CorralSystem", dependencies: ["CCorralSystem"]),
@@ -86,8 +83,9 @@ let package = Package(
             name: "corral-ktest",
             dependencies: ["CorralKernel", "CorralEvaluator", "CorralCLI", "CorralControl", "CorralTestSupport"]
         ),
-        // Yams here only for the differential test of the YAML scalar reader (YAMLScalarTests).
-        .testTarget(name: "CorralPolicyTests", dependencies: ["CorralPolicy", "CorralTestSupport", .product(name: "Yams", package: "Yams")]),
+        // Yams only in tests: the differential tests of the YAML scalar reader (YAMLScalarTests)
+        // and of the composer (YAMLComposerTests); Corral itself composes with libyaml directly.
+        .testTarget(name: "CorralPolicyTests", dependencies: ["CorralPolicy", "CorralYAML", "CorralTestSupport", .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "CorralEvaluatorTests", dependencies: ["CorralEvaluator", "CorralTestSupport"]),
         .testTarget(name: "CorralCompilerTests", dependencies: ["CorralCompiler", "CorralSystem", "CorralTestSupport"]),
         .testTarget(name: "CorralControlTests", dependencies: ["CorralControl", "CorralSystem", "CorralTestSupport"]),

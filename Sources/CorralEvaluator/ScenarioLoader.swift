@@ -1,7 +1,7 @@
 // Reads scenario YAML into `Scenario`, reporting every problem as FILE:LINE:COL diagnostics.
 import CorralPolicy
 import Foundation
-import Yams
+import CorralYAML
 
 public enum ScenarioLoader {
     /// First inum given to namespaces created without an explicit `inum`.
@@ -21,14 +21,11 @@ public enum ScenarioLoader {
 
     public static func parse(yaml: String, source: String) throws(PolicyErrors) -> Scenario {
         var reader = Reader(source: source)
-        let root: Node?
-        do {
-            root = try Yams.compose(yaml: yaml)
-        } catch let error as YamlError {
-            throw PolicyErrors([reader.yamlError(error)])
+        let root: YAMLNode?
+        do throws(YAMLError) {
+            root = try YAMLComposer.compose(yaml)
         } catch {
-            throw PolicyErrors([PolicyDiagnostic(location: SourceLocation(file: source, line: 1, column: 1),
-                                                 message: "\(error)", fieldPath: "")])
+            throw PolicyErrors([reader.yamlError(error, in: yaml)])
         }
         guard let root else {
             throw PolicyErrors([PolicyDiagnostic(location: SourceLocation(file: source, line: 1, column: 1),
@@ -52,63 +49,60 @@ private struct Reader {
 
     init(source: String) { self.source = source }
 
-    func location(_ node: Node) -> SourceLocation {
-        SourceLocation(file: source, line: max(node.mark?.line ?? 1, 1), column: max(node.mark?.column ?? 1, 1))
+    func location(_ node: YAMLNode) -> SourceLocation {
+        SourceLocation(file: source, line: max(node.mark.line, 1), column: max(node.mark.column, 1))
     }
 
-    mutating func error(_ message: String, _ node: Node, _ path: String) {
+    mutating func error(_ message: String, _ node: YAMLNode, _ path: String) {
         diagnostics.append(PolicyDiagnostic(location: location(node), message: message, fieldPath: path))
     }
 
-    func yamlError(_ error: YamlError) -> PolicyDiagnostic {
+    func yamlError(_ error: YAMLError, in yaml: String) -> PolicyDiagnostic {
+        let (line, column, message): (Int, Int, String)
         switch error {
-        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
-             .composer(_, let problem, let mark, _):
-            return PolicyDiagnostic(location: SourceLocation(file: source, line: mark.line, column: mark.column),
-                                    message: "invalid YAML: \(problem)", fieldPath: "")
-        default:
-            return PolicyDiagnostic(location: SourceLocation(file: source, line: 1, column: 1),
-                                    message: "invalid YAML: \(error)", fieldPath: "")
+        case let .syntax(problem, mark, _, _): (line, column, message) = (mark.line, mark.column, problem)
+        default: (line, column, message) = PolicyLoader.describe(error, in: yaml)
         }
+        return PolicyDiagnostic(location: SourceLocation(file: source, line: line, column: column),
+                                message: "invalid YAML: \(message)", fieldPath: "")
     }
 
     // MARK: typed access
 
-    static func kind(_ node: Node) -> String {
+    static func kind(_ node: YAMLNode) -> String {
         switch node {
         case .mapping: "a mapping"
         case .sequence: "a list"
-        case .alias: "an alias"
         case .scalar(let s): ScalarKind(s) == .null ? "nothing" : "'\(s.string)'"
         }
     }
 
-    mutating func string(_ node: Node, _ path: String) -> String? {
+    mutating func string(_ node: YAMLNode, _ path: String) -> String? {
         if case .scalar(let s) = node, !s.string.isEmpty, ScalarKind(s) != .null { return s.string }
         error("expected a string, found \(Reader.kind(node))", node, path)
         return nil
     }
 
-    mutating func bool(_ node: Node, _ path: String) -> Bool? {
+    mutating func bool(_ node: YAMLNode, _ path: String) -> Bool? {
         // The YAML 1.1 booleans, as policies read them (ScalarKind).
         if let value = ScalarKind(node)?.boolValue { return value }
         error("expected true or false, found \(Reader.kind(node))", node, path)
         return nil
     }
 
-    mutating func unsigned<T: FixedWidthInteger & UnsignedInteger>(_ node: Node, _ path: String, as: T.Type) -> T? {
+    mutating func unsigned<T: FixedWidthInteger & UnsignedInteger>(_ node: YAMLNode, _ path: String, as: T.Type) -> T? {
         if case .scalar(let s) = node, let value = T(s.string) { return value }
         error("expected a non-negative integer, found \(Reader.kind(node))", node, path)
         return nil
     }
 
-    mutating func pid(_ node: Node, _ path: String) -> Int32? {
+    mutating func pid(_ node: YAMLNode, _ path: String) -> Int32? {
         if case .scalar(let s) = node, let value = Int32(s.string), value > 0 { return value }
         error("expected a pid (a positive integer), found \(Reader.kind(node))", node, path)
         return nil
     }
 
-    mutating func cgroup(_ node: Node, _ path: String) -> CgroupPath? {
+    mutating func cgroup(_ node: YAMLNode, _ path: String) -> CgroupPath? {
         guard let text = string(node, path) else { return nil }
         guard let value = CgroupPath(text) else {
             error("'\(text)' is not a cgroup path: write it absolute, like /a/b, without '..'", node, path)
@@ -121,7 +115,7 @@ private struct Reader {
         return value
     }
 
-    mutating func nsType(_ node: Node, _ path: String) -> NamespaceType? {
+    mutating func nsType(_ node: YAMLNode, _ path: String) -> NamespaceType? {
         guard let text = string(node, path) else { return nil }
         guard let type = NamespaceType(rawValue: text) else {
             error("unknown namespace type '\(text)' (expected one of \(NamespaceType.allCases.map(\.rawValue).joined(separator: ", ")))", node, path)
@@ -130,20 +124,20 @@ private struct Reader {
         return type
     }
 
-    mutating func list(_ node: Node, _ path: String) -> [Node]? {
+    mutating func list(_ node: YAMLNode, _ path: String) -> [YAMLNode]? {
         if case .sequence(let seq) = node { return Array(seq) }
         error("expected a list, found \(Reader.kind(node))", node, path)
         return nil
     }
 
     /// Mapping entries; reports unknown and missing keys.
-    mutating func mapping(_ node: Node, _ path: String, allowed: [String], required: [String] = [])
-        -> [String: (key: Node, value: Node)]? {
+    mutating func mapping(_ node: YAMLNode, _ path: String, allowed: [String], required: [String] = [])
+        -> [String: (key: YAMLNode, value: YAMLNode)]? {
         guard case .mapping(let mapping) = node else {
             error("expected a mapping, found \(Reader.kind(node))", node, path)
             return nil
         }
-        var entries: [String: (key: Node, value: Node)] = [:]
+        var entries: [String: (key: YAMLNode, value: YAMLNode)] = [:]
         for (key, value) in mapping {
             guard case .scalar(let s) = key else {
                 error("expected a key name", key, path)
@@ -166,7 +160,7 @@ private struct Reader {
 
     // MARK: names
 
-    mutating func taskRef(_ node: Node, _ path: String) -> String? {
+    mutating func taskRef(_ node: YAMLNode, _ path: String) -> String? {
         guard let name = string(node, path) else { return nil }
         guard liveTasks[name] != nil else {
             let known = liveTasks.keys.sorted().joined(separator: ", ")
@@ -176,7 +170,7 @@ private struct Reader {
         return name
     }
 
-    mutating func newTask(_ nameNode: Node, _ pidNode: Node?, _ path: String, pidPath: String) -> (String, Int32)? {
+    mutating func newTask(_ nameNode: YAMLNode, _ pidNode: YAMLNode?, _ path: String, pidPath: String) -> (String, Int32)? {
         guard let name = string(nameNode, path) else { return nil }
         if liveTasks[name] != nil { error("task '\(name)' already exists", nameNode, path); return nil }
         guard let pidNode else { return nil }
@@ -190,7 +184,7 @@ private struct Reader {
         return (name, pid)
     }
 
-    mutating func nsRef(_ node: Node, _ path: String) -> String? {
+    mutating func nsRef(_ node: YAMLNode, _ path: String) -> String? {
         guard let name = string(node, path) else { return nil }
         if liveNamespaces[name] != nil { return name }
         if freedNamespaces.contains(name) {
@@ -202,7 +196,7 @@ private struct Reader {
         return nil
     }
 
-    mutating func checkInumFree(_ inum: UInt32, _ node: Node, _ path: String) -> Bool {
+    mutating func checkInumFree(_ inum: UInt32, _ node: YAMLNode, _ path: String) -> Bool {
         if inum == 0 { error("inum 0 is reserved for anonymous mount namespaces", node, path); return false }
         if let (name, _) = liveNamespaces.first(where: { $0.value.inum == inum }) {
             error("inum \(inum) is in use by namespace '\(name)' (free it first)", node, path)
@@ -213,7 +207,7 @@ private struct Reader {
 
     // MARK: document
 
-    mutating func scenario(_ root: Node) -> Scenario {
+    mutating func scenario(_ root: YAMLNode) -> Scenario {
         var scenario = Scenario(source: source, policyPath: nil, auditAll: false, cgroups: [:], namespaces: [:],
                                 tasks: [], steps: [])
         guard let top = mapping(root, "", allowed: ["policy", "audit-all", "cgroups", "namespaces", "tasks", "steps", "description"],
@@ -271,7 +265,7 @@ private struct Reader {
         return scenario
     }
 
-    mutating func taskDecl(_ node: Node, _ path: String) -> ScenarioTask? {
+    mutating func taskDecl(_ node: YAMLNode, _ path: String) -> ScenarioTask? {
         guard let e = mapping(node, path, allowed: ["name", "pid", "tgid", "comm", "exe", "xattrs", "cgroup", "traced", "namespaces"],
                               required: ["name", "pid"]),
               let nameNode = e["name"]?.value,
@@ -291,14 +285,14 @@ private struct Reader {
         return task
     }
 
-    mutating func stringList(_ node: Node, _ path: String) -> [String] {
+    mutating func stringList(_ node: YAMLNode, _ path: String) -> [String] {
         guard let items = list(node, path) else { return [] }
         return items.enumerated().compactMap { string($0.element, "\(path)[\($0.offset)]") }
     }
 
     static let actions = ["unshare", "fork", "setns", "exec", "exit", "migrate", "clone3", "free", "policy", "audit-all"]
 
-    mutating func step(_ node: Node, number: Int, _ path: String) -> ScenarioStep? {
+    mutating func step(_ node: YAMLNode, number: Int, _ path: String) -> ScenarioStep? {
         guard let e = mapping(node, path, allowed: Reader.actions + ["expect", "note"]) else { return nil }
         let present = Reader.actions.filter { e[$0] != nil }
         guard present.count == 1, let key = present.first, let (_, body) = e[key] else {
@@ -320,7 +314,7 @@ private struct Reader {
         return ScenarioStep(number: number, action: action, expect: expect, location: location(node))
     }
 
-    mutating func action(_ key: String, _ body: Node, _ path: String) -> ScenarioAction? {
+    mutating func action(_ key: String, _ body: YAMLNode, _ path: String) -> ScenarioAction? {
         switch key {
         case "unshare":
             guard let e = mapping(body, path, allowed: ["task", "types", "as", "inum"], required: ["task", "types"]),
@@ -438,7 +432,7 @@ private struct Reader {
         }
     }
 
-    mutating func expectation(_ node: Node, _ path: String) -> Expectation? {
+    mutating func expectation(_ node: YAMLNode, _ path: String) -> Expectation? {
         if case .scalar = node {
             guard let text = string(node, path) else { return nil }
             guard let verdict = Verdict(rawValue: text) else {
@@ -468,7 +462,7 @@ private struct Reader {
         return expect
     }
 
-    mutating func recordExpectation(_ node: Node, _ path: String) -> RecordExpectation? {
+    mutating func recordExpectation(_ node: YAMLNode, _ path: String) -> RecordExpectation? {
         let keys = ["pid", "tgid", "target_pid", "src_cgroup", "dst_cgroup", "threadgroup", "ns_type", "ns_inum",
                     "ns_label", "hook_count", "hook_count_at_least"]
         guard let e = mapping(node, path, allowed: keys) else { return nil }

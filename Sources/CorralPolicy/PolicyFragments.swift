@@ -4,7 +4,7 @@
 // /dev/null disables the name. The main file and the fragments are parsed one by one and
 // validated as one policy, so a conflict between two files names both locations.
 import Foundation
-import Yams
+import CorralYAML
 
 /// One file's text and the name diagnostics give it.
 public struct PolicyText: Hashable, Sendable {
@@ -168,7 +168,7 @@ extension PolicyLoader {
         if fragments.isEmpty { return try parse(yaml: main.text, source: main.source) }
         let files = [main] + fragments
         var problems: [PolicyDiagnostic] = []
-        var roots: [Node?] = []
+        var roots: [YAMLNode?] = []
         for (k, file) in files.enumerated() {
             do {
                 let root = try compose(file.text, source: file.source)

@@ -1,6 +1,6 @@
-// Entry points for reading a policy file: YAML (Yams) → PolicyParser → PolicyValidator.
+// Entry points for reading a policy file: YAML (CorralYAML) → PolicyParser → PolicyValidator.
 import Foundation
-import Yams
+import CorralYAML
 
 /// One problem found in a policy file, printed as `FILE:LINE:COL: error: MESSAGE (FIELD.PATH)`.
 public struct PolicyDiagnostic: Error, Hashable, Sendable, CustomStringConvertible {
@@ -67,7 +67,7 @@ public enum PolicyLoader {
     }
 
     /// The YAML node tree of one file (nil: no document), after the size and nesting limits.
-    static func compose(_ yaml: String, source: String) throws(PolicyErrors) -> Node? {
+    static func compose(_ yaml: String, source: String) throws(PolicyErrors) -> YAMLNode? {
         func diagnostic(_ line: Int, _ column: Int, _ message: String) -> PolicyErrors {
             PolicyErrors([PolicyDiagnostic(location: SourceLocation(file: source, line: max(line, 1), column: max(column, 1)),
                                            message: message, fieldPath: "")])
@@ -76,43 +76,37 @@ public enum PolicyLoader {
         if let deep = nestingTooDeep(yaml) {
             throw diagnostic(deep.line, deep.column, "YAML nesting is deeper than \(maxNesting) levels")
         }
-        do {
-            // Resolver.basic: Yams resolves no implicit tags (its default resolver runs regular
-            // expressions on every mapping key to check for duplicates, most of the time of a
-            // 10,000-rule policy). Scalars are typed by ScalarKind; keys compare as strings.
-            return try Yams.compose(yaml: yaml, .basic)
-        } catch let error as YamlError {
+        do throws(YAMLError) {
+            return try YAMLComposer.compose(yaml)
+        } catch {
             let (line, column, message) = describe(error, in: yaml)
             throw diagnostic(line, column, message)
-        } catch {
-            throw diagnostic(1, 1, "YAML error: \(error)")
         }
     }
 
-    /// Position and text for a Yams error (never its `description`, which may assert on odd offsets).
-    static func describe(_ error: YamlError, in yaml: String) -> (Int, Int, String) {
-        func text(_ context: YamlError.Context?, _ problem: String) -> String {
-            let context = context.map { "\($0.text) (line \($0.mark.line)), " } ?? ""
-            return "YAML syntax error: \(context)\(problem)"
-        }
+    /// Position and text for a YAML error.
+    public static func describe(_ error: YAMLError, in yaml: String) -> (Int, Int, String) {
         switch error {
-        case let .scanner(context, problem, mark, _), let .parser(context, problem, mark, _),
-             let .composer(context, problem, mark, _):
-            return (mark.line, mark.column, text(context, problem))
-        case let .reader(problem, offset, value, _):
-            let (line, column) = position(ofCharacter: offset ?? 0, in: yaml)
-            let detail = value >= 0 ? String(format: " (#x%X)", value) : ""
+        case let .syntax(problem, mark, context, contextMark):
+            let context = context.map { "\($0) (line \(contextMark?.line ?? mark.line)), " } ?? ""
+            return (mark.line, mark.column, "YAML syntax error: \(context)\(problem)")
+        case let .reader(problem, byteOffset, value):
+            let (line, column) = position(ofCharacter: characterOffset(ofByte: byteOffset, in: yaml), in: yaml)
+            let detail = value >= 0 ? " (#x\(String(value, radix: 16, uppercase: true)))" : ""
             return (line, column, "YAML error: \(problem)\(detail)")
-        case let .duplicatedKeysInMapping(duplicates, context):
-            let keys = duplicates.map(quote).joined(separator: ", ")
-            return (context.mark.line, context.mark.column, "duplicate key \(keys) in a mapping")
+        case let .duplicateKeys(keys, mark):
+            return (mark.line, mark.column, "duplicate key \(keys.map(quote).joined(separator: ", ")) in a mapping")
+        case let .tooManyNodes(limit, mark):
+            return (mark.line, mark.column, "YAML aliases expand to more than \(limit) nodes")
         case .memory:
             return (1, 1, "YAML error: out of memory")
-        case .dataCouldNotBeDecoded:
-            return (1, 1, "policy is not valid UTF-8")
-        default:
-            return (1, 1, "YAML error")
         }
+    }
+
+    /// Characters before the byte at `offset` (the end of the text when beyond it).
+    static func characterOffset(ofByte offset: Int, in text: String) -> Int {
+        let index = text.utf8.index(text.utf8.startIndex, offsetBy: offset, limitedBy: text.utf8.endIndex) ?? text.utf8.endIndex
+        return text.distance(from: text.startIndex, to: index.samePosition(in: text) ?? text.endIndex)
     }
 
     /// 1-based line and column of the character at `offset`.

@@ -1,6 +1,6 @@
 // YAML nodes → policy model, checking each field on its own (docs/policy.md).
 // Checks that relate several rules (ids, overrides, conflicts, capacities) are in PolicyValidator.
-import Yams
+import CorralYAML
 
 /// A value with the place it was written, for diagnostics.
 struct Located<Value> {
@@ -52,7 +52,7 @@ struct PolicyParser {
     }
 
     /// Only the `subjects:` section of a document (the first pass over several files).
-    mutating func parseSubjectsOnly(_ root: Node) {
+    mutating func parseSubjectsOnly(_ root: YAMLNode) {
         guard case .mapping(let mapping) = root else { return }
         for (key, value) in mapping {
             if case .scalar(let scalar) = key, scalar.string == "subjects" { parseSubjectDefinitions(value) }
@@ -91,7 +91,7 @@ struct PolicyParser {
 
     // MARK: - Document
 
-    mutating func parseDocument(_ root: Node) -> Policy {
+    mutating func parseDocument(_ root: YAMLNode) -> Policy {
         var policy = Policy(source: reader.source)
         policy.defaultMode = inheritedMode
         guard case .mapping = root else {
@@ -148,7 +148,7 @@ struct PolicyParser {
 
     // MARK: - Subjects
 
-    private mutating func parseSubjectDefinitions(_ node: Node) {
+    private mutating func parseSubjectDefinitions(_ node: YAMLNode) {
         guard let entries = reader.mapping(node, "subjects") else { return }
         for entry in entries {
             let path = "subjects.\(show(entry.key))"
@@ -165,7 +165,7 @@ struct PolicyParser {
     }
 
     /// A matcher mapping with exactly one key.
-    private mutating func parseMatcher(_ node: Node, _ path: String) -> SubjectMatcher? {
+    private mutating func parseMatcher(_ node: YAMLNode, _ path: String) -> SubjectMatcher? {
         guard let entries = reader.mapping(node, path, expected: "a matcher mapping such as {exe: /usr/bin/x}") else {
             return nil
         }
@@ -243,7 +243,7 @@ struct PolicyParser {
     }
 
     /// A rule's `subject`/`manager`: a subject name, an inline matcher map, or a list of those (OR).
-    private mutating func parseSubjectReference(_ node: Node, _ path: String) -> [Located<Subject>]? {
+    private mutating func parseSubjectReference(_ node: YAMLNode, _ path: String) -> [Located<Subject>]? {
         switch node {
         case .sequence(let sequence):
             if sequence.isEmpty {
@@ -269,7 +269,7 @@ struct PolicyParser {
         }
     }
 
-    private mutating func parseSingleSubject(_ node: Node, _ path: String) -> Located<Subject>? {
+    private mutating func parseSingleSubject(_ node: YAMLNode, _ path: String) -> Located<Subject>? {
         let location = reader.location(node)
         if case .mapping = node {
             guard let matcher = parseMatcher(node, path) else { return nil }
@@ -292,7 +292,7 @@ struct PolicyParser {
 
     // MARK: - Rules
 
-    private mutating func parseRule(_ node: Node, index: Int, defaultMode: RuleMode) -> ParsedRule? {
+    private mutating func parseRule(_ node: YAMLNode, index: Int, defaultMode: RuleMode) -> ParsedRule? {
         let path = "rules[\(index)]"
         let errorsBefore = reader.diagnostics.count
         guard let entries = reader.mapping(node, path) else { return nil }
@@ -489,7 +489,7 @@ struct PolicyParser {
     // MARK: - Fields
 
     /// `events: {rate-limit: N}`: N from 0 (no limit) to `maxEventRateLimit`.
-    private mutating func parseEvents(_ node: Node) -> UInt32 {
+    private mutating func parseEvents(_ node: YAMLNode) -> UInt32 {
         guard let entries = reader.mapping(node, "events", expected: "a mapping such as {rate-limit: 1000}") else { return 0 }
         var limit: UInt32 = 0
         for entry in entries {
@@ -509,7 +509,7 @@ struct PolicyParser {
         return limit
     }
 
-    private mutating func parseMode(_ node: Node, _ path: String) -> RuleMode? {
+    private mutating func parseMode(_ node: YAMLNode, _ path: String) -> RuleMode? {
         guard let text = reader.string(node, path) else { return nil }
         guard let mode = RuleMode(rawValue: text) else {
             reader.error("invalid mode \(quote(text)) (expected enforce or audit)", at: node, path)
@@ -518,7 +518,7 @@ struct PolicyParser {
         return mode
     }
 
-    private mutating func parseErrno(_ node: Node, _ path: String) -> Int32? {
+    private mutating func parseErrno(_ node: YAMLNode, _ path: String) -> Int32? {
         let names = ErrnoNames.all.map(\.name).joined(separator: ", ")
         if case .scalar(let scalar) = node, ScalarKind(scalar) == .int {
             if let value = Int32(scalar.string), value >= 1, value <= ErrnoNames.maxValue { return value }
@@ -532,7 +532,7 @@ struct PolicyParser {
         return nil
     }
 
-    private mutating func parseTypes(_ node: Node, _ path: String) -> Set<NamespaceType> {
+    private mutating func parseTypes(_ node: YAMLNode, _ path: String) -> Set<NamespaceType> {
         guard let items = reader.list(node, path) else { return [] }
         var types: Set<NamespaceType> = []
         for (k, item) in items.enumerated() {
@@ -548,7 +548,7 @@ struct PolicyParser {
         return types
     }
 
-    private mutating func parseLabel(_ node: Node, _ path: String) -> String? {
+    private mutating func parseLabel(_ node: YAMLNode, _ path: String) -> String? {
         guard let text = reader.string(node, path) else { return nil }
         guard Self.isName(text, lowercaseOnly: false) else {
             reader.error("invalid label \(quote(text)) (expected 1 to 64 letters, digits, '.', '_' or '-', "
@@ -558,7 +558,7 @@ struct PolicyParser {
         return text
     }
 
-    private mutating func parseCgroupPath(_ node: Node, _ path: String) -> CgroupPath? {
+    private mutating func parseCgroupPath(_ node: YAMLNode, _ path: String) -> CgroupPath? {
         guard let text = reader.string(node, path) else { return nil }
         switch Self.checkCgroupPath(text) {
         case .success(let cgroup): return cgroup

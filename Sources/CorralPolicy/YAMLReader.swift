@@ -1,5 +1,5 @@
-// Typed access to Yams nodes that records a diagnostic, instead of throwing, for every mismatch.
-import Yams
+// Typed access to YAML nodes that records a diagnostic, instead of throwing, for every mismatch.
+import CorralYAML
 
 /// What a YAML scalar denotes under YAML 1.1 implicit typing: the one reader of scalar types for
 /// policies (YAMLReader) and scenarios (ScenarioLoader). It agrees with Yams' default resolver
@@ -10,14 +10,14 @@ import Yams
 public enum ScalarKind: Equatable, Sendable {
     case null, bool(Bool), int, float, string
 
-    public init(_ scalar: Node.Scalar) {
-        switch scalar.tag.description {
+    public init(_ scalar: YAMLNode.Scalar) {
+        switch scalar.tag {
         case "": self = ScalarKind.implicit(scalar.string, plain: scalar.style == .plain || scalar.style == .any)
-        case "!", Tag.Name.str.rawValue: self = .string
-        case Tag.Name.int.rawValue: self = .int
-        case Tag.Name.float.rawValue: self = .float
-        case Tag.Name.null.rawValue: self = .null
-        case Tag.Name.bool.rawValue:
+        case "!", YAMLNode.strTag: self = .string
+        case "tag:yaml.org,2002:int": self = .int
+        case "tag:yaml.org,2002:float": self = .float
+        case "tag:yaml.org,2002:null": self = .null
+        case "tag:yaml.org,2002:bool":
             switch ScalarKind.implicit(scalar.string, plain: true) {
             case .bool(let value): self = .bool(value)
             default: self = .string
@@ -26,8 +26,8 @@ public enum ScalarKind: Equatable, Sendable {
         }
     }
 
-    /// The kind of a scalar node; nil for mappings, sequences and aliases.
-    public init?(_ node: Node) {
+    /// The kind of a scalar node; nil for mappings and sequences.
+    public init?(_ node: YAMLNode) {
         guard case .scalar(let scalar) = node else { return nil }
         self.init(scalar)
     }
@@ -162,8 +162,8 @@ public enum ScalarKind: Equatable, Sendable {
 /// One key of a mapping, with its nodes for positions.
 struct YAMLEntry {
     var key: String
-    var keyNode: Node
-    var value: Node
+    var keyNode: YAMLNode
+    var value: YAMLNode
 }
 
 /// Collects diagnostics while reading nodes of one file.
@@ -173,27 +173,25 @@ struct YAMLReader {
 
     init(source: String) { self.source = source }
 
-    func location(_ node: Node) -> SourceLocation {
-        let mark = node.mark
-        return SourceLocation(file: source, line: max(mark?.line ?? 1, 1), column: max(mark?.column ?? 1, 1))
+    func location(_ node: YAMLNode) -> SourceLocation {
+        SourceLocation(file: source, line: max(node.mark.line, 1), column: max(node.mark.column, 1))
     }
 
     mutating func error(_ message: String, at location: SourceLocation, _ path: String) {
         diagnostics.append(PolicyDiagnostic(location: location, message: message, fieldPath: path))
     }
 
-    mutating func error(_ message: String, at node: Node, _ path: String) {
+    mutating func error(_ message: String, at node: YAMLNode, _ path: String) {
         error(message, at: location(node), path)
     }
 
     mutating func add(_ diagnostic: PolicyDiagnostic) { diagnostics.append(diagnostic) }
 
     /// "a string", "a list", … for messages.
-    static func describe(_ node: Node) -> String {
+    static func describe(_ node: YAMLNode) -> String {
         switch node {
         case .mapping: return "a mapping"
         case .sequence: return "a list"
-        case .alias: return "an alias"
         case .scalar(let scalar):
             switch ScalarKind(scalar) {
             case .null: return "nothing (null)"
@@ -205,12 +203,12 @@ struct YAMLReader {
         }
     }
 
-    mutating func wrongType(_ expected: String, _ node: Node, _ path: String) {
+    mutating func wrongType(_ expected: String, _ node: YAMLNode, _ path: String) {
         error("expected \(expected), found \(YAMLReader.describe(node))", at: node, path)
     }
 
     /// A string-valued scalar. Numbers are accepted as their text; null and booleans are not.
-    mutating func string(_ node: Node, _ path: String) -> String? {
+    mutating func string(_ node: YAMLNode, _ path: String) -> String? {
         guard case .scalar(let scalar) = node else { wrongType("a string", node, path); return nil }
         switch ScalarKind(scalar) {
         case .string, .int, .float: return scalar.string
@@ -218,26 +216,26 @@ struct YAMLReader {
         }
     }
 
-    mutating func bool(_ node: Node, _ path: String) -> Bool? {
+    mutating func bool(_ node: YAMLNode, _ path: String) -> Bool? {
         if case .scalar(let scalar) = node, case .bool(let value) = ScalarKind(scalar) { return value }
         wrongType("a boolean (true or false)", node, path)
         return nil
     }
 
     /// An integer scalar's text (range checks are the caller's).
-    mutating func integerText(_ node: Node, _ path: String) -> String? {
+    mutating func integerText(_ node: YAMLNode, _ path: String) -> String? {
         if case .scalar(let scalar) = node, ScalarKind(scalar) == .int { return scalar.string }
         wrongType("an integer", node, path)
         return nil
     }
 
-    mutating func list(_ node: Node, _ path: String) -> [Node]? {
+    mutating func list(_ node: YAMLNode, _ path: String) -> [YAMLNode]? {
         guard case .sequence(let sequence) = node else { wrongType("a list", node, path); return nil }
         return Array(sequence)
     }
 
     /// A mapping's entries in file order. Keys must be scalars.
-    mutating func mapping(_ node: Node, _ path: String, expected: String = "a mapping") -> [YAMLEntry]? {
+    mutating func mapping(_ node: YAMLNode, _ path: String, expected: String = "a mapping") -> [YAMLEntry]? {
         guard case .mapping(let mapping) = node else { wrongType(expected, node, path); return nil }
         var entries: [YAMLEntry] = []
         for (key, value) in mapping {

@@ -1,6 +1,7 @@
 // ScalarKind (CorralPolicy's one YAML scalar reader) against Yams' own resolver, the rules the
 // YAML 1.1 reading of policies and scenarios is meant to follow; and the one errno table against libc.
 import CorralPolicy
+import CorralYAML
 import CorralSystem
 import Glibc
 import Testing
@@ -57,8 +58,9 @@ import Yams
 
     /// Quoted scalars are strings; explicit tags win over the text.
     @Test func quotedAndTaggedScalars() throws {
-        let node = try #require(try Yams.compose(yaml: "[a, 'true', \"17\", !!str 17, !!int '17', 17, ~, yes]"))
-        let kinds = try #require(node.sequence).map { try #require(ScalarKind($0)) }
+        let node = try #require(try YAMLComposer.compose("[a, 'true', \"17\", !!str 17, !!int '17', 17, ~, yes]"))
+        guard case .sequence(let list) = node else { Issue.record("not a list"); return }
+        let kinds = try list.map { try #require(ScalarKind($0)) }
         #expect(kinds == [.string, .string, .string, .string, .int, .int, .null, .bool(true)])
     }
 }

@@ -3,7 +3,7 @@ import ArgumentParser
 import CorralControl
 import CorralPolicy
 import CorralSystem
-import Foundation
+import Glibc
 
 struct ApplyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -36,7 +36,7 @@ struct ApplyCommand: AsyncParsableCommand {
         }
         let r = try DaemonClient.call(control, ControlInterface.Apply.self,
                                       .init(policy: text, source: main, fragments: fragments))
-        func ms(_ value: Double) -> String { String(format: "%.1f", value) }
+        func ms(_ value: Double) -> String { Sys.format("%.1f", value) }
         var install = "install \(ms(r.installMs)) ms"
         if let w = r.writeMs, let s = r.switchMs, let c = r.retireMs {
             install += ": write \(ms(w)) ms, switch \(ms(s)) ms, retire \(ms(c)) ms"

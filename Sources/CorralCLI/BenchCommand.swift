@@ -8,7 +8,6 @@ import CorralEvaluator
 import CorralOps
 import CorralPolicy
 import CorralSystem
-import Foundation
 
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -18,13 +17,9 @@ struct BenchCommand: AsyncParsableCommand {
         subcommands: [Compile.self, Replay.self, Evaluate.self, Record.self]
     )
 
-    static func ms(_ nanos: UInt64) -> String { String(format: "%.1f", Double(nanos) / 1e6) }
+    static func ms(_ nanos: UInt64) -> String { Sys.format("%.1f", Double(nanos) / 1e6) }
 
-    static func maxRSSKiB() -> Int {
-        var u = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &u)
-        return u.ru_maxrss
-    }
+    static func maxRSSKiB() -> Int { Sys.maxResidentKiB() }
 
     struct Compile: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -75,7 +70,7 @@ struct BenchCommand: AsyncParsableCommand {
             let t1 = Sys.monotonicNanos()
             let n = runner.summary.events
             let secs = Double(t1 - t0) / 1e9
-            print("bench replay \(events): \(n) events (\(errors.count) malformed lines) in \(String(format: "%.2f", secs)) s: "
+            print("bench replay \(events): \(n) events (\(errors.count) malformed lines) in \(Sys.format("%.2f", secs)) s: "
                   + "\(Int(Double(n) / secs)) events/s; max RSS \(BenchCommand.maxRSSKiB() / 1024) MiB")
             print("  " + runner.summary.text)
         }
@@ -117,7 +112,7 @@ struct BenchCommand: AsyncParsableCommand {
             }
             let secs = Double(now - t0) / 1e9
             print("bench evaluate \(events): \(worlds.count) distinct decisions, \(done) decided (\(denied) denials) "
-                  + "in \(String(format: "%.2f", secs)) s: \(Int(Double(done) / secs)) decisions/s (one thread)")
+                  + "in \(Sys.format("%.2f", secs)) s: \(Int(Double(done) / secs)) decisions/s (one thread)")
         }
     }
 
@@ -133,8 +128,11 @@ struct BenchCommand: AsyncParsableCommand {
             let decoder = EventDecoder(policy: p)
             var enricher = EventEnricher(bootID: EventEnricher.readBootID())
             enricher.ruleOrigins = p.ruleOrigins
-            let dir = FileManager.default.temporaryDirectory.path + "/corral-bench-record-\(Sys.pid)"
-            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let dir = (Sys.env("TMPDIR") ?? "/tmp") + "/corral-bench-record-\(Sys.pid)"
+            defer {
+                for entry in (try? Sys.listDirectory(dir)) ?? [] { try? Sys.unlink(dir + "/" + entry.name) }
+                try? Sys.rmdir(dir)
+            }
             let log = try EventLog(directory: dir)
             var raw = corral_event()
             raw.hook = CORRAL_HOOK_CGROUP_ATTACH.rawValue
@@ -164,7 +162,7 @@ struct BenchCommand: AsyncParsableCommand {
                 t = (t.decode + t1 - t0, t.enrich + t2 - t1, t.encode + t3 - t2, t.append + t4 - t3)
             }
             let n = Double(max(1, count))
-            func us(_ x: UInt64) -> String { String(format: "%.1f", Double(x) / n / 1e3) }
+            func us(_ x: UInt64) -> String { Sys.format("%.1f", Double(x) / n / 1e3) }
             let total = t.decode + t.enrich + t.encode + t.append
             print("bench record: \(count) events, per event: decode \(us(t.decode)) µs, enrich \(us(t.enrich)) µs, "
                   + "encode \(us(t.encode)) µs, append \(us(t.append)) µs; total \(us(total)) µs "

@@ -2,7 +2,8 @@
 import ArgumentParser
 import CorralJSON
 import CorralPolicy
-import Foundation
+import CorralSystem
+import Glibc
 
 struct CheckCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -27,9 +28,9 @@ struct CheckCommand: AsyncParsableCommand {
 
     func run() async throws {
         let (main, fragments) = PolicySelection.resolve(policy, fragmentOptions)
-        let result = Self.check(path: main, json: json, fragments: fragments, stdin: { FileHandle.standardInput.readDataToEndOfFile() })
-        if !result.stdout.isEmpty { FileHandle.standardOutput.write(Data(result.stdout.utf8)) }
-        if !result.stderr.isEmpty { FileHandle.standardError.write(Data(result.stderr.utf8)) }
+        let result = Self.check(path: main, json: json, fragments: fragments, stdin: { (try? Sys.readAll(0)) ?? [] })
+        if !result.stdout.isEmpty { try? Sys.writeAll(1, Array(result.stdout.utf8)) }
+        if !result.stderr.isEmpty { try? Sys.writeAll(2, Array(result.stderr.utf8)) }
         if result.exitCode != .ok { throw result.exitCode.exit }
     }
 
@@ -43,7 +44,7 @@ struct CheckCommand: AsyncParsableCommand {
     /// `path` "-" reads `stdin()` and names the source `<stdin>`. With `fragments`, the active
     /// fragments are merged after it and the output lists every fragment file and its state.
     static func check(path: String, json: Bool = false, fragments: FragmentSet? = nil,
-                      stdin: () -> Data = { Data() }) -> Outcome {
+                      stdin: () -> [UInt8] = { [] }) -> Outcome {
         let name = path == "-" ? "<stdin>" : path
         var entries: [FragmentSet.Entry] = []
         let result: Result<Policy, PolicyErrors>

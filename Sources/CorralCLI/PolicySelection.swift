@@ -2,7 +2,7 @@
 // asked (docs/policy.md, "Fragments").
 import ArgumentParser
 import CorralPolicy
-import Foundation
+import Glibc
 
 /// `--fragments` / `--policy-dir DIR`, shared by the commands that read a policy from disk.
 struct FragmentOptions: ParsableArguments {

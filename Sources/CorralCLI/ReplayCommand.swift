@@ -5,7 +5,7 @@ import CorralEvaluator
 import CorralOps
 import CorralPolicy
 import CorralSystem
-import Foundation
+import Glibc
 
 struct ReplayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

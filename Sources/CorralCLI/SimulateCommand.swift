@@ -2,7 +2,8 @@
 import ArgumentParser
 import CorralEvaluator
 import CorralPolicy
-import Foundation
+import CorralSystem
+import Glibc
 
 /// What a command printed and how it exits; lets tests run commands without a process.
 struct CommandOutput: Sendable {
@@ -12,7 +13,7 @@ struct CommandOutput: Sendable {
 
     func emit() throws {
         for line in stdout { print(line) }
-        for line in stderr { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+        for line in stderr { try? Sys.writeAll(2, Array((line + "\n").utf8)) }
         if status != .ok { throw status.exit }
     }
 }

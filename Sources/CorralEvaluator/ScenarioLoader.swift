@@ -1,6 +1,6 @@
 // Reads scenario YAML into `Scenario`, reporting every problem as FILE:LINE:COL diagnostics.
 import CorralPolicy
-import Foundation
+import CorralSystem
 import CorralYAML
 
 public enum ScenarioLoader {
@@ -8,11 +8,11 @@ public enum ScenarioLoader {
     public static let firstAutoInum: UInt32 = 4_026_532_001
 
     public static func load(path: String) throws(PolicyErrors) -> Scenario {
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard let data = try? Sys.readBytes(path) else {
             throw PolicyErrors([PolicyDiagnostic(location: SourceLocation(file: path, line: 1, column: 1),
                                                  message: "cannot read scenario file", fieldPath: "", unreadable: true)])
         }
-        guard let text = String(data: data, encoding: .utf8) else {
+        guard let text = String(validating: data, as: UTF8.self) else {
             throw PolicyErrors([PolicyDiagnostic(location: SourceLocation(file: path, line: 1, column: 1),
                                                  message: "scenario file is not UTF-8", fieldPath: "")])
         }

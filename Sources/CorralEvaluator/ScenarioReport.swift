@@ -1,6 +1,6 @@
 // Text and JSON renderings of a scenario run (`corral simulate`, `corral explain`).
 import CorralJSON
-import Foundation
+import Glibc
 
 public enum ScenarioReport {
     /// One line per step, failures indented below their step, and a final summary line.

@@ -1,7 +1,7 @@
 // The JSON the CLI prints (check --json, probe --json, replay --json, simulate --json): one
 // encoder setting for all of them. Keys sorted; slashes not escaped (Foundation's default writes
 // "/sys" as "\/sys", which is valid JSON but unreadable in paths and breaks a plain grep).
-import Foundation
+import FoundationEssentials
 
 public enum JSONOutput {
     /// `value` as JSON text: keys sorted, `/` as is; `pretty` indents. Keys are the types' own

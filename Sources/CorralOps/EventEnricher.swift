@@ -2,7 +2,7 @@
 // actor (docs/operations.md §3). Best effort: a task that is gone yields `actor_exe: null`.
 import CorralEvents
 import CorralSystem
-import Foundation
+import Glibc
 
 public struct EventEnricher: Sendable {
     /// First 8 hex digits of the boot id; nil when it could not be read.

@@ -66,8 +66,8 @@ public struct EventExplanation: Sendable {
             for note in result.notes { lines.append("note: \(note)") }
             lines.append(contentsOf: sideEffectLines(event, decision))
             lines.append("")
-            lines.append(DecisionExplainer.render(decision).replacingOccurrences(
-                of: "hook: \(decision.hook.rawValue) (count 0)", with: "hook: \(decision.hook.rawValue)"))
+            lines.append(DecisionExplainer.render(decision).replacing(
+                "hook: \(decision.hook.rawValue) (count 0)", with: "hook: \(decision.hook.rawValue)"))
         }
         result.text = lines.joined(separator: "\n")
         return result

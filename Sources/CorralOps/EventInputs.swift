@@ -3,7 +3,7 @@
 // given policy needs (docs/operations.md §3, "What explain and replay need").
 import CorralEvaluator
 import CorralPolicy
-import Foundation
+import CorralSystem
 
 /// An input the policy needs that the event does not carry, and what was assumed instead.
 public struct MissingInput: Codable, Sendable, Hashable, CustomStringConvertible {
@@ -61,8 +61,7 @@ public enum EventInputReconstruction {
     public typealias ExeResolver = @Sendable (String) -> String?
 
     public static let resolveSymlinks: ExeResolver = { path in
-        guard FileManager.default.fileExists(atPath: path) else { return nil }
-        return URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+        try? Sys.resolvedPath(path)
     }
 
     /// Builds the evaluator input of `event` for deciding it under `policy` (names of rules and

@@ -3,7 +3,8 @@
 // `events.jsonl.1`, `.1` becomes `.2`, …, and `.<keep>` is dropped. Lines are not fsynced.
 import CorralJSON
 import CorralSystem
-import Foundation
+import Glibc
+import Synchronization
 
 /// A line of a JSONL file that is not a recorded event.
 public struct EventLogLineError: Error, Sendable, Hashable, CustomStringConvertible {
@@ -31,7 +32,7 @@ public final class EventLog: @unchecked Sendable {
     public let keep: Int
     private var fd: Int32 = -1
     private var size = 0
-    private let lock = NSLock()
+    private let lock = Mutex(())
 
     /// The file written now.
     public var path: String { directory + "/" + name }
@@ -62,18 +63,18 @@ public final class EventLog: @unchecked Sendable {
 
     /// Appends one line (a newline is added). Rotates first when the line would not fit.
     public func append(line: String) throws(Errno) {
-        lock.lock()
-        defer { lock.unlock() }
-        let bytes = Array((line + "\n").utf8)
-        if size > 0 && size + bytes.count > maxBytes { try rotate() }
-        if fd < 0 { try open() }
-        var off = 0
-        while off < bytes.count {
-            let n = try Sys.write(fd, Array(bytes[off...]))
-            if n <= 0 { throw Errno(rawValue: EIO) }
-            off += n
+        try lock.withLock { _ throws(Errno) in
+            let bytes = Array((line + "\n").utf8)
+            if size > 0 && size + bytes.count > maxBytes { try rotate() }
+            if fd < 0 { try open() }
+            var off = 0
+            while off < bytes.count {
+                let n = try Sys.write(fd, Array(bytes[off...]))
+                if n <= 0 { throw Errno(rawValue: EIO) }
+                off += n
+            }
+            size += bytes.count
         }
-        size += bytes.count
     }
 
     /// Shifts `.i` to `.i+1` (dropping `.keep`) and starts a new file.
@@ -94,10 +95,10 @@ public final class EventLog: @unchecked Sendable {
 
     /// Closes the file; a later append reopens it.
     public func close() {
-        lock.lock()
-        defer { lock.unlock() }
-        if fd >= 0 { Sys.close(fd) }
-        fd = -1
+        lock.withLock { _ in
+            if fd >= 0 { Sys.close(fd) }
+            fd = -1
+        }
     }
 
     /// The files that exist, oldest first (`.keep` … `.1`, then the current file).

@@ -7,7 +7,7 @@ import CorralEvaluator
 import CorralKernel
 import CorralPolicy
 import CorralSystem
-import Foundation
+import Glibc
 
 /// A task's lock as the kernel stores it (`struct corral_task_state`).
 public struct KernelTaskLock: Sendable, Hashable {
@@ -92,7 +92,7 @@ public struct ProcLiveState: LiveState {
         let dir = "\(procRoot)/\(pid)"
         guard let status = try? Sys.readFile(dir + "/status") else { throw .noSuchProcess(pid) }
         let tgid = Self.statusField(status, "Tgid").flatMap { Int32($0) } ?? pid
-        let comm = (try? Sys.readFile(dir + "/comm")).map { $0.trimmingCharacters(in: .newlines) }
+        let comm = (try? Sys.readFile(dir + "/comm")).map { Self.trimmed($0[...]) }
             ?? Self.statusField(status, "Name") ?? ""
         var task = TaskState(pid: pid, tgid: tgid, comm: comm)
         (task.exe, task.exeXattrs) = executable(dir + "/exe")
@@ -141,7 +141,7 @@ public struct ProcLiveState: LiveState {
     /// The executable path (the policy's spelling when an `exe:` subject is the same file) and
     /// the xattr names the policy's `xattr:` subjects ask about that it carries.
     func executable(_ link: String) -> (String, Set<String>) {
-        guard var exe = try? FileManager.default.destinationOfSymbolicLink(atPath: link) else { return ("", []) }
+        guard var exe = try? Sys.readlink(link) else { return ("", []) }
         if exe.hasSuffix(" (deleted)") { exe.removeLast(" (deleted)".count) }
         var exePaths: [String] = []
         var xattrNames: Set<String> = []
@@ -182,19 +182,27 @@ public struct ProcLiveState: LiveState {
     }
 
     func ruleName(_ uid: UInt32) -> String {
-        policy.rules.first { StableID.of($0.id) == uid }?.id ?? String(format: "uid:%08x", uid)
+        policy.rules.first { StableID.of($0.id) == uid }?.id ?? Sys.format("uid:%08x", uid)
     }
 
     func labelName(_ id: UInt32) -> String {
         for rule in policy.rules {
             for label in rule.labels + (rule.trackLabel.map { [$0] } ?? []) where StableID.of(label) == id { return label }
         }
-        return String(format: "id:%08x", id)
+        return Sys.format("id:%08x", id)
+    }
+
+    /// `text` without leading and trailing whitespace (spaces, tabs, newlines).
+    static func trimmed(_ text: Substring) -> String {
+        var s = text
+        while let c = s.first, c == " " || c == "\t" || c == "\n" { s.removeFirst() }
+        while let c = s.last, c == " " || c == "\t" || c == "\n" { s.removeLast() }
+        return String(s)
     }
 
     static func statusField(_ status: String, _ name: String) -> String? {
         for line in status.split(separator: "\n") where line.hasPrefix(name + ":") {
-            return line.dropFirst(name.count + 1).trimmingCharacters(in: .whitespaces)
+            return trimmed(line.dropFirst(name.count + 1))
         }
         return nil
     }
@@ -203,10 +211,10 @@ public struct ProcLiveState: LiveState {
     public static func findCgroup2Mount(mountinfo path: String) -> String? {
         guard let text = try? Sys.readFile(path) else { return nil }
         for line in text.split(separator: "\n") {
-            let halves = line.components(separatedBy: " - ")
+            let halves = line.split(separator: " - ", omittingEmptySubsequences: false)
             guard halves.count >= 2, halves[1].hasPrefix("cgroup2 ") else { continue }
             let fields = halves[0].split(separator: " ")
-            if fields.count >= 5 { return fields[4].replacingOccurrences(of: "\\040", with: " ") }
+            if fields.count >= 5 { return String(fields[4].replacing("\\040", with: " ")) }
         }
         return nil
     }

@@ -7,7 +7,7 @@
 import CorralEvaluator
 import CorralJSON
 import CorralPolicy
-import Foundation
+import CorralSystem
 
 public struct ReplayOutcome: Codable, Sendable, Hashable {
     public enum Status: String, Codable, Sendable, Hashable {
@@ -269,8 +269,8 @@ public enum GenerationPolicies {
     /// nil when there is no readable, valid record.
     public static func load(directory: String, generation: UInt64) -> Policy? {
         let path = "\(directory)/\(generation).json"
-        guard let data = FileManager.default.contents(atPath: path),
-              let record = GenerationRecord.parse(text: String(decoding: data, as: UTF8.self)),
+        guard let text = try? Sys.readFile(path),
+              let record = GenerationRecord.parse(text: text),
               let base = try? record.parsePolicy() else { return nil }
         var policy = record.applyingOverrides(to: base)
         if record.policyMode == "audit" { for i in policy.rules.indices { policy.rules[i].mode = .audit } }

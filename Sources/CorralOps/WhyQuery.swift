@@ -124,8 +124,8 @@ public struct WhyQuery: Sendable, Hashable {
                      "policy: \(policy.source), generation \(generation)\(auditAll ? " (audit-all)" : "")"]
         for t in tasks { lines.append("task: " + Self.taskLine(t)) }
         lines.append("")
-        lines.append(DecisionExplainer.render(decision).replacingOccurrences(
-            of: "hook: \(decision.hook.rawValue) (count 0)", with: "hook: \(decision.hook.rawValue)"))
+        lines.append(DecisionExplainer.render(decision).replacing(
+            "hook: \(decision.hook.rawValue) (count 0)", with: "hook: \(decision.hook.rawValue)"))
         return WhyAnswer(generation: generation, text: lines.joined(separator: "\n"), decision: decision)
     }
 

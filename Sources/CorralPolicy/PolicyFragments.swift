@@ -3,7 +3,8 @@
 // (packages). A name in a higher directory masks the same name in a lower one; a symlink to
 // /dev/null disables the name. The main file and the fragments are parsed one by one and
 // validated as one policy, so a conflict between two files names both locations.
-import Foundation
+import CorralSystem
+import Glibc
 import CorralYAML
 
 /// One file's text and the name diagnostics give it.
@@ -46,49 +47,37 @@ public struct FragmentSet: Hashable, Sendable {
     /// sorted by name, then by directory precedence: for each name the first entry decides
     /// (active or disabled), the others are masked. A directory that does not exist is empty.
     public func resolve() throws(PolicyErrors) -> [Entry] {
-        let fm = FileManager.default
         var winners: [String: String] = [:]
-        var entries: [Entry] = []
-        for directory in directories {
-            var isDirectory: ObjCBool = false
-            guard fm.fileExists(atPath: directory, isDirectory: &isDirectory) else { continue }
-            guard isDirectory.boolValue else { throw Self.fail(directory, "fragment directory is not a directory") }
+        var entries: [(entry: Entry, rank: Int)] = []
+        for (rank, directory) in directories.enumerated() {
+            guard let status = try? FileSystem.status(directory) else { continue }
+            guard status.isDirectory else { throw Self.fail(directory, "fragment directory is not a directory") }
             let names: [String]
-            do { names = try fm.contentsOfDirectory(atPath: directory) } catch {
+            do { names = try Sys.listDirectory(directory).map(\.name) } catch {
                 throw Self.fail(directory, "cannot list fragment directory: permission denied or unreadable", unreadable: true)
             }
             for name in names.sorted() where name.hasSuffix(".yaml") && !name.hasPrefix(".") {
                 let path = directory.hasSuffix("/") ? directory + name : directory + "/" + name
                 let disabled = Self.isDevNull(path)
-                if !disabled {
-                    var sub: ObjCBool = false
-                    if fm.fileExists(atPath: path, isDirectory: &sub), sub.boolValue { continue }
-                }
+                if !disabled, let sub = try? FileSystem.status(path), sub.isDirectory { continue }
                 if let winner = winners[name] {
-                    entries.append(Entry(name: name, path: path, state: .masked(by: winner)))
+                    entries.append((Entry(name: name, path: path, state: .masked(by: winner)), rank))
                 } else {
                     winners[name] = path
-                    entries.append(Entry(name: name, path: path, state: disabled ? .disabled : .active))
+                    entries.append((Entry(name: name, path: path, state: disabled ? .disabled : .active), rank))
                 }
             }
         }
-        let rank = Dictionary(uniqueKeysWithValues: directories.enumerated().map { ($1, $0) })
-        func directoryRank(_ entry: Entry) -> Int {
-            rank[(entry.path as NSString).deletingLastPathComponent] ?? rank[String(entry.path.dropLast(entry.name.count))] ?? 0
-        }
         return entries.sorted { a, b in
-            a.name != b.name ? Array(a.name.utf8).lexicographicallyPrecedes(Array(b.name.utf8))
-                : directoryRank(a) < directoryRank(b)
-        }
+            a.entry.name != b.entry.name ? Array(a.entry.name.utf8).lexicographicallyPrecedes(Array(b.entry.name.utf8))
+                : a.rank < b.rank
+        }.map(\.entry)
     }
 
     /// A staged policy directory DIR: `DIR/policy.yaml` with the fragments of `DIR/policy.d`.
     /// nil when `path` is not a directory.
     public static func staged(_ path: String) -> (main: String, fragments: FragmentSet)? {
-        var isDirectory: ObjCBool = false
-        guard path != "-", FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
-            return nil
-        }
+        guard path != "-", let status = try? FileSystem.status(path), status.isDirectory else { return nil }
         let dir = path.hasSuffix("/") ? path : path + "/"
         return (dir + "policy.yaml", FragmentSet(directories: [dir + "policy.d"]))
     }
@@ -100,8 +89,8 @@ public struct FragmentSet: Hashable, Sendable {
 
     /// A symlink whose target is /dev/null (directly or through further links).
     static func isDevNull(_ path: String) -> Bool {
-        guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: path) else { return false }
-        return target == "/dev/null" || (path as NSString).resolvingSymlinksInPath == "/dev/null"
+        guard let target = try? Sys.readlink(path) else { return false }
+        return target == "/dev/null" || (try? Sys.resolvedPath(path)) == "/dev/null"
     }
 
     static func fail(_ path: String, _ message: String, unreadable: Bool = false) -> PolicyErrors {
@@ -137,23 +126,22 @@ extension PolicyLoader {
     /// The text of the policy file at `path` (at most `maxFileSize` bytes of UTF-8).
     public static func read(path: String) throws(PolicyErrors) -> String {
         func fail(_ message: String, unreadable: Bool = true) -> PolicyErrors { FragmentSet.fail(path, message, unreadable: unreadable) }
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw fail("cannot read policy: no such file")
+        let status: FileStatus
+        do throws(Errno) { status = try FileSystem.status(path) } catch {
+            throw fail(error == .noSuchFile ? "cannot read policy: no such file" : "cannot read policy: permission denied or unreadable")
         }
-        if isDirectory.boolValue { throw fail("cannot read policy: it is a directory") }
-        guard let handle = FileHandle(forReadingAtPath: path) else {
+        if status.isDirectory { throw fail("cannot read policy: it is a directory") }
+        let fd: Int32
+        do throws(Errno) { fd = try Sys.open(path, O_RDONLY) } catch {
             throw fail("cannot read policy: permission denied or unreadable")
         }
-        defer { try? handle.close() }
-        let data: Data
-        do {
-            data = try handle.read(upToCount: maxFileSize + 1) ?? Data()
-        } catch {
-            throw fail("cannot read policy: \(error.localizedDescription)")
+        defer { Sys.close(fd) }
+        let bytes: [UInt8]
+        do throws(Errno) { bytes = try Sys.readAll(fd, limit: maxFileSize + 1) } catch {
+            throw fail("cannot read policy: \(error)")
         }
-        if data.count > maxFileSize { throw fail("policy file is larger than \(maxFileSize >> 20) MiB", unreadable: false) }
-        guard let text = String(data: data, encoding: .utf8) else { throw fail("policy file is not valid UTF-8", unreadable: false) }
+        if bytes.count > maxFileSize { throw fail("policy file is larger than \(maxFileSize >> 20) MiB", unreadable: false) }
+        guard let text = String(validating: bytes, as: UTF8.self) else { throw fail("policy file is not valid UTF-8", unreadable: false) }
         return text
     }
 

@@ -1,5 +1,4 @@
 // Entry points for reading a policy file: YAML (CorralYAML) → PolicyParser → PolicyValidator.
-import Foundation
 import CorralYAML
 
 /// One problem found in a policy file, printed as `FILE:LINE:COL: error: MESSAGE (FIELD.PATH)`.

@@ -85,6 +85,14 @@ public enum Sys {
         try retrying { bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) } }
     }
 
+    /// Writes all of `bytes`, in as many write(2) calls as it takes (stdout, stderr, pipes).
+    public static func writeAll(_ fd: Int32, _ bytes: [UInt8]) throws(Errno) {
+        var done = 0
+        while done < bytes.count {
+            done += try retrying { bytes[done...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) } }
+        }
+    }
+
     /// open(O_WRONLY) + one write + close: how cgroup.procs, cgroup.threads and /proc files are written.
     public static func writeFile(_ path: String, _ text: String) throws(Errno) {
         let fd = try open(path, O_WRONLY)
@@ -109,15 +117,37 @@ public enum Sys {
         return try readAll(fd)
     }
 
-    /// Everything `fd` yields until end of file (a pipe: until the writer closes it).
-    public static func readAll(_ fd: Int32) throws(Errno) -> [UInt8] {
+    /// Everything `fd` yields until end of file (a pipe: until the writer closes it), or the
+    /// first `limit` bytes.
+    public static func readAll(_ fd: Int32, limit: Int = .max) throws(Errno) -> [UInt8] {
         var out: [UInt8] = []
-        while true {
-            let chunk = try read(fd)
+        while out.count < limit {
+            let chunk = try read(fd, count: min(65536, limit - out.count))
             if chunk.isEmpty { break }
             out += chunk
         }
         return out
+    }
+
+    /// The process's peak resident set size in KiB (getrusage(2) `ru_maxrss`).
+    public static func maxResidentKiB() -> Int {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return usage.ru_maxrss
+    }
+
+    /// printf-style formatting of numbers (`%.1f`, `%08x`), by vsnprintf(3).
+    public static func format(_ format: String, _ arguments: CVarArg...) -> String {
+        withVaList(arguments) { list in
+            var buffer = [CChar](repeating: 0, count: 128)
+            let n = Int(vsnprintf(&buffer, buffer.count, format, list))
+            if n < buffer.count { return String(cString: buffer) }
+            buffer = [CChar](repeating: 0, count: n + 1)
+            return withVaList(arguments) { again in
+                _ = vsnprintf(&buffer, buffer.count, format, again)
+                return String(cString: buffer)
+            }
+        }
     }
 
     public static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }

@@ -42,10 +42,10 @@ import Testing
     }
 
     @Test func standardInputIsNamedStdin() {
-        let good = CheckCommand.check(path: "-", stdin: { Data("version: 1\nrules: []\n".utf8) })
+        let good = CheckCommand.check(path: "-", stdin: { Array("version: 1\nrules: []\n".utf8) })
         #expect(good == .init(stdout: "<stdin>: ok: 0 rules (0 namespace, 0 cgroup), 0 subjects, default mode enforce\n",
                               stderr: "", exitCode: .ok))
-        let bad = CheckCommand.check(path: "-", stdin: { Data("version: 1\nrules:\n  - {id: a, kind: stay}\n".utf8) })
+        let bad = CheckCommand.check(path: "-", stdin: { Array("version: 1\nrules:\n  - {id: a, kind: stay}\n".utf8) })
         #expect(bad == .init(stdout: "", stderr: """
             <stdin>:3:5: error: missing required key 'cgroups' for a 'stay' rule (rules[0].cgroups)
             <stdin>: 1 error
@@ -54,7 +54,7 @@ import Testing
     }
 
     @Test func jsonDiagnosticsForEditors() throws {
-        let bad = CheckCommand.check(path: "-", json: true, stdin: { Data("version: 1\nrules:\n  - {id: a, kind: stay}\n".utf8) })
+        let bad = CheckCommand.check(path: "-", json: true, stdin: { Array("version: 1\nrules:\n  - {id: a, kind: stay}\n".utf8) })
         #expect(bad.exitCode == .failed && bad.stderr.isEmpty)
         #expect(bad.stdout == #"{"diagnostics":[{"column":5,"field":"rules[0].cgroups","file":"<stdin>","line":3,"message":"missing required key 'cgroups' for a 'stay' rule","severity":"error"}],"file":"<stdin>","valid":false}"# + "\n")
         let good = CheckCommand.check(path: Self.root.appendingPathComponent("examples/lock_in/policy.yaml").path, json: true)

@@ -5,7 +5,7 @@ import CorralKernel
 import CorralOps
 import CorralPolicy
 import CorralSystem
-import Foundation
+import Glibc
 import Logging
 
 public final class ControlService: DaemonService {

@@ -5,7 +5,6 @@ import CorralKernel
 import CorralPolicy
 import CorralOps
 import CorralSystem
-import Foundation
 import Glibc
 import Logging
 

@@ -1,5 +1,5 @@
 // Prometheus text exposition (version 0.0.4) of the daemon's counters (docs/operations.md §6).
-import Foundation
+import CorralSystem
 
 public struct DecisionKey: Hashable, Sendable, Comparable {
     public var hook: String
@@ -77,14 +77,14 @@ public struct MetricsSnapshot: Sendable {
         family("corral_policy_generation", "gauge", "Active policy generation.")
         out += "corral_policy_generation \(generation)\n"
         family("corral_policy_last_apply_timestamp_seconds", "gauge", "Wall-clock time of the last generation switch.")
-        out += "corral_policy_last_apply_timestamp_seconds \(String(format: "%.3f", lastApply))\n"
+        out += "corral_policy_last_apply_timestamp_seconds \(Sys.format("%.3f", lastApply))\n"
         family("corral_program_runs_total", "counter", "Runs of each attached BPF program (kernel BPF stats).")
         for p in programs.sorted(by: { $0.name < $1.name }) {
             out += "corral_program_runs_total{program=\"\(esc(p.name))\"} \(p.runCount)\n"
         }
         family("corral_program_run_time_seconds_total", "counter", "Run time of each attached BPF program (kernel BPF stats).")
         for p in programs.sorted(by: { $0.name < $1.name }) {
-            out += "corral_program_run_time_seconds_total{program=\"\(esc(p.name))\"} \(String(format: "%.9f", Double(p.runTimeNs) / 1e9))\n"
+            out += "corral_program_run_time_seconds_total{program=\"\(esc(p.name))\"} \(Sys.format("%.9f", Double(p.runTimeNs) / 1e9))\n"
         }
         family("corral_cgroups_classified_total", "counter", "Cgroups the kernel classified at creation (once per generation slot).")
         out += "corral_cgroups_classified_total \(cgroupsClassified)\n"
@@ -103,7 +103,6 @@ public struct MetricsSnapshot: Sendable {
 
     /// Label value escaping: backslash, double quote, newline.
     private func esc(_ s: String) -> String {
-        s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-            .replacingOccurrences(of: "\n", with: "\\n")
+        s.replacing("\\", with: "\\\\").replacing("\"", with: "\\\"").replacing("\n", with: "\\n")
     }
 }

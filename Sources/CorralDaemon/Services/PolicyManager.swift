@@ -9,7 +9,6 @@ import CorralKernel
 import CorralOps
 import CorralPolicy
 import CorralSystem
-import Foundation
 
 /// One administrative action, for the event trail (`"hook": "admin"`).
 public struct AdminAction: Sendable {
@@ -36,7 +35,7 @@ public final class PolicyManager {
     /// recorded policy. Without either, adoption refuses (the daemon cannot know the policy).
     public init(options: SessionOptions, stateDirectory: String, initial: (text: String, source: String)?,
                 initialFragments: [GenerationRecord.Fragment] = [],
-                clock: @escaping () -> Double = { Date().timeIntervalSince1970 },
+                clock: @escaping () -> Double = { Double(Sys.realTimeNanos()) / 1e9 },
                 boottime: @escaping () -> UInt64 = Sys.boottimeNanos) throws(DaemonError) {
         store = GenerationStore(stateDirectory: stateDirectory)
         self.clock = clock
@@ -187,7 +186,7 @@ public final class PolicyManager {
         next.loosenedUntilBoottime[rule] = boottime() + UInt64(seconds * 1e9)
         try install(base: policy, next)
         onAction(AdminAction(action: "loosen", generation: record.generation,
-                             fields: ["rule": rule, "until": String(format: "%.0f", until)]))
+                             fields: ["rule": rule, "until": Sys.format("%.0f", until)]))
         return until
     }
 

@@ -3,7 +3,7 @@
 // has a record; a restarted daemon reads it to adopt the pinned state.
 import CorralOps
 import CorralSystem
-import Foundation
+import Glibc
 
 public struct GenerationStore: Sendable {
     public let directory: String

@@ -3,7 +3,7 @@ import CorralABI
 @_exported import CorralEvents
 import CorralPolicy
 import CorralSystem
-import Foundation
+import Glibc
 
 /// Names for the ids in events: rule uids and labels from the policy, cgroup ids from the
 /// compiled image and, on a miss, by scanning the cgroup2 tree (cgroup id = directory inode).
@@ -93,11 +93,11 @@ public final class EventDecoder: @unchecked Sendable {
     }
 
     private func ruleName(_ uid: UInt32) -> String? {
-        uid == 0 ? nil : (ruleIDByUID[uid] ?? String(format: "uid:%08x", uid))
+        uid == 0 ? nil : (ruleIDByUID[uid] ?? Sys.format("uid:%08x", uid))
     }
 
     private func labelName(_ id: UInt32) -> String? {
-        id == 0 ? nil : (labelByID[id] ?? String(format: "id:%08x", id))
+        id == 0 ? nil : (labelByID[id] ?? Sys.format("id:%08x", id))
     }
 }
 

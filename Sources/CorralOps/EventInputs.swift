@@ -39,9 +39,12 @@ public struct EventInputs: Sendable {
     }
 
     /// `precedence`: the policy's `RuleOrder.precedence`, when the caller computed it once.
-    public func decide(policy: Policy?, auditAll: Bool = false, precedence: [String: Int]? = nil) -> Decision {
+    /// `explains`: `Evaluator.explains` (false: no `reason`, no `considered`).
+    public func decide(policy: Policy?, auditAll: Bool = false, precedence: [String: Int]? = nil,
+                       explains: Bool = true) -> Decision {
         var w = world(policy: policy, auditAll: auditAll)
         w.precedence = precedence
+        w.explains = explains
         return Evaluator.decide(operation, in: w)
     }
 }
@@ -182,14 +185,16 @@ public enum EventInputReconstruction {
 
     /// Rules that can decide a verdict at `hook` (rules of other hooks never need the inputs).
     static func verdictRules(_ policy: Policy, hook: Hook, type: NamespaceType?) -> [Rule] {
-        policy.rules.filter { rule in
-            switch rule.kind {
-            case .denyCreate: hook == .namespaceAlloc && (type.map { rule.namespaceTypes.contains($0) } ?? true)
-            case .denyEnter, .allowEnterOnly: hook == .namespaceInstall
-            case .managers, .delegated, .stay, .locked, .denyInto: hook == .cgroupAttach
-            // Side effects (sideEffectRules); id-map writes are not reconstructed from events.
-            case .track, .lockOnEntry, .idMap: false
-            }
+        policy.rules.filter { isVerdictRule($0, hook: hook, type: type) }
+    }
+
+    static func isVerdictRule(_ rule: Rule, hook: Hook, type: NamespaceType?) -> Bool {
+        switch rule.kind {
+        case .denyCreate: hook == .namespaceAlloc && (type.map { rule.namespaceTypes.contains($0) } ?? true)
+        case .denyEnter, .allowEnterOnly: hook == .namespaceInstall
+        case .managers, .delegated, .stay, .locked, .denyInto: hook == .cgroupAttach
+        // Side effects (sideEffectRules); id-map writes are not reconstructed from events.
+        case .track, .lockOnEntry, .idMap: false
         }
     }
 
@@ -206,9 +211,11 @@ public enum EventInputReconstruction {
 
     /// The recorded fields `policy`'s rules for this hook read that `event` lacks.
     static func missingInputs(_ event: Event, hook: Hook, type: NamespaceType?, policy: Policy) -> [MissingInput] {
-        let rules = verdictRules(policy, hook: hook, type: type)
         func ids(_ pick: (SubjectMatcher) -> Bool) -> [String] {
-            rules.filter { $0.subjects.contains { pick($0.matcher) } }.map(\.id)
+            var ids: [String] = []
+            for rule in policy.rules where isVerdictRule(rule, hook: hook, type: type)
+                && rule.subjects.contains(where: { pick($0.matcher) }) { ids.append(rule.id) }
+            return ids
         }
         let exeRules = ids { if case .exe = $0 { true } else { false } }
         let xattrRules = ids { if case .xattr = $0 { true } else { false } }
@@ -240,6 +247,7 @@ public enum EventInputReconstruction {
 
     /// Missing inputs that affect only side effects (tracking, locking), as remarks.
     static func sideEffectGaps(_ event: Event, hook: Hook, policy: Policy) -> [String] {
+        if event.actorExe != nil && event.actorCgroupPath != nil { return [] } // nothing unknown
         let type = event.nsType.flatMap(NamespaceType.init(rawValue:))
         let rules = sideEffectRules(policy, hook: hook, type: type)
         let needsExe = rules.contains { $0.subjects.contains { if case .exe = $0.matcher { true } else if case .xattr = $0.matcher { true } else { false } } }
@@ -283,10 +291,14 @@ public enum EventInputReconstruction {
     /// The policy's spelling of `exe` when an `exe:` subject names the same file through a symlink.
     private static func alias(_ exe: String, in policy: Policy, resolve: ExeResolver, notes: inout [String]) -> String {
         var paths: [String] = []
-        for subject in policy.subjects + policy.rules.flatMap(\.subjects) {
-            if case .exe(let path) = subject.matcher, !paths.contains(path) { paths.append(path) }
+        func collect(_ subjects: [Subject]) {
+            for subject in subjects {
+                if case .exe(let path) = subject.matcher, !paths.contains(path) { paths.append(path) }
+            }
         }
-        if paths.contains(exe) { return exe }
+        collect(policy.subjects)
+        for rule in policy.rules { collect(rule.subjects) }
+        if paths.isEmpty || paths.contains(exe) { return exe }
         for path in paths where resolve(path) == exe {
             notes.append("executable \(exe) is the policy's \(path) (symlink resolved)")
             return path

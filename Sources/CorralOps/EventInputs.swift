@@ -94,7 +94,7 @@ public enum EventInputReconstruction {
             return .incomplete([MissingInput(field: event.pid == nil ? "pid" : "tgid", reason: "the event names no actor")])
         }
         let actorPID = Int32(bitPattern: pid)
-        var cgroupIDs: [CgroupPath: UInt64] = [:]
+        var cgroupIDs = [CgroupPath: UInt64](minimumCapacity: 4) // actor, src, dst, and the evaluator's root
 
         // The actor.
         var actor = TaskState(pid: actorPID, tgid: Int32(bitPattern: tgid), comm: event.comm ?? "")
@@ -217,18 +217,22 @@ public enum EventInputReconstruction {
                 && rule.subjects.contains(where: { pick($0.matcher) }) { ids.append(rule.id) }
             return ids
         }
-        let exeRules = ids { if case .exe = $0 { true } else { false } }
-        let xattrRules = ids { if case .xattr = $0 { true } else { false } }
-        let cgroupRules = ids { if case .cgroup = $0 { true } else { false } }
+        // Rule lists are gathered only for what the event lacks.
+        let exeRules = { ids { if case .exe = $0 { true } else { false } } }
+        let xattrRules = { ids { if case .xattr = $0 { true } else { false } } }
+        let cgroupRules = { ids { if case .cgroup = $0 { true } else { false } } }
         var missing: [MissingInput] = []
         let predates = event.actorCgroup == nil
-        if event.actorExe == nil, !(exeRules + xattrRules).isEmpty {
-            let why = predates ? "not recorded" : "the actor was gone when the daemon read the event"
-            missing.append(MissingInput(field: "actor_exe", reason: "\(why); needed by \(list(exeRules + xattrRules)) (exe/xattr subjects)"))
-        } else if event.actorExeXattrs == nil, !xattrRules.isEmpty {
-            missing.append(MissingInput(field: "actor_exe_xattrs", reason: "not recorded; needed by \(list(xattrRules)) (xattr subjects)"))
+        if event.actorExe == nil {
+            let rules = exeRules() + xattrRules()
+            if !rules.isEmpty {
+                let why = predates ? "not recorded" : "the actor was gone when the daemon read the event"
+                missing.append(MissingInput(field: "actor_exe", reason: "\(why); needed by \(list(rules)) (exe/xattr subjects)"))
+            }
+        } else if event.actorExeXattrs == nil, case let rules = xattrRules(), !rules.isEmpty {
+            missing.append(MissingInput(field: "actor_exe_xattrs", reason: "not recorded; needed by \(list(rules)) (xattr subjects)"))
         }
-        if event.actorCgroupPath == nil, !cgroupRules.isEmpty {
+        if event.actorCgroupPath == nil, case let cgroupRules = cgroupRules(), !cgroupRules.isEmpty {
             let why = predates ? "not recorded (the event predates actor state)"
                 : "cgroup id \(event.actorCgroup!) could not be named (removed before the event was read?)"
             missing.append(MissingInput(field: "actor_cgroup_path", reason: "\(why); needed by \(list(cgroupRules)) (cgroup subjects)"))

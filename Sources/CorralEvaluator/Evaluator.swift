@@ -366,9 +366,12 @@ public struct Evaluator: Sendable {
             decision = noPolicy(.cgroupAttach, record)
         }
         if decision.permitted {
-            let movers = via == .procs
-                ? tasks.values.filter { $0.tgid == targetTask.tgid }.map(\.pid).sorted()
-                : [target]
+            var movers = [target]
+            if via == .procs {
+                movers.removeAll()
+                for task in tasks.values where task.tgid == targetTask.tgid { movers.append(task.pid) }
+                movers.sort()
+            }
             for mover in movers { tasks[mover]?.cgroup = dst }
             decision.effects.moved = movers
         }
@@ -571,15 +574,17 @@ public struct Evaluator: Sendable {
     private func consider(_ rule: Rule, role: ConsiderationRole, effect: Effect?, condition: @autoclosure () -> String,
                           actor: TaskState, into trace: inout Trace) {
         let mode = mode(of: rule)
-        let subjects = rule.subjects.isEmpty ? [Subject.any] : rule.subjects
         guard explains else {
             guard let effect else { return }
-            for subject in subjects where Evaluator.matches(subject, actor) {
+            func add(_ subject: Subject) {
                 trace.results.append(Result(rule: rule, subject: subject, effect: effect, rank: rank(rule, subject, effect),
                                             mode: mode, why: ""))
             }
+            if rule.subjects.isEmpty { add(.any) } // no subject: every task
+            for subject in rule.subjects where Evaluator.matches(subject, actor) { add(subject) }
             return
         }
+        let subjects = rule.subjects.isEmpty ? [Subject.any] : rule.subjects
         let condition = condition()
         let allNames = subjects.map(\.displayName).joined(separator: ", ")
         guard let effect else {

@@ -554,12 +554,17 @@ public struct Evaluator: Sendable {
         /// The first highest-ranked result; `excludingAuditDenies`: among those that are not a
         /// deny of an audit-mode rule (the effective winner).
         static func top(_ results: [Result], excludingAuditDenies: Bool = false) -> Result? {
+            topIndex(results, excludingAuditDenies: excludingAuditDenies).map { results[$0] }
+        }
+
+        /// The index of `top`'s result (reading fields, not copying results).
+        static func topIndex(_ results: [Result], excludingAuditDenies: Bool = false) -> Int? {
             var best: Int?
-            for (index, result) in results.enumerated() where best == nil || result.rank > results[best!].rank {
-                if excludingAuditDenies && result.effect == .deny && result.mode == .audit { continue }
+            for index in results.indices where best == nil || results[index].rank > results[best!].rank {
+                if excludingAuditDenies && results[index].effect == .deny && results[index].mode == .audit { continue }
                 best = index
             }
-            return best.map { results[$0] }
+            return best
         }
     }
 
@@ -664,40 +669,44 @@ public struct Evaluator: Sendable {
 
     /// Picks would-be and effective winners and builds the reported decision (semantics.md table).
     private func finish(_ hook: Hook, trace: Trace, record: Event) -> Decision {
-        let wouldBe = Trace.top(trace.results)
-        let effective = Trace.top(trace.results, excludingAuditDenies: true)
-        func winner(_ r: Result?) -> Winner? {
-            r.map { Winner(rule: $0.rule.id, subject: $0.subject.displayName, effect: $0.effect, rank: $0.rank, mode: $0.mode) }
+        // Results by index: a Result holds a Rule, which is costly to copy.
+        let results = trace.results
+        let wouldBe = Trace.topIndex(results)
+        let effective = Trace.topIndex(results, excludingAuditDenies: true)
+        func winner(_ i: Int?) -> Winner? {
+            i.map { Winner(rule: results[$0].rule.id, subject: results[$0].subject.displayName, effect: results[$0].effect,
+                           rank: results[$0].rank, mode: results[$0].mode) }
         }
         let verdict: Verdict
-        let reported: Result?
+        let reported: Int?
         let reason: String
-        if let e = effective, e.effect == .deny {
+        if let e = effective, results[e].effect == .deny {
             verdict = .deny
             reported = e
-            reason = text { "denied by rule '\(e.rule.id)' (\(e.mode.rawValue)): \(e.why)" }
-        } else if let w = wouldBe, w.effect == .deny {
+            reason = text { "denied by rule '\(results[e].rule.id)' (\(results[e].mode.rawValue)): \(results[e].why)" }
+        } else if let w = wouldBe, results[w].effect == .deny {
             verdict = .audit
             reported = w
             reason = text {
-                var text = "allowed, but rule '\(w.rule.id)' (audit) would deny: \(w.why)"
-                if let e = effective { text += "; effective: allowed by rule '\(e.rule.id)'" }
+                var text = "allowed, but rule '\(results[w].rule.id)' (audit) would deny: \(results[w].why)"
+                if let e = effective { text += "; effective: allowed by rule '\(results[e].rule.id)'" }
                 return text
             }
         } else if let e = effective {
             verdict = .allow
             reported = e
-            reason = text { "allowed by rule '\(e.rule.id)' (\(e.mode.rawValue)): \(e.why)" }
+            reason = text { "allowed by rule '\(results[e].rule.id)' (\(results[e].mode.rawValue)): \(results[e].why)" }
         } else {
             verdict = .allow
             reported = nil
             reason = text { "allowed: no rule applies" }
         }
-        return Decision(hook: hook, verdict: verdict, rule: reported?.rule.id, mode: reported?.mode,
-                        err: verdict == .deny ? (reported?.rule.errno ?? 1) : 0, reason: reason,
+        return Decision(hook: hook, verdict: verdict, rule: reported.map { results[$0].rule.id },
+                        mode: reported.map { results[$0].mode },
+                        err: verdict == .deny ? (reported.map { results[$0].rule.errno } ?? 1) : 0, reason: reason,
                         effects: SideEffects(), record: record, wouldBe: winner(wouldBe),
                         effective: winner(effective), considered: explains ? trace.entries : [],
-                        ruleOrigin: reported.flatMap { policy?.origin(of: $0.rule) })
+                        ruleOrigin: reported.flatMap { policy?.origin(of: results[$0].rule) })
     }
 
     private func noPolicy(_ hook: Hook, _ record: Event) -> Decision {

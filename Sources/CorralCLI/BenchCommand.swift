@@ -60,17 +60,19 @@ struct BenchCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Stream an events.jsonl file through the replay of `corral replay` (text report); prints events/s.")
         @Option(help: "The candidate policy (YAML).") var policy: String
+        @Option(help: "Threads (default: the CPUs this process may use, at most 8; 1: this thread only).")
+        var workers: Int = ReplayRunner.defaultWorkers
         @Argument(help: "Recorded events, one JSON object per line.") var events: String
 
         func run() async throws {
             let candidate = try PolicyLoader.load(fileOrDirectory: policy)
             let t0 = Sys.monotonicNanos()
             var runner = ReplayRunner(candidate: candidate, keepUnchanged: false)
-            let errors = runner.add(file: events).errors
+            let errors = runner.add(file: events, workers: workers).errors
             let t1 = Sys.monotonicNanos()
             let n = runner.summary.events
             let secs = Double(t1 - t0) / 1e9
-            print("bench replay \(events): \(n) events (\(errors.count) malformed lines) in \(Sys.format("%.2f", secs)) s: "
+            print("bench replay \(events): \(n) events (\(errors.count) malformed lines), \(workers) thread\(workers == 1 ? "" : "s"), in \(Sys.format( "%.2f", secs)) s: "
                   + "\(Int(Double(n) / secs)) events/s; max RSS \(BenchCommand.maxRSSKiB() / 1024) MiB")
             print("  " + runner.summary.text)
         }
@@ -78,7 +80,7 @@ struct BenchCommand: AsyncParsableCommand {
 
     struct Evaluate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Rebuild the first --events decisions of an events.jsonl file, then decide them again and again for --seconds; prints decisions/s (the evaluator alone, no parsing).")
+            abstract: "Rebuild the first --count decisions of an events.jsonl file, then decide them again and again for --seconds, with explanations and without (as replay decides); prints decisions/s (the evaluator alone, no parsing).")
         @Option(help: "The policy (YAML).") var policy: String
         @Option(help: "Decisions to load.") var count: Int = 100_000
         @Option(help: "Seconds to run.") var seconds: Double = 3
@@ -99,20 +101,25 @@ struct BenchCommand: AsyncParsableCommand {
                 w.precedence = precedence
                 return (input.operation, w)
             }
-            var done = 0, denied = 0
-            let t0 = Sys.monotonicNanos()
-            let limit = t0 + UInt64(seconds * 1e9)
-            var now = t0
-            while now < limit {
-                for (op, world) in worlds {
-                    if Evaluator.decide(op, in: world).verdict == .deny { denied += 1 }
+            for explains in [true, false] {
+                var done = 0, denied = 0
+                let t0 = Sys.monotonicNanos()
+                let limit = t0 + UInt64(seconds * 1e9)
+                var now = t0
+                while now < limit {
+                    for (op, world) in worlds {
+                        var world = world
+                        world.explains = explains
+                        if Evaluator.decide(op, in: world).verdict == .deny { denied += 1 }
+                    }
+                    done += worlds.count
+                    now = Sys.monotonicNanos()
                 }
-                done += worlds.count
-                now = Sys.monotonicNanos()
+                let secs = Double(now - t0) / 1e9
+                print("bench evaluate \(events) (\(explains ? "explained" : "not explained, as replay decides")): "
+                      + "\(worlds.count) distinct decisions, \(done) decided (\(denied) denials) "
+                      + "in \(Sys.format( "%.2f", secs)) s: \(Int(Double(done) / secs)) decisions/s (one thread)")
             }
-            let secs = Double(now - t0) / 1e9
-            print("bench evaluate \(events): \(worlds.count) distinct decisions, \(done) decided (\(denied) denials) "
-                  + "in \(Sys.format("%.2f", secs)) s: \(Int(Double(done) / secs)) decisions/s (one thread)")
         }
     }
 

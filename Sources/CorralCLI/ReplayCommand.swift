@@ -72,7 +72,7 @@ struct ReplayCommand: AsyncParsableCommand {
         var malformed = 0
         for path in eventsPaths {
             let name = path == "-" ? "<stdin>" : path
-            let problems = runner.add(file: path, strict: strict)
+            let problems = runner.add(file: path, strict: strict, workers: ReplayRunner.defaultWorkers)
             if let unreadable = problems.unreadable {
                 output.stderr.append("\(name): error: \(unreadable)")
                 output.status = .unreadable

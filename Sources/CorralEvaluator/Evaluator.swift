@@ -21,6 +21,14 @@ public struct Evaluator: Sendable {
     /// Cgroup ids for records. Paths without a configured id get synthetic ids from 1000 up.
     public private(set) var cgroupIDs: [CgroupPath: UInt64]
     private var precedence: [String: Int] = [:]
+    /// Whether decisions carry their explanation: `reason`, `considered`. false: the same
+    /// procedure, verdict, rule, mode, errno, winners, effects and record, with `reason` and
+    /// `considered` empty and no text formatted (a replay deciding many events reads neither).
+    public var explains = true
+
+    /// `make()` when decisions are explained; else "", and nothing is formatted.
+    @inline(__always)
+    private func text(_ make: () -> String) -> String { explains ? make() : "" }
 
     public init(policy: Policy? = nil, auditAll: Bool = false, cgroupIDs: [CgroupPath: UInt64] = [:]) {
         self.init(policy: policy, auditAll: auditAll, cgroupIDs: cgroupIDs, precedence: nil)
@@ -129,7 +137,7 @@ public struct Evaluator: Sendable {
         let record = nsRecord(.namespaceAlloc, actor, type: type, inum: inum, label: nil, count: count)
         if type == .mnt && inum == 0 {
             return Decision(hook: .namespaceAlloc, verdict: .allow, rule: nil, mode: nil, err: 0,
-                            reason: "anonymous mount namespace (inum 0): not decided, not tracked",
+                            reason: text { "anonymous mount namespace (inum 0): not decided, not tracked" },
                             effects: SideEffects(), record: record, wouldBe: nil, effective: nil, considered: [])
         }
         guard let policy else { return noPolicy(.namespaceAlloc, record) }
@@ -138,8 +146,8 @@ public struct Evaluator: Sendable {
         if let lock = actor.lock { considerLock(lock, actor: actor, forAlloc: true, policy: policy, into: &trace) }
         for rule in policy.rules where rule.kind == .denyCreate {
             let holds = rule.namespaceTypes.contains(type)
-            let cond = holds ? "may not create \(type.rawValue) namespaces"
-                : "\(type.rawValue) is not among its types \(typeList(rule.namespaceTypes))"
+            let cond = text { holds ? "may not create \(type.rawValue) namespaces"
+                : "\(type.rawValue) is not among its types \(typeList(rule.namespaceTypes))" }
             consider(rule, role: .verdict, effect: holds ? .deny : nil, condition: cond, actor: actor, into: &trace)
         }
         var decision = finish(.namespaceAlloc, trace: trace, record: record)
@@ -148,8 +156,8 @@ public struct Evaluator: Sendable {
         var trackTrace = Trace()
         for rule in policy.rules where rule.kind == .track {
             let holds = rule.namespaceTypes.contains(type)
-            let cond = holds ? "tracks \(type.rawValue) namespaces as '\(rule.trackLabel ?? "")'"
-                : "\(type.rawValue) is not among its types \(typeList(rule.namespaceTypes))"
+            let cond = text { holds ? "tracks \(type.rawValue) namespaces as '\(rule.trackLabel ?? "")'"
+                : "\(type.rawValue) is not among its types \(typeList(rule.namespaceTypes))" }
             consider(rule, role: .track, effect: holds ? .allow : nil, condition: cond, actor: actor, into: &trackTrace)
         }
         decision.considered += trackTrace.entries
@@ -160,9 +168,9 @@ public struct Evaluator: Sendable {
             decision.effects.tracked = tracked
             decision.record.nsLabel = label
             decision.record.tracked = true
-            decision.reason += "; namespace tracked as '\(label)' by rule '\(best.rule.id)'"
+            decision.reason += text { "; namespace tracked as '\(label)' by rule '\(best.rule.id)'" }
         } else if !decision.permitted, let best = trackTrace.best() {
-            decision.reason += "; not tracked by '\(best.rule.id)' because creation is denied"
+            decision.reason += text { "; not tracked by '\(best.rule.id)' because creation is denied" }
         }
         return decision
     }
@@ -179,7 +187,7 @@ public struct Evaluator: Sendable {
         let alreadyIn = type.reentryIsNoop && inum != 0 && actor.namespaces?[type] == inum
         if alreadyIn && type == .user {
             return Decision(hook: .namespaceInstall, verdict: .allow, rule: nil, mode: nil, err: 0,
-                            reason: "\(describe(actor)) is already in \(nsText): the kernel refuses that itself (EINVAL); not decided",
+                            reason: text { "\(describe(actor)) is already in \(nsText): the kernel refuses that itself (EINVAL); not decided" },
                             effects: SideEffects(), record: record, wouldBe: nil, effective: nil, considered: [])
         }
         guard let policy else {
@@ -194,7 +202,7 @@ public struct Evaluator: Sendable {
         }
         if alreadyIn {
             var decision = finish(.namespaceInstall, trace: trace, record: record)
-            decision.reason += "; \(describe(actor)) is already in \(nsText): not an entry, no other rule applies"
+            decision.reason += text { "; \(describe(actor)) is already in \(nsText): not an entry, no other rule applies" }
             return decision
         }
         for rule in policy.rules {
@@ -203,9 +211,9 @@ public struct Evaluator: Sendable {
                 let byType = rule.namespaceTypes.contains(type)
                 let byLabel = label.map { rule.labels.contains($0) } ?? false
                 let cond: String
-                if byType { cond = "may not enter \(type.rawValue) namespaces (\(nsText))" }
-                else if byLabel { cond = "may not enter namespaces labelled '\(label!)' (\(nsText))" }
-                else { cond = "\(nsText) matches neither its types \(typeList(rule.namespaceTypes)) nor its labels \(labelList(rule.labels))" }
+                if byType { cond = text { "may not enter \(type.rawValue) namespaces (\(nsText))" } }
+                else if byLabel { cond = text { "may not enter namespaces labelled '\(label!)' (\(nsText))" } }
+                else { cond = text { "\(nsText) matches neither its types \(typeList(rule.namespaceTypes)) nor its labels \(labelList(rule.labels))" } }
                 consider(rule, role: .verdict, effect: byType || byLabel ? .deny : nil, condition: cond,
                          actor: actor, into: &trace)
             case .allowEnterOnly:
@@ -234,21 +242,21 @@ public struct Evaluator: Sendable {
         var lockTrace = Trace()
         for rule in policy.rules where rule.kind == .lockOnEntry {
             let holds = label.map { rule.labels.contains($0) } ?? false
-            let cond = holds ? "locks tasks that enter namespaces labelled '\(label!)'"
-                : (label == nil ? "\(type.rawValue) namespace \(inum) is untracked" : "'\(label!)' is not among its labels \(labelList(rule.labels))")
+            let cond = text { holds ? "locks tasks that enter namespaces labelled '\(label!)'"
+                : (label == nil ? "\(type.rawValue) namespace \(inum) is untracked" : "'\(label!)' is not among its labels \(labelList(rule.labels))") }
             consider(rule, role: .lockOnEntry, effect: holds ? .allow : nil, condition: cond, actor: actor,
                      into: &lockTrace)
         }
         decision.considered += lockTrace.entries
         if decision.permitted, let label, let best = lockTrace.best() {
             if enforcedLock {
-                decision.reason += "; already locked, lock unchanged"
+                decision.reason += text { "; already locked, lock unchanged" }
             } else {
                 let lock = TaskLock(ruleID: best.rule.id, label: label, inum: inum)
                 tasks[pid]?.lock = lock
                 decision.effects.locked = lock
                 decision.record.locked = true
-                decision.reason += "; task \(pid) is now locked by rule '\(best.rule.id)'"
+                decision.reason += text { "; task \(pid) is now locked by rule '\(best.rule.id)'" }
             }
         }
         return decision
@@ -260,8 +268,8 @@ public struct Evaluator: Sendable {
         let removed = trackedNamespaces.removeValue(forKey: inum)
         let record = Event(id: "", hook: Hook.namespaceFree.rawValue, comm: "", nsType: removed?.type.rawValue,
                            nsInum: inum, nsLabel: removed?.label, hookCount: count)
-        let reason = removed.map { "namespace \($0.type.rawValue) \(inum) freed; label '\($0.label)' forgotten" }
-            ?? "untracked namespace \(inum) freed"
+        let reason = text { removed.map { "namespace \($0.type.rawValue) \(inum) freed; label '\($0.label)' forgotten" }
+            ?? "untracked namespace \(inum) freed" }
         return Decision(hook: .namespaceFree, verdict: .allow, rule: nil, mode: nil, err: 0, reason: reason,
                         effects: SideEffects(untracked: removed), record: record, wouldBe: nil, effective: nil,
                         considered: [])
@@ -295,19 +303,21 @@ public struct Evaluator: Sendable {
                 switch rule.kind {
                 case .managers:
                     effect = .allow
-                    cond = "may move tasks between any cgroups"
+                    cond = text { "may move tasks between any cgroups" }
                 case .delegated:
                     // Inside when src and dst lie within one instance of the (pattern) scope.
                     guard let scope = rule.cgroups.first else { continue }
                     let instance = scope.instances(containing: src).first { dst.isWithin($0) }
                     effect = instance == nil ? .deny : .allow
                     if let instance {
-                        cond = "manages \(Self.describe(scope, instance)), and \(src) and \(dst) lie within it"
+                        cond = text { "manages \(Self.describe(scope, instance)), and \(src) and \(dst) lie within it" }
                     } else {
-                        let outside = scope.instances(containing: src).isEmpty ? src : dst
-                        cond = "manages \(scope) only, and \(outside) lies outside \(scope.isPattern ? "the instance" : "it")"
-                            + (scope.isPattern && outside == dst && !scope.instances(containing: dst).isEmpty
-                                ? " of the source (each match is its own subtree)" : "")
+                        cond = text {
+                            let outside = scope.instances(containing: src).isEmpty ? src : dst
+                            return "manages \(scope) only, and \(outside) lies outside \(scope.isPattern ? "the instance" : "it")"
+                                + (scope.isPattern && outside == dst && !scope.instances(containing: dst).isEmpty
+                                    ? " of the source (each match is its own subtree)" : "")
+                        }
                     }
                 case .stay:
                     var left: (CgroupPath, CgroupPath)?
@@ -316,10 +326,10 @@ public struct Evaluator: Sendable {
                     }
                     if let (scope, s) = left {
                         effect = .deny
-                        cond = "moves \(target == pid ? "itself" : describe(targetTask)) out of \(Self.describe(scope, s)), where it must stay (\(src) -> \(dst))"
+                        cond = text { "moves \(target == pid ? "itself" : describe(targetTask)) out of \(Self.describe(scope, s)), where it must stay (\(src) -> \(dst))" }
                     } else {
                         effect = nil
-                        cond = "\(src) -> \(dst) does not leave \(pathList(rule.cgroups))"
+                        cond = text { "\(src) -> \(dst) does not leave \(pathList(rule.cgroups))" }
                     }
                 case .locked:
                     var hit: (CgroupPath, CgroupPath, Bool)?
@@ -329,10 +339,10 @@ public struct Evaluator: Sendable {
                     }
                     if let (scope, c, fromSrc) = hit {
                         effect = .deny
-                        cond = "\(Self.describe(scope, c)) is locked (\(fromSrc ? "source \(src)" : "destination \(dst)") lies within it)"
+                        cond = text { "\(Self.describe(scope, c)) is locked (\(fromSrc ? "source \(src)" : "destination \(dst)") lies within it)" }
                     } else {
                         effect = nil
-                        cond = "neither \(src) nor \(dst) lies within \(pathList(rule.cgroups))"
+                        cond = text { "neither \(src) nor \(dst) lies within \(pathList(rule.cgroups))" }
                     }
                 case .denyInto:
                     var hit: (CgroupPath, CgroupPath)?
@@ -341,10 +351,10 @@ public struct Evaluator: Sendable {
                     }
                     if let (scope, d) = hit {
                         effect = .deny
-                        cond = "may not move tasks into \(Self.describe(scope, d)) (destination \(dst))"
+                        cond = text { "may not move tasks into \(Self.describe(scope, d)) (destination \(dst))" }
                     } else {
                         effect = nil
-                        cond = "destination \(dst) is outside \(pathList(rule.cgroups))"
+                        cond = text { "destination \(dst) is outside \(pathList(rule.cgroups))" }
                     }
                 case .track, .lockOnEntry, .denyCreate, .denyEnter, .allowEnterOnly, .idMap:
                     continue
@@ -356,9 +366,12 @@ public struct Evaluator: Sendable {
             decision = noPolicy(.cgroupAttach, record)
         }
         if decision.permitted {
-            let movers = via == .procs
-                ? tasks.values.filter { $0.tgid == targetTask.tgid }.map(\.pid).sorted()
-                : [target]
+            var movers = [target]
+            if via == .procs {
+                movers.removeAll()
+                for task in tasks.values where task.tgid == targetTask.tgid { movers.append(task.pid) }
+                movers.sort()
+            }
             for mover in movers { tasks[mover]?.cgroup = dst }
             decision.effects.moved = movers
         }
@@ -453,11 +466,11 @@ public struct Evaluator: Sendable {
                     let outside = extents.first { e in !ranges.contains { $0.contains(e) } }
                     allowed = outside == nil
                     let rangeText = ranges.isEmpty ? "no ranges" : ranges.map { "'\($0)'" }.joined(separator: ", ")
-                    cond = outside.map { "may map only \(rangeText) in \(file.rawValue) of \(nsText), not '\($0)'" }
-                        ?? "may write \(file.rawValue) of \(nsText): every extent lies within \(rangeText)"
+                    cond = text { outside.map { "may map only \(rangeText) in \(file.rawValue) of \(nsText), not '\($0)'" }
+                        ?? "may write \(file.rawValue) of \(nsText): every extent lies within \(rangeText)" }
                 } else {
                     allowed = false
-                    cond = "the \(file.rawValue) write could not be read or holds more than \(Self.maxIDMapExtents) extents"
+                    cond = text { "the \(file.rawValue) write could not be read or holds more than \(Self.maxIDMapExtents) extents" }
                 }
             }
             consider(rule, role: .verdict, effect: allowed ? .allow : .deny, condition: cond, actor: actor, into: &trace)
@@ -479,22 +492,34 @@ public struct Evaluator: Sendable {
 
     /// Whether `subject` matches `task`, and why (or why not).
     public static func match(_ subject: Subject, _ task: TaskState) -> (matches: Bool, why: String) {
+        let ok = matches(subject, task)
         switch subject.matcher {
         case .any:
             return (true, "every task matches")
         case .pid1:
-            return task.tgid == 1 ? (true, "tgid is 1") : (false, "tgid \(task.tgid) is not 1")
+            return ok ? (true, "tgid is 1") : (false, "tgid \(task.tgid) is not 1")
         case .exe(let path):
-            return task.exe == path ? (true, "executable is \(path)")
+            return ok ? (true, "executable is \(path)")
                 : (false, "executable \(task.exe.isEmpty ? "(unknown)" : task.exe) is not \(path)")
         case .xattr(let name):
-            return task.exeXattrs.contains(name) ? (true, "executable carries xattr \(name)")
+            return ok ? (true, "executable carries xattr \(name)")
                 : (false, "executable \(task.exe.isEmpty ? "(unknown)" : task.exe) lacks xattr \(name)")
         case .cgroup(let path):
-            if let instance = path.instances(containing: task.cgroup).first {
+            if ok, let instance = path.instances(containing: task.cgroup).first {
                 return (true, "cgroup \(task.cgroup) lies within \(Self.describe(path, instance))")
             }
             return (false, "cgroup \(task.cgroup) is outside \(path)")
+        }
+    }
+
+    /// Whether `subject` matches `task` (`match` without the why).
+    public static func matches(_ subject: Subject, _ task: TaskState) -> Bool {
+        switch subject.matcher {
+        case .any: true
+        case .pid1: task.tgid == 1
+        case .exe(let path): task.exe == path
+        case .xattr(let name): task.exeXattrs.contains(name)
+        case .cgroup(let path): !path.instances(containing: task.cgroup).isEmpty
         }
     }
 
@@ -526,9 +551,19 @@ public struct Evaluator: Sendable {
 
         func best() -> Result? { Trace.top(results) }
 
-        static func top(_ results: [Result]) -> Result? {
-            var best: Result?
-            for result in results where best == nil || result.rank > best!.rank { best = result }
+        /// The first highest-ranked result; `excludingAuditDenies`: among those that are not a
+        /// deny of an audit-mode rule (the effective winner).
+        static func top(_ results: [Result], excludingAuditDenies: Bool = false) -> Result? {
+            topIndex(results, excludingAuditDenies: excludingAuditDenies).map { results[$0] }
+        }
+
+        /// The index of `top`'s result (reading fields, not copying results).
+        static func topIndex(_ results: [Result], excludingAuditDenies: Bool = false) -> Int? {
+            var best: Int?
+            for index in results.indices where best == nil || results[index].rank > results[best!].rank {
+                if excludingAuditDenies && results[index].effect == .deny && results[index].mode == .audit { continue }
+                best = index
+            }
             return best
         }
     }
@@ -541,10 +576,21 @@ public struct Evaluator: Sendable {
 
     /// Adds the trace entries and results of one rule. `effect` nil means the rule's own condition
     /// does not hold (`condition` says why); otherwise each matching subject yields one result.
-    private func consider(_ rule: Rule, role: ConsiderationRole, effect: Effect?, condition: String,
+    private func consider(_ rule: Rule, role: ConsiderationRole, effect: Effect?, condition: @autoclosure () -> String,
                           actor: TaskState, into trace: inout Trace) {
         let mode = mode(of: rule)
+        guard explains else {
+            guard let effect else { return }
+            func add(_ subject: Subject) {
+                trace.results.append(Result(rule: rule, subject: subject, effect: effect, rank: rank(rule, subject, effect),
+                                            mode: mode, why: ""))
+            }
+            if rule.subjects.isEmpty { add(.any) } // no subject: every task
+            for subject in rule.subjects where Evaluator.matches(subject, actor) { add(subject) }
+            return
+        }
         let subjects = rule.subjects.isEmpty ? [Subject.any] : rule.subjects
+        let condition = condition()
         let allNames = subjects.map(\.displayName).joined(separator: ", ")
         guard let effect else {
             trace.entries.append(Consideration(rule: rule.id, kind: rule.kind, mode: mode, role: role,
@@ -612,52 +658,59 @@ public struct Evaluator: Sendable {
     /// One applicable deny of `rule` for `subject`: its trace entry and its result (a deny of an
     /// audit-mode rule is marked dropped; `finish` leaves it out of the effective winner).
     private func addDeny(_ rule: Rule, subject: Subject, mode: RuleMode, role: ConsiderationRole,
-                         into trace: inout Trace, why: String) {
+                         into trace: inout Trace, why: @autoclosure () -> String) {
         let rank = rank(rule, subject, .deny)
-        trace.entries.append(Consideration(rule: rule.id, kind: rule.kind, mode: mode, role: role,
+        let why = text(why)
+        if explains { trace.entries.append(Consideration(rule: rule.id, kind: rule.kind, mode: mode, role: role,
                                            subject: subject.displayName, applicable: true, effect: .deny,
-                                           rank: rank, note: why, droppedAsAudit: mode == .audit))
+                                           rank: rank, note: why, droppedAsAudit: mode == .audit)) }
         trace.results.append(Result(rule: rule, subject: subject, effect: .deny, rank: rank, mode: mode, why: why))
     }
 
     /// Picks would-be and effective winners and builds the reported decision (semantics.md table).
     private func finish(_ hook: Hook, trace: Trace, record: Event) -> Decision {
-        let wouldBe = Trace.top(trace.results)
-        let effective = Trace.top(trace.results.filter { !($0.effect == .deny && $0.mode == .audit) })
-        func winner(_ r: Result?) -> Winner? {
-            r.map { Winner(rule: $0.rule.id, subject: $0.subject.displayName, effect: $0.effect, rank: $0.rank, mode: $0.mode) }
+        // Results by index: a Result holds a Rule, which is costly to copy.
+        let results = trace.results
+        let wouldBe = Trace.topIndex(results)
+        let effective = Trace.topIndex(results, excludingAuditDenies: true)
+        func winner(_ i: Int?) -> Winner? {
+            i.map { Winner(rule: results[$0].rule.id, subject: results[$0].subject.displayName, effect: results[$0].effect,
+                           rank: results[$0].rank, mode: results[$0].mode) }
         }
         let verdict: Verdict
-        let reported: Result?
+        let reported: Int?
         let reason: String
-        if let e = effective, e.effect == .deny {
+        if let e = effective, results[e].effect == .deny {
             verdict = .deny
             reported = e
-            reason = "denied by rule '\(e.rule.id)' (\(e.mode.rawValue)): \(e.why)"
-        } else if let w = wouldBe, w.effect == .deny {
+            reason = text { "denied by rule '\(results[e].rule.id)' (\(results[e].mode.rawValue)): \(results[e].why)" }
+        } else if let w = wouldBe, results[w].effect == .deny {
             verdict = .audit
             reported = w
-            var text = "allowed, but rule '\(w.rule.id)' (audit) would deny: \(w.why)"
-            if let e = effective { text += "; effective: allowed by rule '\(e.rule.id)'" }
-            reason = text
+            reason = text {
+                var text = "allowed, but rule '\(results[w].rule.id)' (audit) would deny: \(results[w].why)"
+                if let e = effective { text += "; effective: allowed by rule '\(results[e].rule.id)'" }
+                return text
+            }
         } else if let e = effective {
             verdict = .allow
             reported = e
-            reason = "allowed by rule '\(e.rule.id)' (\(e.mode.rawValue)): \(e.why)"
+            reason = text { "allowed by rule '\(results[e].rule.id)' (\(results[e].mode.rawValue)): \(results[e].why)" }
         } else {
             verdict = .allow
             reported = nil
-            reason = "allowed: no rule applies"
+            reason = text { "allowed: no rule applies" }
         }
-        return Decision(hook: hook, verdict: verdict, rule: reported?.rule.id, mode: reported?.mode,
-                        err: verdict == .deny ? (reported?.rule.errno ?? 1) : 0, reason: reason,
+        return Decision(hook: hook, verdict: verdict, rule: reported.map { results[$0].rule.id },
+                        mode: reported.map { results[$0].mode },
+                        err: verdict == .deny ? (reported.map { results[$0].rule.errno } ?? 1) : 0, reason: reason,
                         effects: SideEffects(), record: record, wouldBe: winner(wouldBe),
-                        effective: winner(effective), considered: trace.entries,
-                        ruleOrigin: reported.flatMap { policy?.origin(of: $0.rule) })
+                        effective: winner(effective), considered: explains ? trace.entries : [],
+                        ruleOrigin: reported.flatMap { policy?.origin(of: results[$0].rule) })
     }
 
     private func noPolicy(_ hook: Hook, _ record: Event) -> Decision {
-        Decision(hook: hook, verdict: .allow, rule: nil, mode: nil, err: 0, reason: "allowed: no policy loaded",
+        Decision(hook: hook, verdict: .allow, rule: nil, mode: nil, err: 0, reason: text { "allowed: no policy loaded" },
                  effects: SideEffects(), record: record, wouldBe: nil, effective: nil, considered: [])
     }
 

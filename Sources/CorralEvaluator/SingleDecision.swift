@@ -41,6 +41,8 @@ extension Evaluator {
         public var now: UInt64
         /// `RuleOrder.precedence(of: policy.rules)`, when known (nil: computed per decision).
         public var precedence: [String: Int]?
+        /// `Evaluator.explains`: false leaves the decision's `reason` and `considered` empty.
+        public var explains = true
 
         public init(policy: Policy?, auditAll: Bool = false, tasks: [TaskState] = [],
                     trackedNamespaces: [TrackedNamespace] = [], cgroupIDs: [CgroupPath: UInt64] = [:],
@@ -60,6 +62,7 @@ extension Evaluator {
         var evaluator = Evaluator(policy: world.policy, auditAll: world.auditAll, cgroupIDs: world.cgroupIDs,
                                   precedence: world.precedence)
         evaluator.now = world.now
+        evaluator.explains = world.explains
         for task in world.tasks { evaluator.addTask(task) }
         for namespace in world.trackedNamespaces { evaluator.addTrackedNamespace(namespace) }
         switch operation {

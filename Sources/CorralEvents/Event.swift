@@ -232,6 +232,59 @@ public struct Event: Codable, Sendable, Hashable {
         }
     }
 
+    /// `init?(object:)` read straight from the bytes of one line, without building the object
+    /// (`JSONValue.forEachMember`): nil when that reader stops (escaped keys, malformed JSON), a
+    /// key repeats, `id`/`hook` is missing, or a known key has another type: the caller then
+    /// parses the line in full, which accepts it or says what is wrong.
+    init?(line bytes: UnsafeBufferPointer<UInt8>) {
+        var event = Event(id: "", hook: "")
+        var seen: UInt64 = 0 // bit 0: id, 1: hook, 2 + i: schema[i]
+        let complete = JSONValue.forEachMember(ofObject: bytes) { key, value in
+            let bit: Int
+            if let index = Self.schemaIndex(key) {
+                bit = 2 + index
+            } else if key.elementsEqual("id".utf8) {
+                bit = 0
+            } else if key.elementsEqual("hook".utf8) {
+                bit = 1
+            } else {
+                guard let name = String(validating: key, as: UTF8.self) else { return false }
+                return event.fields.updateValue(value, forKey: name) == nil
+            }
+            guard seen & (1 << bit) == 0 else { return false }
+            seen |= 1 << bit
+            switch bit {
+            case 0:
+                guard case .string(let id) = value else { return false }
+                event.id = id
+                return true
+            case 1:
+                guard case .string(let hook) = value else { return false }
+                event.hook = hook
+                return true
+            default:
+                return Self.schema[bit - 2].read(&event, value)
+            }
+        }
+        guard complete, seen & 3 == 3 else { return nil }
+        self = event
+    }
+
+    /// `schema` indices by key length, for finding a key's field from its bytes.
+    private static let schemaByLength: [[(index: Int, key: [UInt8])]] = {
+        precondition(schema.count <= 62, "Event(line:) keeps one bit per schema field in a UInt64")
+        let keys = schema.map { Array($0.key.utf8) }
+        var table = [[(index: Int, key: [UInt8])]](repeating: [], count: (keys.map(\.count).max() ?? 0) + 1)
+        for (index, key) in keys.enumerated() { table[key.count].append((index, key)) }
+        return table
+    }()
+
+    private static func schemaIndex(_ key: UnsafeBufferPointer<UInt8>) -> Int? {
+        guard key.count < schemaByLength.count else { return nil }
+        for candidate in schemaByLength[key.count] where candidate.key.elementsEqual(key) { return candidate.index }
+        return nil
+    }
+
     /// The event as a JSON object, from `schema` directly (what the Codable encoder gives, without
     /// its cost: the daemon encodes every event it records).
     public var jsonObject: JSONValue {
@@ -302,7 +355,8 @@ public struct Event: Codable, Sendable, Hashable {
 
     /// Parses one line of events.jsonl given as bytes.
     public static func parse(bytes: UnsafeBufferPointer<UInt8>) throws -> Event {
-        try decode(try JSONValue.parse(bytes))
+        if let event = Event(line: bytes) { return event }
+        return try decode(try JSONValue.parse(bytes))
     }
 
     static func decode(_ value: JSONValue) throws -> Event {

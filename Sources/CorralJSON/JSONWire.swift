@@ -269,6 +269,13 @@ private struct JSONReader {
             if pos < bytes.count, bytes[pos] == UInt8(ascii: "+") || bytes[pos] == UInt8(ascii: "-") { pos += 1 }
             if digits(&self) == 0 { throw fail("invalid number", at: start) }
         }
+        // At most 18 digits always fit an Int64: no text needed.
+        let negative = bytes[start] == UInt8(ascii: "-")
+        if integral, pos - start - (negative ? 1 : 0) <= 18 {
+            var magnitude: Int64 = 0
+            for i in (negative ? start + 1 : start)..<pos { magnitude = magnitude * 10 + Int64(bytes[i] &- UInt8(ascii: "0")) }
+            return .integer(negative ? -magnitude : magnitude)
+        }
         let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<pos]), as: UTF8.self)
         if integral, let i = Int64(text) { return .integer(i) }
         guard let d = Double(text), d.isFinite else { throw fail("number out of range", at: start) }
@@ -298,13 +305,19 @@ private struct JSONReader {
         pos += 1  // opening quote
         // Fast path: no escapes.
         var scan = pos
+        var bytesOr: UInt8 = 0
         while scan < bytes.count {
             let c = bytes[scan]
             if c == UInt8(ascii: "\"") || c == UInt8(ascii: "\\") || c < 0x20 { break }
+            bytesOr |= c
             scan += 1
         }
         if scan < bytes.count && bytes[scan] == UInt8(ascii: "\"") {
             let slice = UnsafeBufferPointer(rebasing: bytes[pos..<scan])
+            if bytesOr < 0x80 { // ASCII is valid UTF-8: nothing to validate
+                pos = scan + 1
+                return String(decoding: slice, as: UTF8.self)
+            }
             guard let s = String(validating: slice, as: UTF8.self) else { throw fail("invalid UTF-8 in string", at: start) }
             pos = scan + 1
             return s
@@ -357,5 +370,59 @@ private struct JSONReader {
                 pos += 1
             }
         }
+    }
+}
+
+extension JSONValue {
+    /// Reads a JSON text that is one object, calling `member` with each key (its bytes) and value
+    /// in order, without building the object: for readers that want a few known keys (an event
+    /// line). Returns false, having stopped, when `member` returns false or the text is not such
+    /// an object or has a key with escapes: the caller then uses `parse`, which says what is wrong.
+    /// Duplicate keys are the caller's to notice.
+    public static func forEachMember(ofObject bytes: UnsafeBufferPointer<UInt8>,
+                                     _ member: (_ key: UnsafeBufferPointer<UInt8>, _ value: JSONValue) -> Bool) -> Bool {
+        var reader = JSONReader(bytes)
+        do throws(JSONParseError) { return try reader.members(member) } catch { return false }
+    }
+}
+
+extension JSONReader {
+    /// The top-level object of `forEachMember`; false where `parse` takes over.
+    mutating func members(_ member: (UnsafeBufferPointer<UInt8>, JSONValue) -> Bool) throws(JSONParseError) -> Bool {
+        skipWhitespace()
+        guard pos < bytes.count, bytes[pos] == UInt8(ascii: "{") else { return false }
+        pos += 1
+        skipWhitespace()
+        if pos < bytes.count && bytes[pos] == UInt8(ascii: "}") {
+            pos += 1
+        } else {
+            while true {
+                skipWhitespace()
+                guard pos < bytes.count, bytes[pos] == UInt8(ascii: "\"") else { return false }
+                let keyStart = pos + 1
+                var scan = keyStart
+                while scan < bytes.count {
+                    let c = bytes[scan]
+                    if c == UInt8(ascii: "\"") || c == UInt8(ascii: "\\") || c < 0x20 { break }
+                    scan += 1
+                }
+                guard scan < bytes.count, bytes[scan] == UInt8(ascii: "\"") else { return false }
+                let key = UnsafeBufferPointer(rebasing: bytes[keyStart..<scan])
+                pos = scan + 1
+                skipWhitespace()
+                guard pos < bytes.count, bytes[pos] == UInt8(ascii: ":") else { return false }
+                pos += 1
+                skipWhitespace()
+                let v = try value(depth: 1)
+                guard member(key, v) else { return false }
+                skipWhitespace()
+                guard pos < bytes.count else { return false }
+                if bytes[pos] == UInt8(ascii: ",") { pos += 1; continue }
+                if bytes[pos] == UInt8(ascii: "}") { pos += 1; break }
+                return false
+            }
+        }
+        skipWhitespace()
+        return pos == bytes.count
     }
 }

@@ -39,9 +39,12 @@ public struct EventInputs: Sendable {
     }
 
     /// `precedence`: the policy's `RuleOrder.precedence`, when the caller computed it once.
-    public func decide(policy: Policy?, auditAll: Bool = false, precedence: [String: Int]? = nil) -> Decision {
+    /// `explains`: `Evaluator.explains` (false: no `reason`, no `considered`).
+    public func decide(policy: Policy?, auditAll: Bool = false, precedence: [String: Int]? = nil,
+                       explains: Bool = true) -> Decision {
         var w = world(policy: policy, auditAll: auditAll)
         w.precedence = precedence
+        w.explains = explains
         return Evaluator.decide(operation, in: w)
     }
 }
@@ -90,7 +93,7 @@ public enum EventInputReconstruction {
             return .incomplete([MissingInput(field: event.pid == nil ? "pid" : "tgid", reason: "the event names no actor")])
         }
         let actorPID = Int32(bitPattern: pid)
-        var cgroupIDs: [CgroupPath: UInt64] = [:]
+        var cgroupIDs = [CgroupPath: UInt64](minimumCapacity: 4) // actor, src, dst, and the evaluator's root
 
         // The actor.
         var actor = TaskState(pid: actorPID, tgid: Int32(bitPattern: tgid), comm: event.comm ?? "")
@@ -181,14 +184,16 @@ public enum EventInputReconstruction {
 
     /// Rules that can decide a verdict at `hook` (rules of other hooks never need the inputs).
     static func verdictRules(_ policy: Policy, hook: Hook, type: NamespaceType?) -> [Rule] {
-        policy.rules.filter { rule in
-            switch rule.kind {
-            case .denyCreate: hook == .namespaceAlloc && (type.map { rule.namespaceTypes.contains($0) } ?? true)
-            case .denyEnter, .allowEnterOnly: hook == .namespaceInstall
-            case .managers, .delegated, .stay, .locked, .denyInto: hook == .cgroupAttach
-            // Side effects (sideEffectRules); id-map writes are not reconstructed from events.
-            case .track, .lockOnEntry, .idMap: false
-            }
+        policy.rules.filter { isVerdictRule($0, hook: hook, type: type) }
+    }
+
+    static func isVerdictRule(_ rule: Rule, hook: Hook, type: NamespaceType?) -> Bool {
+        switch rule.kind {
+        case .denyCreate: hook == .namespaceAlloc && (type.map { rule.namespaceTypes.contains($0) } ?? true)
+        case .denyEnter, .allowEnterOnly: hook == .namespaceInstall
+        case .managers, .delegated, .stay, .locked, .denyInto: hook == .cgroupAttach
+        // Side effects (sideEffectRules); id-map writes are not reconstructed from events.
+        case .track, .lockOnEntry, .idMap: false
         }
     }
 
@@ -205,22 +210,28 @@ public enum EventInputReconstruction {
 
     /// The recorded fields `policy`'s rules for this hook read that `event` lacks.
     static func missingInputs(_ event: Event, hook: Hook, type: NamespaceType?, policy: Policy) -> [MissingInput] {
-        let rules = verdictRules(policy, hook: hook, type: type)
         func ids(_ pick: (SubjectMatcher) -> Bool) -> [String] {
-            rules.filter { $0.subjects.contains { pick($0.matcher) } }.map(\.id)
+            var ids: [String] = []
+            for rule in policy.rules where isVerdictRule(rule, hook: hook, type: type)
+                && rule.subjects.contains(where: { pick($0.matcher) }) { ids.append(rule.id) }
+            return ids
         }
-        let exeRules = ids { if case .exe = $0 { true } else { false } }
-        let xattrRules = ids { if case .xattr = $0 { true } else { false } }
-        let cgroupRules = ids { if case .cgroup = $0 { true } else { false } }
+        // Rule lists are gathered only for what the event lacks.
+        let exeRules = { ids { if case .exe = $0 { true } else { false } } }
+        let xattrRules = { ids { if case .xattr = $0 { true } else { false } } }
+        let cgroupRules = { ids { if case .cgroup = $0 { true } else { false } } }
         var missing: [MissingInput] = []
         let predates = event.actorCgroup == nil
-        if event.actorExe == nil, !(exeRules + xattrRules).isEmpty {
-            let why = predates ? "not recorded" : "the actor was gone when the daemon read the event"
-            missing.append(MissingInput(field: "actor_exe", reason: "\(why); needed by \(list(exeRules + xattrRules)) (exe/xattr subjects)"))
-        } else if event.actorExeXattrs == nil, !xattrRules.isEmpty {
-            missing.append(MissingInput(field: "actor_exe_xattrs", reason: "not recorded; needed by \(list(xattrRules)) (xattr subjects)"))
+        if event.actorExe == nil {
+            let rules = exeRules() + xattrRules()
+            if !rules.isEmpty {
+                let why = predates ? "not recorded" : "the actor was gone when the daemon read the event"
+                missing.append(MissingInput(field: "actor_exe", reason: "\(why); needed by \(list(rules)) (exe/xattr subjects)"))
+            }
+        } else if event.actorExeXattrs == nil, case let rules = xattrRules(), !rules.isEmpty {
+            missing.append(MissingInput(field: "actor_exe_xattrs", reason: "not recorded; needed by \(list(rules)) (xattr subjects)"))
         }
-        if event.actorCgroupPath == nil, !cgroupRules.isEmpty {
+        if event.actorCgroupPath == nil, case let cgroupRules = cgroupRules(), !cgroupRules.isEmpty {
             let why = predates ? "not recorded (the event predates actor state)"
                 : "cgroup id \(event.actorCgroup!) could not be named (removed before the event was read?)"
             missing.append(MissingInput(field: "actor_cgroup_path", reason: "\(why); needed by \(list(cgroupRules)) (cgroup subjects)"))
@@ -239,6 +250,7 @@ public enum EventInputReconstruction {
 
     /// Missing inputs that affect only side effects (tracking, locking), as remarks.
     static func sideEffectGaps(_ event: Event, hook: Hook, policy: Policy) -> [String] {
+        if event.actorExe != nil && event.actorCgroupPath != nil { return [] } // nothing unknown
         let type = event.nsType.flatMap(NamespaceType.init(rawValue:))
         let rules = sideEffectRules(policy, hook: hook, type: type)
         let needsExe = rules.contains { $0.subjects.contains { if case .exe = $0.matcher { true } else if case .xattr = $0.matcher { true } else { false } } }
@@ -282,10 +294,14 @@ public enum EventInputReconstruction {
     /// The policy's spelling of `exe` when an `exe:` subject names the same file through a symlink.
     private static func alias(_ exe: String, in policy: Policy, resolve: ExeResolver, notes: inout [String]) -> String {
         var paths: [String] = []
-        for subject in policy.subjects + policy.rules.flatMap(\.subjects) {
-            if case .exe(let path) = subject.matcher, !paths.contains(path) { paths.append(path) }
+        func collect(_ subjects: [Subject]) {
+            for subject in subjects {
+                if case .exe(let path) = subject.matcher, !paths.contains(path) { paths.append(path) }
+            }
         }
-        if paths.contains(exe) { return exe }
+        collect(policy.subjects)
+        for rule in policy.rules { collect(rule.subjects) }
+        if paths.isEmpty || paths.contains(exe) { return exe }
         for path in paths where resolve(path) == exe {
             notes.append("executable \(exe) is the policy's \(path) (symlink resolved)")
             return path

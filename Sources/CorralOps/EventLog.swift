@@ -220,7 +220,7 @@ public final class EventLog: @unchecked Sendable {
         return problems
     }
 
-    private static func take(_ line: UnsafeBufferPointer<UInt8>, _ number: Int, _ terminated: Bool, _ file: String,
+    static func take(_ line: UnsafeBufferPointer<UInt8>, _ number: Int, _ terminated: Bool, _ file: String,
                              _ strict: Bool, _ problems: inout FileProblems, _ body: (Event) -> Void) {
         if strict && !problems.errors.isEmpty { return }
         do {

@@ -159,8 +159,21 @@ public enum Replay {
                               resolveExe: EventInputReconstruction.ExeResolver = EventInputReconstruction.resolveSymlinks,
                               candidatePrecedence: [String: Int]? = nil, recordedPrecedence: [String: Int]? = nil)
         -> ReplayOutcome {
+        var outcome = replayUndescribed(event, candidate: candidate, recorded: recorded, candidateAuditAll: candidateAuditAll,
+                                        resolveExe: resolveExe, candidatePrecedence: candidatePrecedence,
+                                        recordedPrecedence: recordedPrecedence)
+        outcome.operation = operationText(event)
+        return outcome
+    }
+
+    /// `replay` with `operation` left empty: a replay that drops unchanged outcomes describes
+    /// only those it keeps.
+    static func replayUndescribed(_ event: Event, candidate: Policy, recorded: Policy?, candidateAuditAll: Bool,
+                                  resolveExe: EventInputReconstruction.ExeResolver,
+                                  candidatePrecedence: [String: Int]?, recordedPrecedence: [String: Int]?)
+        -> ReplayOutcome {
         var outcome = ReplayOutcome(id: event.id, bootID: event.bootID, hook: event.hook, generation: event.generation,
-                                    operation: operationText(event), recordedVerdict: event.verdict,
+                                    operation: "", recordedVerdict: event.verdict,
                                     recordedRule: event.rule, candidateVerdict: nil, candidateRule: nil,
                                     candidateMode: nil, status: .notReplayable, reason: nil, crossChecked: false,
                                     notes: [])
@@ -210,7 +223,7 @@ public enum Replay {
                 return fail("missing " + baseInputs.missing.map(\.description).joined(separator: "; ")
                             + " (under generation \(event.generation!)'s policy)")
             }
-            let base = baseInputs.decide(policy: recorded, precedence: recordedPrecedence)
+            let base = baseInputs.decide(policy: recorded, precedence: recordedPrecedence, explains: false)
             guard base.verdict.rawValue == verdict, base.rule == recordedRule else {
                 return fail("generation \(event.generation!)'s policy does not reproduce the kernel's decision "
                             + "(kernel: \(ReplayReport.verdictText(verdict, recordedRule)); evaluator: "
@@ -219,7 +232,8 @@ public enum Replay {
             outcome.crossChecked = true
         }
 
-        let decision = inputs.decide(policy: candidate, auditAll: candidateAuditAll, precedence: candidatePrecedence)
+        let decision = inputs.decide(policy: candidate, auditAll: candidateAuditAll, precedence: candidatePrecedence,
+                                     explains: false)
         outcome.candidateVerdict = decision.verdict.rawValue
         outcome.candidateRule = decision.rule
         outcome.candidateMode = decision.mode?.rawValue

@@ -5,6 +5,7 @@ import CorralEvaluator
 import CorralJSON
 import CorralPolicy
 import CorralSystem
+import Dispatch
 import Glibc
 
 /// Calls `body` with each non-blank line (without its newline and surrounding spaces and tabs),
@@ -100,6 +101,8 @@ public struct ReplayRunner {
     let recordedPolicies: (UInt64) -> Policy?
     let candidateAuditAll: Bool
     let resolveExe: EventInputReconstruction.ExeResolver
+    /// The resolver as given (`resolveExe` caches it): each worker of `add(file:strict:workers:)` caches its own.
+    let uncachedResolveExe: EventInputReconstruction.ExeResolver
     var policies: [UInt64: (policy: Policy, precedence: [String: Int])?] = [:]
     let candidatePrecedence: [String: Int]
     public private(set) var summary = ReplaySummary(events: 0, replayed: 0, changed: 0, transitions: [:], ruleChanged: 0,
@@ -114,6 +117,7 @@ public struct ReplayRunner {
         self.recordedPolicies = recordedPolicies
         self.candidateAuditAll = candidateAuditAll
         candidatePrecedence = RuleOrder.precedence(of: candidate.rules)
+        uncachedResolveExe = resolveExe
         let cached = CachedExeResolver(resolveExe)
         self.resolveExe = { cached($0) }
     }
@@ -126,9 +130,9 @@ public struct ReplayRunner {
                 policies[gen] = recorded
             }
         }
-        let o = Replay.replay(event, candidate: candidate, recorded: recorded?.policy, candidateAuditAll: candidateAuditAll,
-                              resolveExe: resolveExe, candidatePrecedence: candidatePrecedence,
-                              recordedPrecedence: recorded?.precedence)
+        var o = Replay.replayUndescribed(event, candidate: candidate, recorded: recorded?.policy,
+                                         candidateAuditAll: candidateAuditAll, resolveExe: resolveExe,
+                                         candidatePrecedence: candidatePrecedence, recordedPrecedence: recorded?.precedence)
         summary.events += 1
         switch o.status {
         case .unchanged, .changed, .ruleChanged:
@@ -143,8 +147,84 @@ public struct ReplayRunner {
         case .skipped: summary.skipped += 1
         }
         if keepUnchanged || o.status == .changed || o.status == .ruleChanged || o.status == .notReplayable {
+            o.operation = Replay.operationText(event)
             outcomes.append(o)
         }
+    }
+
+    /// Adds what another runner of the same settings replayed after this one's events.
+    mutating func append(_ other: ReplayRunner) {
+        summary.events += other.summary.events
+        summary.replayed += other.summary.replayed
+        summary.changed += other.summary.changed
+        summary.transitions.merge(other.summary.transitions, uniquingKeysWith: +)
+        summary.ruleChanged += other.summary.ruleChanged
+        summary.notReplayable += other.summary.notReplayable
+        summary.skipped += other.summary.skipped
+        summary.notCrossChecked += other.summary.notCrossChecked
+        outcomes += other.outcomes
+    }
+
+    /// Forgets what was replayed (the caches stay).
+    mutating func clearResults() {
+        summary = ReplaySummary(events: 0, replayed: 0, changed: 0, transitions: [:], ruleChanged: 0, notReplayable: 0,
+                                skipped: 0, notCrossChecked: 0)
+        outcomes.removeAll(keepingCapacity: true)
+    }
+
+    /// A runner of the same settings with nothing replayed yet (and its own caches).
+    func emptyCopy() -> ReplayRunner {
+        ReplayRunner(candidate: candidate, keepUnchanged: keepUnchanged, recordedPolicies: recordedPolicies,
+                     candidateAuditAll: candidateAuditAll, resolveExe: uncachedResolveExe)
+    }
+
+    /// Workers for `add(file:strict:workers:)`: the online CPUs, at most 8.
+    public static var defaultWorkers: Int { min(Sys.onlineCPUs(), 8) }
+
+    /// `add(file:strict:)` with the lines parsed and replayed on `workers` threads: chunks of
+    /// `chunkLines` consecutive lines, one per worker, then merged in file order, so the summary,
+    /// the outcomes and the problems are those of `add(file:strict:)`. Memory stays bounded (one
+    /// chunk per worker). `strict`, standard input and gzip files are read on this thread.
+    public mutating func add(file path: String, strict: Bool = false, workers: Int,
+                             chunkLines: Int = 4096) -> EventLog.FileProblems {
+        guard workers > 1, !strict, path != "-" else { return add(file: path, strict: strict) }
+        let fd: Int32
+        do throws(Errno) { fd = try Sys.open(path, O_RDONLY) } catch { return add(file: path, strict: strict) }
+        defer { Sys.close(fd) }
+        guard let head = try? Sys.read(fd, offset: 0, count: 2), !Gzip.isCompressed(head) else {
+            return add(file: path, strict: strict)
+        }
+        var lanes = (0..<workers).map { _ in ReplayLane(runner: emptyCopy(), file: path) }
+        var problems = EventLog.FileProblems()
+        var filling = 0
+        func runLanes(_ count: Int) {
+            lanes.withUnsafeMutableBufferPointer { buffer in
+                nonisolated(unsafe) let lanes = buffer
+                DispatchQueue.concurrentPerform(iterations: count) { lanes[$0].run() }
+            }
+            for i in 0..<count {
+                append(lanes[i].runner)
+                problems.errors += lanes[i].problems.errors
+                if let last = lanes[i].problems.incompleteLastLine { problems.incompleteLastLine = last }
+                lanes[i].reset()
+            }
+        }
+        do throws(Errno) {
+            try LineStream.forEachLine(fd: fd) { line, number, terminated in
+                lanes[filling].add(line, number, terminated)
+                if lanes[filling].lines.count == chunkLines {
+                    filling += 1
+                    if filling == workers {
+                        runLanes(workers)
+                        filling = 0
+                    }
+                }
+            }
+        } catch {
+            return EventLog.FileProblems(unreadable: "cannot read events: \(error)")
+        }
+        runLanes(lanes[filling].lines.isEmpty ? filling : filling + 1)
+        return problems
     }
 
     public var report: ReplayReport { ReplayReport(candidate: candidate.source, summary: summary, outcomes: outcomes) }
@@ -153,5 +233,41 @@ public struct ReplayRunner {
     /// gzip is decompressed). `strict`: stop at the first malformed line.
     public mutating func add(file path: String, strict: Bool = false) -> EventLog.FileProblems {
         EventLog.forEachEvent(file: path, strict: strict) { add($0) }
+    }
+}
+
+/// One worker's chunk of lines for `ReplayRunner.add(file:strict:workers:)`, and what it made of them.
+struct ReplayLane {
+    var runner: ReplayRunner
+    let file: String
+    var bytes: [UInt8] = []
+    var lines: [(range: Range<Int>, number: Int, terminated: Bool)] = []
+    var problems = EventLog.FileProblems()
+
+    mutating func add(_ line: UnsafeBufferPointer<UInt8>, _ number: Int, _ terminated: Bool) {
+        let start = bytes.count
+        bytes.append(contentsOf: line)
+        lines.append((start..<bytes.count, number, terminated))
+    }
+
+    /// Parses and replays the chunk, as `EventLog.forEachEvent` and `ReplayRunner.add` would.
+    mutating func run() {
+        var runner = self.runner
+        var problems = self.problems
+        bytes.withUnsafeBufferPointer { all in
+            for line in lines {
+                EventLog.take(UnsafeBufferPointer(rebasing: all[line.range]), line.number, line.terminated, file, false,
+                              &problems) { runner.add($0) }
+            }
+        }
+        self.runner = runner
+        self.problems = problems
+    }
+
+    mutating func reset() {
+        runner.clearResults()
+        bytes.removeAll(keepingCapacity: true)
+        lines.removeAll(keepingCapacity: true)
+        problems = EventLog.FileProblems()
     }
 }

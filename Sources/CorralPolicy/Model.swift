@@ -67,6 +67,10 @@ public struct CgroupPath: Hashable, Sendable, Comparable, CustomStringConvertibl
     /// "..", or a component that cgroupfs would reject (NUL or "/" inside a name).
     public init?(_ path: String) {
         guard path.hasPrefix("/") else { return nil }
+        if let components = Self.asciiComponents(path) {
+            self.components = components
+            return
+        }
         var parts: [String] = []
         for part in path.split(separator: "/", omittingEmptySubsequences: true) {
             if part == "." { continue }
@@ -74,6 +78,29 @@ public struct CgroupPath: Hashable, Sendable, Comparable, CustomStringConvertibl
             parts.append(String(part))
         }
         components = parts
+    }
+
+    /// `init?(_:)` over the bytes of an ASCII path (one character per byte, so splitting at
+    /// `/` bytes is splitting at `/` characters): nil for other paths, which take the general way.
+    private static func asciiComponents(_ path: String) -> [String]? {
+        var path = path
+        return path.withUTF8 { bytes -> [String]? in
+            var parts: [String] = []
+            var start = 0
+            for i in 0...bytes.count {
+                if i < bytes.count {
+                    let c = bytes[i]
+                    if c >= 0x80 || c == 0 { return nil }
+                    if c != UInt8(ascii: "/") { continue }
+                }
+                let part = UnsafeBufferPointer(rebasing: bytes[start..<i])
+                start = i + 1
+                if part.isEmpty || (part.count == 1 && part[0] == UInt8(ascii: ".")) { continue }
+                if part.count == 2 && part[0] == UInt8(ascii: ".") && part[1] == UInt8(ascii: ".") { return nil }
+                parts.append(String(decoding: part, as: UTF8.self))
+            }
+            return parts
+        }
     }
 
     public static let root = CgroupPath(components: [])
@@ -85,7 +112,7 @@ public struct CgroupPath: Hashable, Sendable, Comparable, CustomStringConvertibl
     /// True when `self` is `other` or lies below it.
     public func isWithin(_ other: CgroupPath) -> Bool {
         components.count >= other.components.count
-            && Array(components.prefix(other.components.count)) == other.components
+            && components.prefix(other.components.count).elementsEqual(other.components)
     }
 
     /// `self` and every ancestor up to the root, deepest first.

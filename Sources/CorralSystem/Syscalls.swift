@@ -129,6 +129,9 @@ public enum Sys {
         return out
     }
 
+    /// CPUs online now (sysconf(_SC_NPROCESSORS_ONLN)), at least 1.
+    public static func onlineCPUs() -> Int { max(sysconf(Int32(_SC_NPROCESSORS_ONLN)), 1) }
+
     /// The process's peak resident set size in KiB (getrusage(2) `ru_maxrss`).
     public static func maxResidentKiB() -> Int {
         var usage = rusage()

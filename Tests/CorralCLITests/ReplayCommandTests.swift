@@ -161,4 +161,27 @@ import Testing
             ["replay", "--policy", RepoPaths.examples + "/lock_in/policy.yaml", events]) as? ReplayCommand)
         await #expect(throws: ExitCode(2)) { try await command.run() }
     }
+
+    /// A mixed log (every hook, malformed and odd lines, escaped keys, non-ASCII paths, an
+    /// incomplete last line, generation records) gives the report, messages and exit status
+    /// recorded in Tests/Fixtures/replay-mixed from `corral replay` before the replay speed-up
+    /// (issue 12): its output must not change.
+    @Test func mixedLogReportIsUnchanged() throws {
+        let dir = RepoPaths.root + "/Tests/Fixtures/replay-mixed"
+        func expected(_ name: String) throws -> [String] {
+            let text = try String(contentsOfFile: dir + "/" + name, encoding: .utf8)
+            return text.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
+        }
+        for json in [false, true] {
+            let mode = json ? "json" : "text"
+            let out = ReplayCommand.execute(policy: dir + "/candidate.yaml", events: [dir + "/events.jsonl"],
+                                            generations: dir + "/generations", json: json)
+            let prefix = dir + "/"
+            let stdout = out.stdout.map { $0.replacingOccurrences(of: prefix, with: "") }
+            let stderr = out.stderr.map { $0.replacingOccurrences(of: prefix, with: "") }
+            #expect(stdout == (try expected("expected-\(mode).stdout")), "\(mode)")
+            #expect(stderr == (try expected("expected-\(mode).stderr")), "\(mode)")
+            #expect("\(out.status.rawValue)" == (try expected("expected-\(mode).status")).first, "\(mode)")
+        }
+    }
 }

@@ -75,4 +75,62 @@ import Testing
         #expect(runner.outcomes == array.outcomes)
         #expect(runner.summary.events == 40)
     }
+
+    /// Lines decided on several threads give what one thread gives: summary, outcomes (in
+    /// order) and problems, for chunk sizes that split the file anywhere.
+    @Test func parallelReplayMatchesSequential() throws {
+        let dir = RepoPaths.root + "/Tests/Fixtures/replay-mixed"
+        let candidate = try PolicyLoader.load(fileOrDirectory: dir + "/candidate.yaml")
+        let lookup = GenerationPolicies.lookup(directory: dir + "/generations")
+        for keepUnchanged in [false, true] {
+            var sequential = ReplayRunner(candidate: candidate, keepUnchanged: keepUnchanged, recordedPolicies: lookup)
+            let expected = sequential.add(file: dir + "/events.jsonl")
+            #expect(sequential.summary.events > 400 && !expected.errors.isEmpty && expected.incompleteLastLine != nil)
+            for (workers, chunk) in [(2, 1), (2, 7), (3, 50), (4, 4096)] {
+                var parallel = ReplayRunner(candidate: candidate, keepUnchanged: keepUnchanged, recordedPolicies: lookup)
+                let problems = parallel.add(file: dir + "/events.jsonl", workers: workers, chunkLines: chunk)
+                #expect(parallel.summary == sequential.summary, "\(workers) workers, \(chunk) lines")
+                #expect(parallel.outcomes == sequential.outcomes, "\(workers) workers, \(chunk) lines")
+                #expect(problems.errors == expected.errors, "\(workers) workers, \(chunk) lines")
+                #expect(problems.incompleteLastLine == expected.incompleteLastLine, "\(workers) workers, \(chunk) lines")
+            }
+        }
+    }
+
+    /// The member reader gives what the full parser gives, or leaves the line to it.
+    @Test func memberReaderMatchesParser() throws {
+        let dir = RepoPaths.root + "/Tests/Fixtures/replay-mixed"
+        var lines = 0
+        try LineStream.forEachLine(path: dir + "/events.jsonl") { line, _, _ in
+            lines += 1
+            let full = (try? JSONValue.parse(line)).flatMap { value -> Event? in
+                guard case .object(let o) = value else { return nil }
+                return Event(object: o)
+            }
+            if let direct = Event(line: line) { #expect(direct == full, "line \(lines)") }
+            #expect((try? Event.parse(bytes: line)) == (try? Event.decode(JSONValue.parse(line))), "line \(lines)")
+        }
+        #expect(lines > 500) // non-blank lines
+    }
+
+    /// Deciding without explanations changes nothing but the explanations.
+    @Test func unexplainedDecisionsDecideTheSame() throws {
+        let dir = RepoPaths.root + "/Tests/Fixtures/replay-mixed"
+        var decided = 0
+        for policyPath in [dir + "/candidate.yaml", RepoPaths.examples + "/lock_in/policy.yaml"] {
+            let policy = try PolicyLoader.load(fileOrDirectory: policyPath)
+            try LineStream.forEachLine(path: dir + "/events.jsonl") { line, number, _ in
+                guard let event = try? Event.parse(bytes: line),
+                      case .decision(let inputs) = EventInputReconstruction.reconstruct(event, policy: policy) else { return }
+                var explained = inputs.decide(policy: policy)
+                let plain = inputs.decide(policy: policy, explains: false)
+                #expect(plain.reason.isEmpty && plain.considered.isEmpty)
+                explained.reason = ""
+                explained.considered = []
+                #expect(plain == explained, "line \(number)")
+                decided += 1
+            }
+        }
+        #expect(decided > 100)
+    }
 }

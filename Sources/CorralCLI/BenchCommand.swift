@@ -72,7 +72,7 @@ struct BenchCommand: AsyncParsableCommand {
             let t1 = Sys.monotonicNanos()
             let n = runner.summary.events
             let secs = Double(t1 - t0) / 1e9
-            print("bench replay \(events): \(n) events (\(errors.count) malformed lines), \(workers) thread\(workers == 1 ? "" : "s"), in \(Sys.format( "%.2f", secs)) s: "
+            print("bench replay \(events): \(n) events (\(errors.count) malformed lines), \(workers) thread\(workers == 1 ? "" : "s"), in \(Sys.format("%.2f", secs)) s: "
                   + "\(Int(Double(n) / secs)) events/s; max RSS \(BenchCommand.maxRSSKiB() / 1024) MiB")
             print("  " + runner.summary.text)
         }
@@ -118,7 +118,7 @@ struct BenchCommand: AsyncParsableCommand {
                 let secs = Double(now - t0) / 1e9
                 print("bench evaluate \(events) (\(explains ? "explained" : "not explained, as replay decides")): "
                       + "\(worlds.count) distinct decisions, \(done) decided (\(denied) denials) "
-                      + "in \(Sys.format( "%.2f", secs)) s: \(Int(Double(done) / secs)) decisions/s (one thread)")
+                      + "in \(Sys.format("%.2f", secs)) s: \(Int(Double(done) / secs)) decisions/s (one thread)")
             }
         }
     }

@@ -49,7 +49,8 @@ enum PatternTests {
     /// Why a control without Corral failed: the first errno and what is pinned in bpffs.
     static func controlFailure(_ control: Int) -> String {
         "control without Corral: \(control) of \(iterations) moves succeeded (first failure: "
-            + "\(ErrnoNames.symbol(of: lastFirstErrno)); pins: \(KTests.leftoverPins()))"
+            + "\(ErrnoNames.symbol(of: lastFirstErrno)); pins: \(KTests.leftoverPins()); "
+            + "Corral programs loaded: \(KTests.loadedCorralPrograms()))"
     }
 
     static func raceChild(home: String, dir: String, name: String, fresh: Bool, out: String) -> Int32 {

@@ -41,6 +41,10 @@ enum KTests {
         // They are killed, and named, so the test that left them can be found.
         let stray = killLeftoverProcesses()
         if !stray.isEmpty { print("    # left processes behind, killed: \(stray.joined(separator: ", "))") }
+        // Programs outlive their last link and fd by a grace period (sleepable programs: an RCU
+        // tasks trace period, long under TCG); a control run in that window can still be refused.
+        let loaded = waitForCorralProgramsToGo(seconds: 10)
+        if !loaded.isEmpty { print("    # Corral programs still loaded 10 s after the test: \(loaded.joined(separator: ", "))") }
         // A test must leave no daemon pins behind: pinned links outlive their daemon and go on
         // enforcing a stale policy (its cgroup classifier gone with the daemon's fds, every new
         // cgroup is unclassified and refused), which breaks later tests' controls.
@@ -52,6 +56,29 @@ enum KTests {
             + (still.isEmpty ? " (removed)" : "; still there after --unload: \(still.joined(separator: ", "))")
         if case .fail(let reason) = outcome { return .fail(reason + "; " + why) }
         return .fail(why)
+    }
+
+    /// Waits until bpffs' `progs.debug` (the kernel's list of loaded programs) names no Corral
+    /// program, at most `seconds`; returns the names still listed.
+    static func waitForCorralProgramsToGo(seconds: Double) -> [String] {
+        let deadline = Sys.monotonicNanos() + UInt64(seconds * 1e9)
+        while true {
+            let loaded = loadedCorralPrograms()
+            if loaded.isEmpty || Sys.monotonicNanos() >= deadline { return loaded }
+            Sys.sleep(millis: 50)
+        }
+    }
+
+    /// "ID NAME" of the loaded programs whose names are Corral's (`native_`, `compat_`, `scope_`,
+    /// `idmap_`); empty when `progs.debug` is not there.
+    static func loadedCorralPrograms() -> [String] {
+        guard let text = try? Sys.readFile("/sys/fs/bpf/progs.debug") else { return [] }
+        return text.split(separator: "\n").compactMap { line in
+            let fields = line.split(separator: " ")
+            guard fields.count >= 2, Int(fields[0]) != nil,
+                  ["native_", "compat_", "scope_", "idmap_"].contains(where: { fields[1].hasPrefix($0) }) else { return nil }
+            return "\(fields[0]) \(fields[1])"
+        }
     }
 
     /// Kills the descendants of this process (SIGKILL, then reaps its own children) and returns

@@ -41,7 +41,7 @@ SEC("lsm.s/namespace_alloc")
 int BPF_PROG(native_ns_alloc, struct ns_common *ns)
 {
 	struct corral_task_ctx *c;
-	__u32 inum = BPF_CORE_READ(ns, inum);
+	__u32 inum = ns->inum;
 
 	if (!inum) /* anonymous mount namespace: neither decided nor tracked */
 		return 0;
@@ -65,7 +65,7 @@ int BPF_PROG(native_ns_inst, struct nsset *nsset, struct ns_common *ns)
 		return 0;
 	c->d.hook = CORRAL_HOOK_NS_INSTALL;
 	c->d.ns_type = corral_ns_type(ns);
-	c->d.ns_inum = BPF_CORE_READ(ns, inum);
+	c->d.ns_inum = ns->inum;
 	c->d.compat = 0;
 	c->d.eperm_only = 0;
 	return corral_ret(corral_decide_ns(&c->d));
@@ -74,7 +74,7 @@ int BPF_PROG(native_ns_inst, struct nsset *nsset, struct ns_common *ns)
 SEC("lsm/namespace_free")
 int BPF_PROG(native_ns_free, struct ns_common *ns)
 {
-	__u32 inum = BPF_CORE_READ(ns, inum);
+	__u32 inum = ns->inum;
 
 	corral_stat_inc(CORRAL_STAT_HOOK_NS_FREE);
 	bpf_map_delete_elem(&corral_tracked_ns, &inum);
@@ -93,11 +93,12 @@ int BPF_PROG(native_cgattach, struct task_struct *task, struct cgroup *src_cgrp,
 	c->d.hook = CORRAL_HOOK_CGROUP_ATTACH;
 	c->d.compat = 0;
 	c->d.eperm_only = 0;
-	c->d.src_id = BPF_CORE_READ(src_cgrp, kn, id);
-	c->d.dst_id = BPF_CORE_READ(dst_cgrp, kn, id);
+	/* hook arguments: direct loads (corral_read_ancestors: kernfs walk, no helper calls) */
 	c->d.n_src = corral_read_ancestors(src_cgrp, c->d.src_anc);
 	c->d.n_dst = corral_read_ancestors(dst_cgrp, c->d.dst_anc);
-	c->d.target_pid = BPF_CORE_READ(task, pid);
+	c->d.src_id = corral_cgroup_id(src_cgrp);
+	c->d.dst_id = corral_cgroup_id(dst_cgrp);
+	c->d.target_pid = task->pid;
 	c->d.threadgroup = threadgroup ? 1 : 0;
 	return corral_ret(corral_decide_cgroup(&c->d));
 }
@@ -440,8 +441,8 @@ int compat_cg_enter(unsigned long long *ctx)
 		c->cg_target = 0;
 	c->d.src_id = BPF_CORE_READ(src_cgrp, kn, id);
 	c->d.dst_id = BPF_CORE_READ(dst_cgrp, kn, id);
-	c->d.n_src = corral_read_ancestors(src_cgrp, c->d.src_anc);
-	c->d.n_dst = corral_read_ancestors(dst_cgrp, c->d.dst_anc);
+	c->d.n_src = corral_read_ancestors_probe(src_cgrp, c->d.src_anc);
+	c->d.n_dst = corral_read_ancestors_probe(dst_cgrp, c->d.dst_anc);
 	c->d.threadgroup = (threadgroup & 0xff) ? 1 : 0;
 	c->cg_pend = CORRAL_CG_READY;
 	c->cg_decided = 0;

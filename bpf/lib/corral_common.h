@@ -94,14 +94,13 @@ static __always_inline int corral_ret(int err)
 	return zero - err;
 }
 
-/* ns->ops->type (the CLONE_NEW* flag). 6.12's ns_common has no ns_type field. */
+/* ns->ops->type (the CLONE_NEW* flag). 6.12's ns_common has no ns_type field. ns: a BTF
+ * pointer (a hook or fentry argument): direct loads, no helper call. */
 static __always_inline __u32 corral_ns_type(struct ns_common *ns)
 {
-	const struct proc_ns_operations *ops = BPF_CORE_READ(ns, ops);
-	int type = 0;
+	const struct proc_ns_operations *ops = ns->ops;
 
-	bpf_core_read(&type, sizeof(type), &ops->type);
-	return type;
+	return ops ? ops->type : 0;
 }
 
 #endif /* CORRAL_COMMON_H */

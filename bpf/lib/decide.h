@@ -11,48 +11,74 @@
 
 #include "corral_maps.h"
 
-/* ---- actor ---- */
+/* ---- actor ----
+ * Direct loads: `t`, `cg` and what is reached from them here are BTF pointers (the hook's
+ * arguments, bpf_get_current_task_btf()), so a field read is one BPF_PROBE_MEM load (fault-safe:
+ * a bad address reads 0) instead of a bpf_probe_read_kernel helper call (issue 12: about 0.2 µs
+ * each under TCG). Pointers that may be NULL are checked before they are dereferenced (the
+ * verifier insists for RCU pointers on 6.2+). Only callers with BTF pointers may use these; a
+ * scalar (bpf_get_func_arg, a map value) fails verification, it is not read wrong. The
+ * `_probe` variants are for scalars.
+ *
+ * Ancestors by kernfs parent: cgroup->ancestors[] is a flexible array of pointers, which the
+ * verifier does not let a BTF pointer index; a cgroup2 cgroup's kernfs node is a child of its
+ * parent cgroup's node (cgroup_create: kernfs_create_dir_ns(parent->kn, ...); a rename keeps
+ * the parent; the hierarchy root's node has none) and its id is the cgroup id, so walking
+ * kn->parent from cg->kn visits ancestors[level], ..., ancestors[0]. A cgroup at level >=
+ * CORRAL_MAX_CGROUP_DEPTH takes the old path (ancestors[0..MAX-1] by probe reads), so what is
+ * matched does not change. */
+
+/* cgroup2 id of cg (kn->id). cg: a BTF pointer. */
+static __always_inline __u64 corral_cgroup_id(struct cgroup *cg)
+{
+	struct kernfs_node *kn = cg ? cg->kn : NULL;
+
+	return kn ? kn->id : 0;
+}
 
 /* Subject bits of t's executable identity: the carried one (CORRAL_TASK_EXE_CARRIED) or the
- * inode of its mm's exe_file. */
+ * inode of its mm's exe_file. t: a BTF pointer. */
 static __always_inline __u64 corral_exe_bits(struct task_struct *t, const struct corral_task_state *st,
 					      __u32 gen)
 {
 	struct corral_exe_key k = {};
+	struct mm_struct *mm;
+	struct file *f;
 	struct inode *ino;
+	struct super_block *sb;
 	__u64 *bits;
 
 	if (st && (st->flags & CORRAL_TASK_EXE_CARRIED)) {
 		k.ino = st->exe_ino;
 		k.dev = st->exe_dev;
 	} else {
-		ino = BPF_CORE_READ(t, mm, exe_file, f_inode);
+		mm = t->mm;
+		if (!mm)
+			return 0;
+		f = mm->exe_file;
+		if (!f)
+			return 0;
+		ino = f->f_inode;
 		if (!ino)
 			return 0;
-		k.ino = BPF_CORE_READ(ino, i_ino);
-		k.dev = BPF_CORE_READ(ino, i_sb, s_dev);
+		k.ino = ino->i_ino;
+		sb = ino->i_sb;
+		k.dev = sb ? sb->s_dev : 0;
 	}
 	k.gen = gen;
 	bits = bpf_map_lookup_elem(&corral_subj_exe, &k);
 	return bits ? *bits : 0;
 }
 
-/* OR of the subject bits of t's default-hierarchy cgroup and its ancestors (corral_cgroups). */
-static __always_inline __u64 corral_cgroup_bits(struct task_struct *t, __u32 epoch)
+/* corral_cgroup_bits for a cgroup at level >= CORRAL_MAX_CGROUP_DEPTH: levels 0..MAX-1. */
+static __always_inline __u64 corral_cgroup_bits_deep(struct cgroup *cg, __u32 epoch)
 {
 	struct corral_cgroup_key k = {.epoch = epoch};
 	struct corral_cgroup_class *c;
-	struct cgroup *cg;
 	__u64 bits = 0;
-	int level, i;
+	int i;
 
-	cg = BPF_CORE_READ(t, cgroups, dfl_cgrp);
-	if (!cg)
-		return 0;
-	level = BPF_CORE_READ(cg, level);
 	for (i = 0; i < CORRAL_MAX_CGROUP_DEPTH; i++) {
-		if (i > level)
-			break;
 		k.cgroup_id = corral_cgroup_ancestor_id(cg, i);
 		c = bpf_map_lookup_elem(&corral_cgroups, &k);
 		if (c)
@@ -61,15 +87,46 @@ static __always_inline __u64 corral_cgroup_bits(struct task_struct *t, __u32 epo
 	return bits;
 }
 
-/* Fills src_anc/dst_anc-style arrays: ids of cg's ancestors, root first, at most MAX_DEPTH. */
-static __always_inline __u32 corral_read_ancestors(struct cgroup *cg, __u64 *anc)
+/* OR of the subject bits of t's default-hierarchy cgroup and its ancestors (corral_cgroups).
+ * t: a BTF pointer. */
+static __always_inline __u64 corral_cgroup_bits(struct task_struct *t, __u32 epoch)
 {
+	struct corral_cgroup_key k = {.epoch = epoch};
+	struct corral_cgroup_class *c;
+	struct css_set *cset;
+	struct kernfs_node *kn;
+	struct cgroup *cg;
+	__u64 bits = 0;
 	int level, i;
-	__u32 n = 0;
 
+	cset = t->cgroups;
+	if (!cset)
+		return 0;
+	cg = cset->dfl_cgrp;
 	if (!cg)
 		return 0;
-	level = BPF_CORE_READ(cg, level);
+	level = cg->level;
+	if (level >= CORRAL_MAX_CGROUP_DEPTH)
+		return corral_cgroup_bits_deep(cg, epoch);
+	kn = cg->kn;
+	for (i = 0; i < CORRAL_MAX_CGROUP_DEPTH; i++) {
+		if (i > level || !kn)
+			break;
+		k.cgroup_id = kn->id;
+		c = bpf_map_lookup_elem(&corral_cgroups, &k);
+		if (c)
+			bits |= c->subject_bits;
+		kn = kn->parent;
+	}
+	return bits;
+}
+
+/* Ids of cg's ancestors, root first, at most MAX_DEPTH, by probe reads of ancestors[]. */
+static __always_inline __u32 corral_read_ancestors_deep(struct cgroup *cg, int level, __u64 *anc)
+{
+	int i;
+	__u32 n = 0;
+
 	for (i = 0; i < CORRAL_MAX_CGROUP_DEPTH; i++) {
 		if (i > level)
 			break;
@@ -77,6 +134,62 @@ static __always_inline __u32 corral_read_ancestors(struct cgroup *cg, __u64 *anc
 		n = i + 1;
 	}
 	return n;
+}
+
+/* Fills src_anc/dst_anc-style arrays: ids of cg's ancestors, root first, at most MAX_DEPTH.
+ * cg: a BTF pointer (a hook argument); corral_read_ancestors_probe for a scalar. */
+static __always_inline __u32 corral_read_ancestors(struct cgroup *cg, __u64 *anc)
+{
+	struct kernfs_node *kn;
+	int level, i, idx;
+
+	if (!cg)
+		return 0;
+	level = cg->level;
+	if (level < 0)
+		return 0;
+	if (level >= CORRAL_MAX_CGROUP_DEPTH)
+		return corral_read_ancestors_deep(cg, level, anc);
+	kn = cg->kn;
+	for (i = 0; i < CORRAL_MAX_CGROUP_DEPTH; i++) {
+		idx = level - i;
+		if (idx < 0)
+			break;
+		anc[idx & (CORRAL_MAX_CGROUP_DEPTH - 1)] = kn ? kn->id : 0;
+		kn = kn ? kn->parent : NULL;
+	}
+	return level + 1;
+}
+
+/* corral_read_ancestors for a cgroup pointer the verifier does not know (compat_cg_enter gets
+ * it from bpf_get_func_arg): the same kernfs walk by probe reads (2 per level). */
+static __always_inline __u32 corral_read_ancestors_probe(struct cgroup *cg, __u64 *anc)
+{
+	struct kernfs_node *kn = NULL;
+	int level = -1, i, idx;
+	__u64 id;
+
+	if (!cg)
+		return 0;
+	bpf_core_read(&level, sizeof(level), &cg->level);
+	if (level < 0)
+		return 0;
+	if (level >= CORRAL_MAX_CGROUP_DEPTH)
+		return corral_read_ancestors_deep(cg, level, anc);
+	bpf_core_read(&kn, sizeof(kn), &cg->kn);
+	for (i = 0; i < CORRAL_MAX_CGROUP_DEPTH; i++) {
+		idx = level - i;
+		if (idx < 0)
+			break;
+		id = 0;
+		if (kn) {
+			bpf_core_read(&id, sizeof(id), &kn->id);
+			if (idx > 0)
+				bpf_core_read(&kn, sizeof(kn), &kn->parent);
+		}
+		anc[idx & (CORRAL_MAX_CGROUP_DEPTH - 1)] = id;
+	}
+	return level + 1;
 }
 
 /* Reads the active generation and the actor's subject bits and lock. The actor is the task
@@ -108,7 +221,7 @@ static __always_inline void corral_begin_actor(struct corral_decision *d, struct
 		d->rule_slots = g->rule_slots < CORRAL_MAX_RULE_SLOTS ? g->rule_slots
 								       : CORRAL_MAX_RULE_SLOTS;
 		bits = g->any_mask;
-		if (BPF_CORE_READ(actor, tgid) == 1)
+		if (actor->tgid == 1)
 			bits |= g->pid1_mask;
 	}
 	st = bpf_task_storage_get(&corral_task_state, actor, 0, 0);
@@ -455,23 +568,46 @@ static __always_inline __u32 corral_current_ns_inum(__u32 type)
 
 	if (!nsp)
 		return 0;
+	/* direct loads: t is current's BTF pointer; each pointer is checked before its load */
 	switch (type) {
-	case CLONE_NEWUTS:
-		return BPF_CORE_READ(nsp, uts_ns, ns.inum);
-	case CLONE_NEWIPC:
-		return BPF_CORE_READ(nsp, ipc_ns, ns.inum);
-	case CLONE_NEWNET:
-		return BPF_CORE_READ(nsp, net_ns, ns.inum);
-	case CLONE_NEWCGROUP:
-		return BPF_CORE_READ(nsp, cgroup_ns, ns.inum);
-	case CLONE_NEWPID:
-		return BPF_CORE_READ(nsp, pid_ns_for_children, ns.inum);
+	case CLONE_NEWUTS: {
+		struct uts_namespace *n = nsp->uts_ns;
+
+		return n ? n->ns.inum : 0;
+	}
+	case CLONE_NEWIPC: {
+		struct ipc_namespace *n = nsp->ipc_ns;
+
+		return n ? n->ns.inum : 0;
+	}
+	case CLONE_NEWNET: {
+		struct net *n = nsp->net_ns;
+
+		return n ? n->ns.inum : 0;
+	}
+	case CLONE_NEWCGROUP: {
+		struct cgroup_namespace *n = nsp->cgroup_ns;
+
+		return n ? n->ns.inum : 0;
+	}
+	case CLONE_NEWPID: {
+		struct pid_namespace *n = nsp->pid_ns_for_children;
+
+		return n ? n->ns.inum : 0;
+	}
 	case CLONE_NEWTIME:
-		if (bpf_core_field_exists(nsp->time_ns_for_children))
-			return BPF_CORE_READ(nsp, time_ns_for_children, ns.inum);
+		if (bpf_core_field_exists(nsp->time_ns_for_children)) {
+			struct time_namespace *n = nsp->time_ns_for_children;
+
+			return n ? n->ns.inum : 0;
+		}
 		return 0;
-	case CLONE_NEWUSER:
-		return BPF_CORE_READ(t, cred, user_ns, ns.inum);
+	case CLONE_NEWUSER: {
+		const struct cred *cr = t->cred;
+		struct user_namespace *n = cr ? cr->user_ns : NULL;
+
+		return n ? n->ns.inum : 0;
+	}
 	}
 	return 0;
 }

@@ -70,8 +70,13 @@ static __always_inline __u64 corral_exe_bits(struct task_struct *t, const struct
 	return bits ? *bits : 0;
 }
 
-/* corral_cgroup_bits for a cgroup at level >= CORRAL_MAX_CGROUP_DEPTH: levels 0..MAX-1. */
-static __always_inline __u64 corral_cgroup_bits_deep(struct cgroup *cg, __u32 epoch)
+/* The kernfs walk needs kernfs_node::parent; kernels that renamed it (6.15: __parent, RCU)
+ * take the ancestors[] path by probe reads (CO-RE: the field test is a load-time constant). */
+#define CORRAL_KN_PARENT_WALK bpf_core_field_exists(struct kernfs_node, parent)
+
+/* corral_cgroup_bits by probe reads of ancestors[]: levels 0..min(level, MAX-1) (a cgroup at
+ * level >= CORRAL_MAX_CGROUP_DEPTH, or no kernfs parent field). */
+static __always_inline __u64 corral_cgroup_bits_deep(struct cgroup *cg, int level, __u32 epoch)
 {
 	struct corral_cgroup_key k = {.epoch = epoch};
 	struct corral_cgroup_class *c;
@@ -79,6 +84,8 @@ static __always_inline __u64 corral_cgroup_bits_deep(struct cgroup *cg, __u32 ep
 	int i;
 
 	for (i = 0; i < CORRAL_MAX_CGROUP_DEPTH; i++) {
+		if (i > level)
+			break;
 		k.cgroup_id = corral_cgroup_ancestor_id(cg, i);
 		c = bpf_map_lookup_elem(&corral_cgroups, &k);
 		if (c)
@@ -106,8 +113,8 @@ static __always_inline __u64 corral_cgroup_bits(struct task_struct *t, __u32 epo
 	if (!cg)
 		return 0;
 	level = cg->level;
-	if (level >= CORRAL_MAX_CGROUP_DEPTH)
-		return corral_cgroup_bits_deep(cg, epoch);
+	if (level >= CORRAL_MAX_CGROUP_DEPTH || !CORRAL_KN_PARENT_WALK)
+		return corral_cgroup_bits_deep(cg, level, epoch);
 	kn = cg->kn;
 	for (i = 0; i < CORRAL_MAX_CGROUP_DEPTH; i++) {
 		if (i > level || !kn)
@@ -148,7 +155,7 @@ static __always_inline __u32 corral_read_ancestors(struct cgroup *cg, __u64 *anc
 	level = cg->level;
 	if (level < 0)
 		return 0;
-	if (level >= CORRAL_MAX_CGROUP_DEPTH)
+	if (level >= CORRAL_MAX_CGROUP_DEPTH || !CORRAL_KN_PARENT_WALK)
 		return corral_read_ancestors_deep(cg, level, anc);
 	kn = cg->kn;
 	for (i = 0; i < CORRAL_MAX_CGROUP_DEPTH; i++) {
@@ -174,7 +181,7 @@ static __always_inline __u32 corral_read_ancestors_probe(struct cgroup *cg, __u6
 	bpf_core_read(&level, sizeof(level), &cg->level);
 	if (level < 0)
 		return 0;
-	if (level >= CORRAL_MAX_CGROUP_DEPTH)
+	if (level >= CORRAL_MAX_CGROUP_DEPTH || !CORRAL_KN_PARENT_WALK)
 		return corral_read_ancestors_deep(cg, level, anc);
 	bpf_core_read(&kn, sizeof(kn), &cg->kn);
 	for (i = 0; i < CORRAL_MAX_CGROUP_DEPTH; i++) {

@@ -19,8 +19,6 @@ struct BenchCommand: AsyncParsableCommand {
 
     static func ms(_ nanos: UInt64) -> String { Sys.format("%.1f", Double(nanos) / 1e6) }
 
-    static func maxRSSKiB() -> Int { Sys.maxResidentKiB() }
-
     struct Compile: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Parse + validate, then compile a policy; prints the time of each, the best of --runs runs.")
@@ -52,7 +50,7 @@ struct BenchCommand: AsyncParsableCommand {
             }
             print("bench compile \(policy): \(rules) rules, \(slots) rule slots; best of \(max(1, runs)): "
                   + "read+parse+validate \(BenchCommand.ms(best.validate)) ms, compile \(BenchCommand.ms(best.compile)) ms, "
-                  + "total \(BenchCommand.ms(best.total)) ms; max RSS \(BenchCommand.maxRSSKiB() / 1024) MiB")
+                  + "total \(BenchCommand.ms(best.total)) ms; max RSS \(Sys.maxResidentKiB() / 1024) MiB")
         }
     }
 
@@ -73,7 +71,7 @@ struct BenchCommand: AsyncParsableCommand {
             let n = runner.summary.events
             let secs = Double(t1 - t0) / 1e9
             print("bench replay \(events): \(n) events (\(errors.count) malformed lines), \(workers) thread\(workers == 1 ? "" : "s"), in \(Sys.format("%.2f", secs)) s: "
-                  + "\(Int(Double(n) / secs)) events/s; max RSS \(BenchCommand.maxRSSKiB() / 1024) MiB")
+                  + "\(Int(Double(n) / secs)) events/s; max RSS \(Sys.maxResidentKiB() / 1024) MiB")
             print("  " + runner.summary.text)
         }
     }

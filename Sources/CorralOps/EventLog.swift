@@ -67,12 +67,7 @@ public final class EventLog: @unchecked Sendable {
             let bytes = Array((line + "\n").utf8)
             if size > 0 && size + bytes.count > maxBytes { try rotate() }
             if fd < 0 { try open() }
-            var off = 0
-            while off < bytes.count {
-                let n = try Sys.write(fd, Array(bytes[off...]))
-                if n <= 0 { throw Errno(rawValue: EIO) }
-                off += n
-            }
+            try Sys.writeAll(fd, bytes)
             size += bytes.count
         }
     }

@@ -85,11 +85,14 @@ public enum Sys {
         try retrying { bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) } }
     }
 
-    /// Writes all of `bytes`, in as many write(2) calls as it takes (stdout, stderr, pipes).
+    /// Writes all of `bytes`, in as many write(2) calls as it takes (stdout, stderr, pipes, an
+    /// append-only log). A call that writes nothing is EIO.
     public static func writeAll(_ fd: Int32, _ bytes: [UInt8]) throws(Errno) {
         var done = 0
         while done < bytes.count {
-            done += try retrying { bytes[done...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) } }
+            let n = try retrying { bytes[done...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) } }
+            if n <= 0 { throw Errno(rawValue: EIO) }
+            done += n
         }
     }
 

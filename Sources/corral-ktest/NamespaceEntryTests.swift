@@ -118,7 +118,7 @@ enum NamespaceEntryTests {
                     execv(named, &cargs)
                     return 120
                 }
-                guard let fd = try? Linux.memfdCreate("ktest_cloned"), writeAll(fd, bytes),
+                guard let fd = try? Linux.memfdCreate("ktest_cloned"), (try? Sys.writeAll(fd, bytes)) != nil,
                       // exec refuses a file open for writing: reopen read-only, as runc does.
                       let ro = try? Sys.open("/proc/self/fd/\(fd)", O_RDONLY) else { return 121 }
                 Sys.close(fd)
@@ -136,15 +136,6 @@ enum NamespaceEntryTests {
         let evs = loaded.collect().filter { $0.hook == "namespace_alloc" && $0.verdict == "deny" }
         try check(evs.count == 1 && evs[0].rule == "no-uts" && evs[0].exeCarried == true,
                   "deny events: \(describe(evs)), exe_carried \(evs.map { $0.exeCarried as Any })")
-    }
-
-    static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
-        var off = 0
-        while off < bytes.count {
-            guard let n = try? Sys.write(fd, Array(bytes[off..<min(off + (1 << 20), bytes.count)])), n > 0 else { return false }
-            off += n
-        }
-        return true
     }
 
     /// Exec'd by memfdReexec: unshare(CLONE_NEWUTS); exit 0 if EPERM, 1 if it succeeded.
